@@ -11,6 +11,7 @@ Every dataset in the library becomes one :class:`~torch_geometric.data.HeteroDat
 * after a split (a split transform, or a dataset with an official split), the boolean edge
   masks :obj:`train_mask`, :obj:`val_mask` and :obj:`test_mask`.
 """
+import copy
 import logging
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -219,3 +220,80 @@ def segment_rank(group: Tensor, num_groups: int, key: Tensor) -> Tuple[Tensor, T
     rank = torch.empty_like(perm)
     rank[perm] = torch.arange(perm.numel(), device=perm.device) - rowptr[group[perm]]
     return rank, rowptr.diff()
+
+
+def subset_edges(data: HeteroData, keep: Tensor) -> HeteroData:
+    r"""Keeps the interactions where :obj:`keep` is :obj:`True`, in every per-edge attribute
+    (signals, labels, split masks). Returns a shallow copy; the input is not modified."""
+    data = copy_graph(data)
+    store = data[EDGE_TYPE]
+    num_edges = store.edge_index.size(1)
+    for key, value in list(store.items()):
+        if key == 'edge_index':
+            store[key] = value[:, keep]
+        elif isinstance(value, Tensor) and value.dim() >= 1 and value.size(0) == num_edges:
+            store[key] = value[keep]
+    return data
+
+
+def append_edges(data: HeteroData, user: Tensor, item: Tensor,
+                 attrs: Dict[str, Tensor]) -> HeteroData:
+    r"""Appends interactions. Attributes of the graph that :obj:`attrs` does not give are
+    filled with :obj:`NaN` (float), :obj:`-1` (integer) or :obj:`False` (bool)."""
+    data = copy_graph(data)
+    store = data[EDGE_TYPE]
+    num_edges, n = store.edge_index.size(1), user.numel()
+    for key, value in list(store.items()):
+        if key == 'edge_index' or not (isinstance(value, Tensor) and value.dim() >= 1
+                                       and value.size(0) == num_edges):
+            continue
+        if key in attrs:
+            extra = attrs[key].to(value.dtype)
+        elif value.dtype == torch.bool:
+            extra = value.new_zeros(n)
+        elif value.is_floating_point():
+            extra = value.new_full((n, ), float('nan'))
+        else:
+            extra = value.new_full((n, ), -1)
+        store[key] = torch.cat([value, extra])
+    for key, value in attrs.items():
+        if key not in store:
+            store[key] = torch.cat([value.new_zeros(num_edges), value])
+    store.edge_index = torch.cat([store.edge_index, torch.stack([user, item])], dim=1)
+    return data
+
+
+def copy_graph(data: HeteroData) -> HeteroData:
+    r"""A shallow copy whose stores can be rebound without touching the input's."""
+    return copy.copy(data)
+
+
+def compact_nodes(data: HeteroData) -> Tuple[HeteroData, int, int]:
+    r"""Removes users and items left without any interaction and re-indexes the rest densely
+    (order kept; :obj:`raw_id` and other node attributes follow).
+
+    Returns:
+        (data, num_users_removed, num_items_removed)
+    """
+    data = copy_graph(data)
+    store = data[EDGE_TYPE]
+    removed = []
+    for row, ntype in enumerate(('user', 'item')):
+        n = data[ntype].num_nodes
+        present = torch.zeros(n, dtype=torch.bool)
+        present[store.edge_index[row]] = True
+        new_id = torch.cumsum(present.long(), 0) - 1
+        ei = store.edge_index.clone()
+        ei[row] = new_id[ei[row]]
+        store.edge_index = ei
+        node = data[ntype]
+        for key, value in list(node.items()):
+            if key == 'num_nodes':
+                continue
+            if isinstance(value, Tensor) and value.dim() >= 1 and value.size(0) == n:
+                node[key] = value[present]
+            elif isinstance(value, list) and len(value) == n:
+                node[key] = [v for v, p in zip(value, present.tolist()) if p]
+        node.num_nodes = int(present.sum())
+        removed.append(n - node.num_nodes)
+    return data, removed[0], removed[1]

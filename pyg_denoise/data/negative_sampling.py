@@ -1,0 +1,249 @@
+r"""Negative sampling and the two epoch styles of BPR training.
+
+* :func:`sample_absent_items` draws, for each requested user, an item that is **not** one of
+  that user's positives, by true rejection over the whole batch at once (no loop over users).
+* :class:`NegativeSampler` wraps it with the uniform or popularity-weighted (WBPR, `"Bayesian
+  Personalized Ranking for Non-Uniformly Sampled Items" <https://proceedings.mlr.press/v18/
+  gantner12a.html>`_) item distribution.
+* :class:`BPRSampler` builds one epoch of (user, positive, negative) triples either
+  interaction-uniform (every positive once, shuffled: SGDL, SGL, BOD) or user-uniform
+  (:math:`|\mathcal{D}^+|` draws of a random user, then one of their positives, as the
+  LightGCN and PLD code do).
+"""
+from typing import Iterator, NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from pyg_denoise.data.graph import to_csr
+from pyg_denoise.data.pairs import PairSet, duplicate_mask, pair_keys
+
+
+def _draw(n: int, num_items: int, weights: Optional[Tensor], gen: Optional[torch.Generator],
+          device: torch.device) -> Tensor:
+    if n == 0:
+        return torch.empty(0, dtype=torch.long, device=device)
+    if weights is None:
+        return torch.randint(num_items, (n, ), generator=gen, device=device)
+    return torch.multinomial(weights, n, replacement=True, generator=gen)
+
+
+def sample_absent_items(
+    user: Tensor,
+    exclude: PairSet,
+    num_items: int,
+    *,
+    weights: Optional[Tensor] = None,
+    distinct: bool = False,
+    generator: Optional[torch.Generator] = None,
+    max_rounds: int = 30,
+) -> Tensor:
+    r"""For every entry of :obj:`user`, draws an item :math:`i` with
+    :math:`(u, i) \notin` :obj:`exclude`.
+
+    Args:
+        user (torch.Tensor): The users, shape :obj:`[N]` (repeats allowed).
+        exclude (PairSet): The forbidden pairs (e.g. the training positives).
+        num_items (int): The number of items.
+        weights (torch.Tensor, optional): Unnormalised item weights (popularity sampling);
+            uniform if :obj:`None`. (default: :obj:`None`)
+        distinct (bool, optional): Draw without replacement inside each user (the items
+            drawn for one user are all different). (default: :obj:`False`)
+        generator (torch.Generator, optional): Random generator. (default: :obj:`None`)
+        max_rounds (int, optional): Rejection rounds before the few slots left (users with
+            almost every item excluded) are drawn exactly from their complement.
+
+    Raises:
+        ValueError: a user has fewer allowed items than it requests.
+    """
+    device = user.device
+    n = user.numel()
+    if n == 0:
+        return torch.empty(0, dtype=torch.long, device=device)
+    exclude = exclude.to(device)
+    if weights is not None:
+        weights = weights.to(device=device, dtype=torch.float)
+    num_users = int(user.max()) + 1
+    excl_deg = torch.bincount(torch.div(exclude.keys, num_items, rounding_mode='floor'),
+                              minlength=num_users)[:num_users]
+    allowed = num_items - excl_deg
+    if weights is not None:
+        allowed = torch.minimum(allowed, (weights > 0).sum().expand_as(allowed))
+    need = torch.bincount(user, minlength=num_users) if distinct else (
+        torch.bincount(user, minlength=num_users) > 0).long()
+    short = need > allowed
+    if short.any():
+        u = int(short.nonzero()[0])
+        raise ValueError(f"User {u} needs {int(need[u])} item(s) outside its excluded set, "
+                         f"but only {int(allowed[u])} are allowed")
+
+    item = _draw(n, num_items, weights, generator, device)
+    todo = torch.arange(n, device=device)
+    for _ in range(max_rounds):
+        bad = exclude.contains(user[todo], item[todo])
+        if distinct:
+            keys = pair_keys(user, item, num_items)
+            dup = duplicate_mask(keys)
+            bad |= dup[todo]
+        todo = todo[bad]
+        if todo.numel() == 0:
+            return item
+        item[todo] = _draw(todo.numel(), num_items, weights, generator, device)
+    # Exact fallback for the slots still rejected: enumerate the complement of their users.
+    return _fill_exact(user, item, todo, exclude, num_items, weights, distinct, generator)
+
+
+def _fill_exact(user: Tensor, item: Tensor, todo: Tensor, exclude: PairSet, num_items: int,
+                weights: Optional[Tensor], distinct: bool,
+                gen: Optional[torch.Generator]) -> Tensor:
+    device = user.device
+    uniq, inv = torch.unique(user[todo], return_inverse=True)
+    for start in range(0, uniq.numel(), 256):  # chunks of users, vectorised inside
+        sel = (inv >= start) & (inv < start + 256)
+        slots, rows = todo[sel], inv[sel] - start
+        users = uniq[start:start + 256]
+        allow = ~exclude.contains(users.view(-1, 1),
+                                  torch.arange(num_items, device=device).view(1, -1))
+        if distinct:  # the items already held by the other slots of these users
+            held = ~torch.isin(torch.arange(user.numel(), device=device), slots) & \
+                torch.isin(user, users)
+            pos = torch.searchsorted(users, user[held])
+            allow[pos, item[held]] = False
+        w = allow.float() * (1.0 if weights is None else weights.view(1, -1))
+        # One multinomial per distinct user, drawing as many as its remaining slots.
+        order = torch.argsort(rows, stable=True)
+        slots, rows = slots[order], rows[order]
+        counts = torch.bincount(rows, minlength=users.numel())
+        maxc = int(counts.max())
+        if distinct:  # Gumbel top-k: without replacement, rows may have few allowed items
+            u01 = torch.rand(w.shape, generator=gen, device=device).clamp_(min=1e-12)
+            draws = (w.log() - (-u01.log()).log()).topk(maxc, dim=1).indices
+        else:
+            draws = torch.multinomial(w, maxc, replacement=True, generator=gen)
+        rank = torch.arange(rows.numel(), device=device) - \
+            torch.cumsum(counts, 0)[rows] + counts[rows]
+        item[slots] = draws[rows, rank]
+    return item
+
+
+class NegativeSampler:
+    r"""Draws negatives for users: items that are not among their positives.
+
+    Args:
+        edge_index (torch.Tensor): The (user, item) positives to avoid, :obj:`[2, E]`.
+        num_items (int): The number of items.
+        distribution (str, optional): :obj:`'uniform'`, or :obj:`'popularity'` to draw
+            items with probability :math:`\propto \text{pop}(i)^{\alpha}` (WBPR), where the
+            popularity is the item degree in :obj:`edge_index`. (default: :obj:`'uniform'`)
+        alpha (float, optional): The popularity exponent. (default: :obj:`1.0`)
+    """
+    def __init__(self, edge_index: Tensor, num_items: int, distribution: str = 'uniform',
+                 alpha: float = 1.0) -> None:
+        if distribution not in ('uniform', 'popularity'):
+            raise ValueError(f"'distribution' must be 'uniform' or 'popularity' "
+                             f"(got {distribution!r})")
+        if num_items <= 0:
+            raise ValueError(f"'num_items' must be positive (got {num_items})")
+        self.num_items = int(num_items)
+        self.distribution, self.alpha = distribution, float(alpha)
+        self.exclude = PairSet(edge_index[0], edge_index[1], self.num_items)
+        self.weights: Optional[Tensor] = None
+        if distribution == 'popularity':
+            pop = torch.bincount(edge_index[1], minlength=self.num_items).double()
+            self.weights = pop.pow(self.alpha).float()
+
+    def sample(self, user: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        r"""One negative item per entry of :obj:`user`."""
+        return sample_absent_items(user, self.exclude, self.num_items, weights=self.weights,
+                                   generator=generator)
+
+    def __repr__(self) -> str:
+        extra = f', alpha={self.alpha}' if self.distribution == 'popularity' else ''
+        return f'{self.__class__.__name__}({self.distribution!r}{extra})'
+
+
+class Triples(NamedTuple):
+    r"""A batch of BPR samples. :obj:`edge_id` indexes the sampled positive in the positive
+    edge list the sampler was built from (stable across epochs, for per-edge statistics)."""
+    user: Tensor
+    pos: Tensor
+    neg: Tensor
+    edge_id: Tensor
+
+    def __getitem__(self, idx):  # type: ignore[override]
+        if isinstance(idx, int):
+            return tuple.__getitem__(self, idx)
+        return Triples(*(t[idx] for t in self))
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return self.user.numel()
+
+
+class BPRSampler:
+    r"""One epoch of (user, positive, negative) triples from the current positive edges.
+
+    Args:
+        edge_index (torch.Tensor): The positive (user, item) edges, :obj:`[2, E]` (e.g. the
+            training split, or the positives a denoiser resampled).
+        num_users (int): The number of users.
+        num_items (int): The number of items.
+        style (str, optional): :obj:`'interaction'`: every positive once, shuffled;
+            :obj:`'user'`: :math:`E` draws of a uniformly random user (among users with a
+            positive), then one of its positives uniformly. (default: :obj:`'interaction'`)
+        negative_sampler (NegativeSampler, optional): Defaults to uniform negatives avoiding
+            :obj:`edge_index`.
+        num_negatives (int, optional): Negatives per positive; with more than one the
+            triples repeat each positive. (default: :obj:`1`)
+    """
+    def __init__(self, edge_index: Tensor, num_users: int, num_items: int,
+                 style: str = 'interaction',
+                 negative_sampler: Optional[NegativeSampler] = None,
+                 num_negatives: int = 1) -> None:
+        if style not in ('interaction', 'user'):
+            raise ValueError(f"'style' must be 'interaction' or 'user' (got {style!r})")
+        if num_negatives < 1:
+            raise ValueError(f"'num_negatives' must be >= 1 (got {num_negatives})")
+        if edge_index.size(1) == 0:
+            raise ValueError("BPRSampler needs at least one positive edge")
+        self.edge_index = edge_index
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.style, self.num_negatives = style, int(num_negatives)
+        self.negative_sampler = negative_sampler or NegativeSampler(edge_index, num_items)
+        self.rowptr, _, self.perm = to_csr(edge_index[0], edge_index[1], self.num_users)
+        deg = self.rowptr.diff()
+        self.active_users = (deg > 0).nonzero().view(-1)
+
+    def __len__(self) -> int:
+        return self.edge_index.size(1) * self.num_negatives
+
+    def epoch(self, generator: Optional[torch.Generator] = None) -> Triples:
+        r"""All the triples of one epoch, in random order."""
+        device = self.edge_index.device
+        num = self.edge_index.size(1)
+        if self.style == 'interaction':
+            edge_id = torch.randperm(num, generator=generator, device=device)
+        else:
+            pick = torch.randint(self.active_users.numel(), (num, ), generator=generator,
+                                 device=device)
+            user = self.active_users[pick]
+            start, deg = self.rowptr[user], self.rowptr[user + 1] - self.rowptr[user]
+            off = (torch.rand(num, generator=generator, device=device) * deg).long()
+            edge_id = self.perm[start + torch.minimum(off, deg - 1)]
+        if self.num_negatives > 1:
+            edge_id = edge_id.repeat_interleave(self.num_negatives)
+        user, pos = self.edge_index[0, edge_id], self.edge_index[1, edge_id]
+        neg = self.negative_sampler.sample(user, generator)
+        return Triples(user, pos, neg, edge_id)
+
+    def batches(self, batch_size: int,
+                generator: Optional[torch.Generator] = None) -> Iterator[Triples]:
+        r"""Iterates over one epoch in mini-batches of :obj:`batch_size` triples."""
+        if batch_size <= 0:
+            raise ValueError(f"'batch_size' must be positive (got {batch_size})")
+        triples = self.epoch(generator)
+        for start in range(0, len(triples), batch_size):
+            yield triples[start:start + batch_size]
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(style={self.style!r}, '
+                f'positives={self.edge_index.size(1)}, {self.negative_sampler})')

@@ -1,0 +1,20 @@
+r"""Data transforms (splits, filters, noise labelling and injection); the denoisers will
+live here too, one file each."""
+from pyg_denoise.transforms.per_user_split import PerUserSplit
+from pyg_denoise.transforms.random_split import RandomSplit
+from pyg_denoise.transforms.temporal_split import TemporalSplit
+from pyg_denoise.transforms.leave_one_out import LeaveOneOut
+from pyg_denoise.transforms.k_core import KCore
+from pyg_denoise.transforms.label_noise import LabelNoise, parse_rule
+from pyg_denoise.transforms.inject_noise import InjectNoise
+
+__all__ = [
+    'PerUserSplit',
+    'RandomSplit',
+    'TemporalSplit',
+    'LeaveOneOut',
+    'KCore',
+    'LabelNoise',
+    'parse_rule',
+    'InjectNoise',
+]
