@@ -1,6 +1,9 @@
-r"""pyg_denoise: denoising training for graph recommenders on implicit feedback."""
+r"""pyg_denoise: denoising training for graph recommenders on implicit feedback, as a
+PyTorch Geometric extension."""
 import pyg_denoise.data  # noqa: F401
 import pyg_denoise.datasets  # noqa: F401
+import pyg_denoise.metrics  # noqa: F401
+import pyg_denoise.transforms  # noqa: F401
 
 __version__ = '0.1.0'
 __all__ = ['__version__']

@@ -81,9 +81,10 @@ def sample_absent_items(
     todo = torch.arange(n, device=device)
     for _ in range(max_rounds):
         bad = exclude.contains(user[todo], item[todo])
-        if distinct:
-            keys = pair_keys(user, item, num_items)
-            dup = duplicate_mask(keys)
+        if distinct:  # a redrawn slot must not repeat an item its user already holds
+            accepted = torch.ones(n, dtype=torch.long, device=device)
+            accepted[todo] = 0
+            dup = duplicate_mask(pair_keys(user, item, num_items), accepted)
             bad |= dup[todo]
         todo = todo[bad]
         if todo.numel() == 0:

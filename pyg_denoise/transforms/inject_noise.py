@@ -52,8 +52,14 @@ class InjectNoise(BaseTransform):
         self.last_report: dict = {}
 
     def forward(self, data: HeteroData) -> HeteroData:
+        try:
+            return self._inject(data)
+        except ValueError as e:
+            raise ValueError(f"{self}: {e}") from e
+
+    def _inject(self, data: HeteroData) -> HeteroData:
         if not has_split(data):
-            raise ValueError(f"{self}: apply a split first; noise goes into the training "
+            raise ValueError(f"apply a split first; noise goes into the training "
                              f"split only")
         store = data[EDGE_TYPE]
         num_users, num_items = data['user'].num_nodes, data['item'].num_nodes

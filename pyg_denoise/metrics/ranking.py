@@ -1,0 +1,226 @@
+r"""Full-ranking evaluation: every item is ranked for every evaluated user.
+
+The protocol of every official denoising code base (`../shared/ALGORITHMS.md`, section 0.3):
+all items are scored, the user's training items (and, when testing, validation items) are
+excluded, and the top-:math:`K` list is compared with the user's ground-truth positives.
+Users are processed in chunks: at most one :obj:`[chunk, num_items]` block of scores exists
+at a time, on CPU or CUDA.
+
+Metrics per user :math:`u` with ground truth :math:`G_u` and top-:math:`K` hits
+:math:`h_r \in \{0, 1\}` at rank :math:`r`:
+
+.. math::
+    \text{Recall@}K = \frac{\sum_{r \le K} h_r}{|G_u|}, \quad
+    \text{Precision@}K = \frac{\sum_{r \le K} h_r}{K}, \quad
+    \text{HitRate@}K = \mathbb{1}\Big[\sum_{r \le K} h_r > 0\Big],
+
+.. math::
+    \text{NDCG@}K = \frac{\sum_{r \le K} h_r / \log_2(r + 1)}
+                         {\sum_{r \le m} 1 / \log_2(r + 1)}, \quad
+    \text{MRR@}K = \max_{r \le K} \frac{h_r}{r},
+
+with :math:`m = \min(|G_u|, K)` (the standard ideal DCG, used by ADT, DeCA, SGDL) or
+:math:`m = |G_u|` (:obj:`ndcg_idcg='untruncated'`, PLD's official code, systematically lower
+when :math:`|G_u| > K`). The Recall denominator is :math:`|G_u|`, never
+:math:`\min(K, |G_u|)`, as in every official code base. Metrics are averaged over the users
+with at least one ground-truth positive.
+"""
+from typing import Callable, Dict, Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+from torch_geometric.metrics.link_pred import LinkPredMetricData
+
+from pyg_denoise.data.graph import split_edge_index, split_mask, to_csr
+from pyg_denoise.typing import EDGE_TYPE
+
+METRICS = ('recall', 'ndcg', 'precision', 'hit', 'mrr')
+ScoreFn = Callable[[Tensor], Tensor]
+
+
+def _csr_items(rowptr: Tensor, col: Tensor, users: Tensor):
+    r"""The (local row, item) pairs of :obj:`users` in a CSR structure, vectorised."""
+    start, count = rowptr[users], rowptr[users + 1] - rowptr[users]
+    row = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), count)
+    offset = torch.arange(row.numel(), device=users.device) - \
+        torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    return row, col[start[row] + offset]
+
+
+class RankingEvaluator:
+    r"""Full-ranking Recall / NDCG / Precision / HitRate / MRR at several :math:`K`.
+
+    Args:
+        ks (list of int, optional): The cut-offs. (default: :obj:`(20, )`)
+        metrics (list of str, optional): Any of :obj:`'recall'`, :obj:`'ndcg'`,
+            :obj:`'precision'`, :obj:`'hit'`, :obj:`'mrr'`. (default: all)
+        ndcg_idcg (str, optional): :obj:`'truncated'` (standard) or :obj:`'untruncated'`
+            (PLD). (default: :obj:`'truncated'`)
+        chunk_size (int, optional): Users scored at once. (default: :obj:`1024`)
+
+    Example:
+        >>> evaluator = RankingEvaluator(ks=[20, 50])
+        >>> out = evaluator(lambda u: user_emb[u] @ item_emb.t(), gt_index, exclude_index,
+        ...                 num_users, num_items)
+        >>> out['recall@20'], out['num_users']
+    """
+    def __init__(self, ks: Sequence[int] = (20, ), metrics: Sequence[str] = METRICS,
+                 ndcg_idcg: str = 'truncated', chunk_size: int = 1024) -> None:
+        ks = [ks] if isinstance(ks, int) else list(ks)
+        if not ks or any(not isinstance(k, int) or isinstance(k, bool) or k <= 0
+                         for k in ks):
+            raise ValueError(f"'ks' must be positive integers (got {ks})")
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"Unknown metric(s) {unknown}; choose from {list(METRICS)}")
+        if ndcg_idcg not in ('truncated', 'untruncated'):
+            raise ValueError(f"'ndcg_idcg' must be 'truncated' or 'untruncated' "
+                             f"(got {ndcg_idcg!r})")
+        if chunk_size <= 0:
+            raise ValueError(f"'chunk_size' must be positive (got {chunk_size})")
+        self.ks = sorted(set(ks))
+        self.metrics = list(metrics)
+        self.ndcg_idcg = ndcg_idcg
+        self.chunk_size = int(chunk_size)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        score_fn: ScoreFn,
+        gt_index: Tensor,
+        exclude_index: Optional[Tensor],
+        num_users: int,
+        num_items: int,
+        train_index: Optional[Tensor] = None,
+        return_per_user: bool = False,
+    ) -> Dict[str, Union[float, int, Tensor]]:
+        r"""Evaluates.
+
+        Args:
+            score_fn (callable): Maps a 1-D tensor of user ids to their
+                :obj:`[len(users), num_items]` scores (on any device).
+            gt_index (torch.Tensor): Ground-truth (user, item) positives, :obj:`[2, G]`.
+            exclude_index (torch.Tensor, optional): (user, item) pairs removed from the
+                ranking (training items; plus validation items when testing), :obj:`[2, X]`.
+            num_users (int): The number of users.
+            num_items (int): The number of items.
+            train_index (torch.Tensor, optional): Training edges, only to count the evaluated
+                users that have none (reported as :obj:`'num_users_no_train'`; they are
+                evaluated like the others). (default: :obj:`exclude_index`)
+            return_per_user (bool, optional): Also return :obj:`'users'` and a per-user
+                tensor for each metric under :obj:`'per_user/<name>'`. (default: :obj:`False`)
+
+        Returns:
+            A dict :obj:`{'recall@20': float, ..., 'num_users': int,
+            'num_users_no_train': int}`.
+        """
+        if max(self.ks) > num_items:
+            raise ValueError(f"'ks' contains {max(self.ks)}, more than the {num_items} items")
+        max_k = max(self.ks)
+        gt_rowptr, gt_col, _ = to_csr(gt_index[0], gt_index[1], num_users)
+        users = (gt_rowptr.diff() > 0).nonzero().view(-1)
+        if exclude_index is None:
+            exclude_index = gt_index.new_empty(2, 0)
+        ex_rowptr, ex_col, _ = to_csr(exclude_index[0], exclude_index[1], num_users)
+        tr = exclude_index if train_index is None else train_index
+        has_train = torch.zeros(num_users, dtype=torch.bool)
+        has_train[tr[0].cpu()] = True
+
+        # Discounts 1/log2(r+1), r = 1..max(max_k, |G_u|), and their prefix sums (IDCG).
+        max_gt = int(gt_rowptr.diff().max()) if users.numel() else 0
+        disc = 1.0 / torch.log2(torch.arange(2, max(max_k, max_gt) + 2, dtype=torch.float64))
+        idcg_table = torch.cat([disc.new_zeros(1), disc.cumsum(0)])
+
+        per_user: Dict[str, list] = {self._name(m, k): [] for m in self.metrics
+                                     for k in self.ks}
+        for start in range(0, users.numel(), self.chunk_size):
+            chunk = users[start:start + self.chunk_size]
+            scores = score_fn(chunk)
+            device = scores.device
+            if scores.shape != (chunk.numel(), num_items):
+                raise ValueError(f"score_fn returned shape {tuple(scores.shape)}, expected "
+                                 f"{(chunk.numel(), num_items)}")
+            scores = scores.float().clone() if not scores.is_floating_point() else scores
+            row, col = _csr_items(ex_rowptr, ex_col, chunk)
+            scores[row.to(device), col.to(device)] = float('-inf')
+            top_val, top_idx = scores.topk(max_k, dim=1)
+            del scores
+            g_row, g_col = _csr_items(gt_rowptr, gt_col, chunk)
+            md = LinkPredMetricData(top_idx, (g_row.to(device), g_col.to(device)))
+            rel = md.pred_rel_mat & (top_val > float('-inf'))
+            n_gt = md.label_count.cpu().double()
+            self._accumulate(rel.cpu().double(), n_gt, disc, idcg_table, per_user)
+
+        out: Dict[str, Union[float, int, Tensor]] = {}
+        for name, parts in per_user.items():
+            values = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+            out[name] = float(values.mean()) if values.numel() else 0.0
+            if return_per_user:
+                out[f'per_user/{name}'] = values
+        out['num_users'] = int(users.numel())
+        out['num_users_no_train'] = int((~has_train[users.cpu()]).sum())
+        if return_per_user:
+            out['users'] = users
+        return out
+
+    def _name(self, metric: str, k: int) -> str:
+        return f'{metric}@{k}'
+
+    def _accumulate(self, rel: Tensor, n_gt: Tensor, disc: Tensor, idcg_table: Tensor,
+                    per_user: Dict[str, list]) -> None:
+        for k in self.ks:
+            r = rel[:, :k]
+            hits = r.sum(1)
+            for m in self.metrics:
+                if m == 'recall':
+                    v = hits / n_gt
+                elif m == 'precision':
+                    v = hits / k
+                elif m == 'hit':
+                    v = (hits > 0).double()
+                elif m == 'mrr':
+                    ranks = torch.arange(1, k + 1, dtype=torch.float64)
+                    v = (r / ranks).max(dim=1).values
+                else:  # ndcg
+                    dcg = (r * disc[:k]).sum(1)
+                    m_ = n_gt.clamp(max=k) if self.ndcg_idcg == 'truncated' else n_gt
+                    v = dcg / idcg_table[m_.long()]
+                per_user[self._name(m, k)].append(v)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(ks={self.ks}, metrics={self.metrics}, '
+                f'ndcg_idcg={self.ndcg_idcg!r})')
+
+
+def evaluate_split(
+    score_fn: ScoreFn,
+    data: HeteroData,
+    split: str = 'test',
+    evaluator: Optional[RankingEvaluator] = None,
+    **kwargs,
+) -> Dict[str, Union[float, int, Tensor]]:
+    r"""Full-ranking evaluation of :obj:`split` on a split graph.
+
+    The ground truth is the edges of :obj:`split` (after :class:`~pyg_denoise.transforms.
+    LabelNoise`, the clean test positives). Excluded from the ranking: the training edges,
+    and for :obj:`split='test'` the validation edges too.
+
+    Args:
+        score_fn (callable): Maps user ids to :obj:`[len(users), num_items]` scores.
+        data (HeteroData): The split interaction graph.
+        split (str, optional): :obj:`'val'` or :obj:`'test'`. (default: :obj:`'test'`)
+        evaluator (RankingEvaluator, optional): (default: :obj:`RankingEvaluator()`)
+        **kwargs: Passed to :meth:`RankingEvaluator.__call__` (e.g.
+            :obj:`return_per_user=True`).
+    """
+    if split not in ('val', 'test'):
+        raise ValueError(f"'split' must be 'val' or 'test' (got {split!r})")
+    evaluator = evaluator or RankingEvaluator()
+    store = data[EDGE_TYPE]
+    exclude = split_mask(data, 'train')
+    if split == 'test':
+        exclude = exclude | split_mask(data, 'val')
+    return evaluator(score_fn, split_edge_index(data, split), store.edge_index[:, exclude],
+                     data['user'].num_nodes, data['item'].num_nodes,
+                     train_index=split_edge_index(data, 'train'), **kwargs)

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from pyg_denoise.metrics import auc_score, noise_detection
+
+
+def naive_auc(score, label):
+    pos = score[label.bool()].tolist()
+    neg = score[~label.bool()].tolist()
+    total = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return total / (len(pos) * len(neg))
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_auc_matches_pairwise_count(seed):
+    gen = torch.Generator().manual_seed(seed)
+    score = torch.randint(0, 6, (60, ), generator=gen).float()  # many ties
+    label = torch.rand(60, generator=gen) < 0.3
+    assert auc_score(score, label) == pytest.approx(naive_auc(score, label))
+
+
+def test_auc_degenerate():
+    assert auc_score(torch.tensor([1., 2.]), torch.tensor([True, True])) != \
+        auc_score(torch.tensor([1., 2.]), torch.tensor([True, True]))  # nan
+
+
+def test_noise_detection_keep_mask():
+    noisy = torch.tensor([True, True, False, False, False])
+    keep = torch.tensor([False, True, False, True, True])
+    out = noise_detection(keep, noisy)
+    assert out['precision'] == pytest.approx(0.5)
+    assert out['recall'] == pytest.approx(0.5)
+    assert out['flagged'] == 2
+
+
+def test_noise_detection_weights_perfect_and_inverted():
+    noisy = torch.tensor([True, False, True, False])
+    good = noise_detection(torch.tensor([0.1, 0.9, 0.2, 0.8]), noisy)
+    assert good['auc'] == pytest.approx(1.0) and good['precision'] == pytest.approx(1.0)
+    assert good['mean_weight_noisy'] == pytest.approx(0.15)
+    bad = noise_detection(torch.tensor([0.9, 0.1, 0.8, 0.2]), noisy)
+    assert bad['auc'] == pytest.approx(0.0) and bad['recall'] == pytest.approx(0.0)
+
+
+def test_noise_detection_length_mismatch():
+    with pytest.raises(ValueError, match='entries'):
+        noise_detection(torch.ones(3), torch.zeros(4, dtype=torch.bool))
