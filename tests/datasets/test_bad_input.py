@@ -1,0 +1,126 @@
+"""Malformed files fail with an error naming the file and the line; nothing is dropped."""
+import os
+import urllib.error
+
+import pandas as pd
+import pytest
+
+import pyg_denoise.datasets.base as base
+from pyg_denoise.datasets import (DataFormatError, Gowalla, LightGCNBenchmark, MovieLens100K,
+                                  from_dataframe, read_adjacency_lists, read_interactions)
+
+EDGE = ('user', 'rates', 'item')
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_malformed_line_names_file(tmp_path):
+    f = write(tmp_path / 'r.tsv', '1\t2\t3\n1\t2\t3\t4\t5\n')
+    with pytest.raises(DataFormatError, match=r'r\.tsv.*line 2'):
+        read_interactions(f, columns='user,item,rating')
+
+
+def test_too_few_fields(tmp_path):
+    f = write(tmp_path / 'r.tsv', '1\t2\t3\n1\t2\n')
+    with pytest.raises(DataFormatError, match=r"r\.tsv, line 2: missing value for 'rating'"):
+        read_interactions(f, columns='user,item,rating')
+
+
+def test_nan_rating(tmp_path):
+    f = write(tmp_path / 'r.csv', 'user,item,rating\n1,2,4\n3,4,nan\n')
+    with pytest.raises(DataFormatError, match=r"r\.csv, line 3: 'rating' must be a finite"):
+        read_interactions(f, columns='user,item,rating', sep=',', header=True)
+
+
+def test_non_integer_time(tmp_path):
+    f = write(tmp_path / 'r.tsv', '1\t2\t4\t100\n1\t3\t4\t1.5\n')
+    with pytest.raises(DataFormatError, match=r"line 2: 'time' must be an integer"):
+        read_interactions(f, columns='user,item,rating,time')
+
+
+def test_non_integer_id_in_lightgcn_file(tmp_path):
+    f = write(tmp_path / 'train.txt', '0 1 2\n1 3 x7\n')
+    with pytest.raises(DataFormatError, match=r"train\.txt, line 2: 'x7' is not an integer"):
+        read_adjacency_lists(f)
+
+
+def test_unknown_id_in_lightgcn_file(tmp_path):
+    f = write(tmp_path / 'test.txt', '0 1\n5 2\n')
+    with pytest.raises(DataFormatError, match=r'line 2: unknown user id 5'):
+        read_adjacency_lists(f, num_users=3, num_items=10)
+
+
+def test_empty_file(tmp_path):
+    f = write(tmp_path / 'e.tsv', '')
+    with pytest.raises(DataFormatError, match=r'e\.tsv: the file is empty'):
+        read_interactions(f)
+
+
+def test_unknown_columns(tmp_path):
+    f = write(tmp_path / 'h.csv', 'user,item\n1,2\n')
+    with pytest.raises(DataFormatError, match=r"unknown column\(s\) \['rating'\]"):
+        read_interactions(f, columns='user,item,rating', sep=',', header=True)
+    with pytest.raises(ValueError, match='Unknown column role'):
+        read_interactions(f, columns='user,item,stars')
+    with pytest.raises(ValueError, match="unknown column"):
+        from_dataframe(pd.DataFrame({'u': [1]}), columns={'user': 'u', 'item': 'i'})
+
+
+def test_dataframe_nan_and_bad_flag():
+    with pytest.raises(ValueError, match=r"row 1: missing value \(NaN\)"):
+        from_dataframe(pd.DataFrame({'user': [1, 2], 'item': [1, 2], 'rating': [4, None]}))
+    with pytest.raises(ValueError, match='clean flag must be 0 or 1'):
+        from_dataframe(pd.DataFrame({'user': [1], 'item': [1], 'flag': [2]}))
+
+
+def test_generic_pre_split_files(tmp_path):
+    tr = write(tmp_path / 'a.train', 'u1\tx\t1\nu1\ty\t0\nu2\tx\t1\n')
+    va = write(tmp_path / 'a.valid', 'u2\ty\t1\n')
+    te = write(tmp_path / 'a.test', 'u1\tz\t1\n')
+    data = read_interactions(tr, va, te, columns='user,item,flag')
+    store = data[EDGE]
+    assert data['user'].raw_id == ['u1', 'u2'] and data['item'].raw_id == ['x', 'y', 'z']
+    assert store.train_mask.tolist() == [True, True, True, False, False]
+    assert store.noisy.tolist() == [False, True, False, False, False]
+    assert store.test_mask.sum() == 1 and store.val_mask.sum() == 1
+
+
+def test_offline_without_files_names_url_and_path(tmp_path, monkeypatch):
+    def no_network(url, folder, log=True):
+        raise urllib.error.URLError('no network')
+
+    monkeypatch.setattr(base, 'download_url', no_network)
+    with pytest.raises(RuntimeError) as info:
+        MovieLens100K(str(tmp_path / 'ml'))
+    msg = str(info.value)
+    assert 'https://files.grouplens.org/datasets/movielens/ml-100k.zip' in msg
+    assert str(tmp_path / 'ml') in msg and 'u.data' in msg
+
+
+def test_files_present_never_touch_network(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError('network used')
+
+    monkeypatch.setattr(base, 'download_url', fail)
+    write(tmp_path / 'train.txt', '0 0 1\n1 1\n')
+    write(tmp_path / 'test.txt', '0 2\n1 0\n')
+    ds = LightGCNBenchmark(str(tmp_path))
+    store = ds[0][EDGE]
+    assert store.train_mask.sum() == 3 and store.test_mask.sum() == 2
+    assert os.path.isfile(tmp_path / 'processed' / 'data.pt')
+
+
+def test_checksum_mismatch_after_download(tmp_path, monkeypatch):
+    def fake_download(url, folder, log=True):
+        name = url.rsplit('/', 1)[1]
+        path = os.path.join(folder, name)
+        with open(path, 'w') as f:
+            f.write('0 1\n' if 'list' not in name else 'org_id remap_id\n5 0\n6 1\n')
+        return path
+
+    monkeypatch.setattr(base, 'download_url', fake_download)
+    with pytest.raises(IOError, match='checksum mismatch'):
+        Gowalla(str(tmp_path / 'gw'))
