@@ -111,7 +111,7 @@ def build_interaction_graph(
             attrs[key] = torch.from_numpy(value.astype(np.int64))
         else:
             attrs[key] = torch.from_numpy(value.astype(np.float32))
-    split_t = None if split is None else torch.from_numpy(np.asarray(split, dtype=np.int64))
+    split_t = None if split is None else torch.from_numpy(np.array(split, dtype=np.int64))
 
     # Merge duplicates: priority = (-split, time) so that the earliest split wins and, inside
     # a split, the most recent (then the last) row wins.

@@ -141,7 +141,10 @@ class RankingEvaluator:
             if scores.shape != (chunk.numel(), num_items):
                 raise ValueError(f"score_fn returned shape {tuple(scores.shape)}, expected "
                                  f"{(chunk.numel(), num_items)}")
-            scores = scores.float().clone() if not scores.is_floating_point() else scores
+            if not scores.is_floating_point():
+                scores = scores.float()
+            elif scores._is_view() or not scores.is_contiguous():
+                scores = scores.clone()  # never write into the caller's tensor
             row, col = _csr_items(ex_rowptr, ex_col, chunk)
             scores[row.to(device), col.to(device)] = float('-inf')
             top_val, top_idx = scores.topk(max_k, dim=1)

@@ -133,3 +133,18 @@ def test_evaluate_split_excludes_train_and_val():
     ref = naive(scores, store.edge_index[:, store.test_mask], ex, [5], 'truncated')
     assert out['recall@5'] == pytest.approx(ref['recall@5'])
     assert out['ndcg@5'] == pytest.approx(ref['ndcg@5'])
+
+
+@pytest.mark.parametrize('make_view', [
+    lambda base, u: base.expand(u.numel(), -1),          # shared rows (popularity baseline)
+    lambda base, u: base.expand(50, -1)[:u.numel()],     # a slice view
+])
+def test_scores_of_the_caller_are_never_modified(make_view):
+    base = torch.arange(12, 0, -1).float().view(1, -1)
+    gen = torch.Generator().manual_seed(0)
+    pairs = unique_pairs(10, 12, 60, gen)
+    gt, exclude = pairs[:, :30], pairs[:, 30:]
+    out = RankingEvaluator(ks=[5])(lambda u: make_view(base, u), gt, exclude, 10, 12)
+    assert torch.equal(base, torch.arange(12, 0, -1).float().view(1, -1))
+    ref = naive(base.expand(10, -1), gt, exclude, [5], 'truncated')
+    assert out['recall@5'] == pytest.approx(ref['recall@5'])
