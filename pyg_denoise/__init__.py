@@ -3,6 +3,7 @@ PyTorch Geometric extension."""
 import pyg_denoise.data  # noqa: F401
 import pyg_denoise.datasets  # noqa: F401
 import pyg_denoise.metrics  # noqa: F401
+import pyg_denoise.nn  # noqa: F401
 import pyg_denoise.transforms  # noqa: F401
 
 __version__ = '0.1.0'

@@ -297,3 +297,18 @@ def compact_nodes(data: HeteroData) -> Tuple[HeteroData, int, int]:
         node.num_nodes = int(present.sum())
         removed.append(n - node.num_nodes)
     return data, removed[0], removed[1]
+
+
+def csr_gather(rowptr: Tensor, col: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""The entries of the CSR rows :obj:`rows`, vectorised.
+
+    Returns:
+        (local_row, col): :obj:`local_row[e]` is the position in :obj:`rows` of the row that
+        entry :obj:`e` belongs to.
+    """
+    rows = rows.to(rowptr.device)
+    start, count = rowptr[rows], rowptr[rows + 1] - rowptr[rows]
+    local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), count)
+    offset = torch.arange(local.numel(), device=rows.device) - \
+        torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    return local, col[start[local] + offset]

@@ -32,20 +32,25 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.metrics.link_pred import LinkPredMetricData
 
-from pyg_denoise.data.graph import split_edge_index, split_mask, to_csr
+from pyg_denoise.data.graph import csr_gather, split_edge_index, split_mask, to_csr
 from pyg_denoise.typing import EDGE_TYPE
 
 METRICS = ('recall', 'ndcg', 'precision', 'hit', 'mrr')
 ScoreFn = Callable[[Tensor], Tensor]
 
 
-def _csr_items(rowptr: Tensor, col: Tensor, users: Tensor):
-    r"""The (local row, item) pairs of :obj:`users` in a CSR structure, vectorised."""
-    start, count = rowptr[users], rowptr[users + 1] - rowptr[users]
-    row = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), count)
-    offset = torch.arange(row.numel(), device=users.device) - \
-        torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
-    return row, col[start[row] + offset]
+def topk_excluding(scores: Tensor, users: Tensor, ex_rowptr: Tensor, ex_col: Tensor,
+                   k: int):
+    r"""Top-:math:`k` of a :obj:`[len(users), num_items]` score block after removing each
+    user's excluded items (given as CSR over all users). Never writes into the caller's
+    tensor. Returns :obj:`(values, indices)`; excluded items score :obj:`-inf`."""
+    if not scores.is_floating_point():
+        scores = scores.float()
+    elif scores._is_view() or not scores.is_contiguous():
+        scores = scores.clone()  # never write into the caller's tensor
+    row, col = csr_gather(ex_rowptr, ex_col, users)
+    scores[row.to(scores.device), col.to(scores.device)] = float('-inf')
+    return scores.topk(k, dim=1)
 
 
 class RankingEvaluator:
@@ -141,15 +146,9 @@ class RankingEvaluator:
             if scores.shape != (chunk.numel(), num_items):
                 raise ValueError(f"score_fn returned shape {tuple(scores.shape)}, expected "
                                  f"{(chunk.numel(), num_items)}")
-            if not scores.is_floating_point():
-                scores = scores.float()
-            elif scores._is_view() or not scores.is_contiguous():
-                scores = scores.clone()  # never write into the caller's tensor
-            row, col = _csr_items(ex_rowptr, ex_col, chunk)
-            scores[row.to(device), col.to(device)] = float('-inf')
-            top_val, top_idx = scores.topk(max_k, dim=1)
+            top_val, top_idx = topk_excluding(scores, chunk, ex_rowptr, ex_col, max_k)
             del scores
-            g_row, g_col = _csr_items(gt_rowptr, gt_col, chunk)
+            g_row, g_col = csr_gather(gt_rowptr, gt_col, chunk)
             md = LinkPredMetricData(top_idx, (g_row.to(device), g_col.to(device)))
             rel = md.pred_rel_mat & (top_val > float('-inf'))
             n_gt = md.label_count.cpu().double()

@@ -1,0 +1,60 @@
+r"""Losses with per-sample outputs (so that a denoiser can weight or drop samples) and the
+regularisers of the reference implementations."""
+from typing import List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+REGULARIZERS = ('lightgcn', 'pyg', 'l2', 'none')
+
+
+def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
+    r"""Per-triple BPR loss :math:`-\log\sigma(s_{ui} - s_{uj}) =
+    \mathrm{softplus}(s_{uj} - s_{ui})`, numerically stable. Shape :obj:`[B]`."""
+    return F.softplus(neg_score - pos_score)
+
+
+def bce_loss(score: Tensor, label: Tensor) -> Tensor:
+    r"""Per-sample binary cross-entropy on logits (:func:`~torch.nn.functional.
+    binary_cross_entropy_with_logits`, numerically stable). Shape as :obj:`score`."""
+    return F.binary_cross_entropy_with_logits(score, label.to(score.dtype), reduction='none')
+
+
+def weighted_mean(loss: Tensor, weight: Optional[Tensor] = None) -> Tensor:
+    r"""The batch loss :math:`\frac{1}{B}\sum_b w_b \ell_b` (the mean over samples, not over
+    weights, as the R-CE code does); :obj:`weight=None` is the plain mean."""
+    if weight is None:
+        return loss.mean()
+    return (loss * weight.to(loss.dtype)).mean()
+
+
+def regularization(ego: List[Tensor], tables: List[Tensor], kind: str, lambda_reg: float,
+                   batch_size: int) -> Tensor:
+    r"""The L2 regulariser of the embeddings.
+
+    Args:
+        ego (list of torch.Tensor): The layer-0 embeddings of the batch, one row per sample
+            occurrence (e.g. :obj:`[E_u[user], E_i[pos], E_i[neg]]`).
+        tables (list of torch.Tensor): The full embedding tables.
+        kind (str): :obj:`'lightgcn'`: :math:`\lambda\cdot\frac12\sum\|e\|^2 / B` over the
+            batch's ego rows (the LightGCN reference code); :obj:`'pyg'`:
+            :math:`\lambda\cdot\sum\|e\|^2 / B` over the *unique* rows, no :math:`\frac12`
+            (PyG's :meth:`~torch_geometric.nn.models.LightGCN.recommendation_loss`; pass
+            unique rows in :obj:`ego`); :obj:`'l2'`: :math:`\lambda\cdot\|E\|^2` over the full
+            tables; :obj:`'none'`.
+        lambda_reg (float): :math:`\lambda`.
+        batch_size (int): :math:`B`.
+    """
+    if kind not in REGULARIZERS:
+        raise ValueError(f"Unknown regularizer {kind!r}; choose from {list(REGULARIZERS)}")
+    if lambda_reg < 0:
+        raise ValueError(f"'lambda_reg' must be non-negative (got {lambda_reg})")
+    device = (ego + tables)[0].device
+    if kind == 'none' or lambda_reg == 0:
+        return torch.zeros((), device=device)
+    if kind == 'l2':
+        return lambda_reg * sum(t.pow(2).sum() for t in tables)
+    total = sum(e.pow(2).sum() for e in ego)
+    scale = 0.5 if kind == 'lightgcn' else 1.0
+    return lambda_reg * scale * total / max(batch_size, 1)

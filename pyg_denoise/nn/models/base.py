@@ -1,0 +1,99 @@
+from typing import List, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from pyg_denoise.data.graph import to_csr
+from pyg_denoise.nn.adjacency import BipartiteAdjacency
+from pyg_denoise.nn.loss import bpr_loss, regularization
+
+Reps = Tuple[Tensor, Tensor]
+
+
+class Recommender(torch.nn.Module):
+    r"""Base class of the backbones: a model of :obj:`num_users` users and :obj:`num_items`
+    items with PyG LightGCN's method names.
+
+    * :meth:`get_embedding` returns the final (user, item) representations, given the
+      propagation graph (ignored by models that do not propagate);
+    * :meth:`score` / :meth:`score_all` score (user, item) pairs / all items for users from
+      those representations (inner product unless a model overrides them);
+    * :meth:`forward` scores :obj:`edge_label_index` pairs;
+    * :meth:`recommend` gives each user's top-:math:`k` items, chunked, with exclusions;
+    * :meth:`recommendation_loss` is BPR with a regulariser of the batch's layer-0 rows.
+
+    Subclasses implement :meth:`get_embedding`, :meth:`ego_embeddings` and
+    :meth:`reset_parameters`.
+    """
+    #: Whether :meth:`get_embedding` reads the graph (LightGCN, NGCF, CDAE).
+    uses_graph: bool = False
+
+    def __init__(self, num_users: int, num_items: int) -> None:
+        super().__init__()
+        for name, n in (('num_users', num_users), ('num_items', num_items)):
+            if int(n) != n or n <= 0:
+                raise ValueError(f"'{name}' must be a positive integer (got {n!r})")
+        self.num_users, self.num_items = int(num_users), int(num_items)
+
+    def get_embedding(self, adj: Optional[BipartiteAdjacency] = None) -> Reps:
+        raise NotImplementedError
+
+    def ego_embeddings(self, user: Tensor, item: Tensor) -> List[Tensor]:
+        r"""Layer-0 parameters of the given users and items (for regularisation)."""
+        raise NotImplementedError
+
+    def embedding_tables(self) -> List[Tensor]:
+        return [m.weight for m in self.modules() if isinstance(m, torch.nn.Embedding)]
+
+    def score(self, reps: Reps, user: Tensor, item: Tensor) -> Tensor:
+        r"""Logits of (user, item) pairs, shape :obj:`[B]`."""
+        return (reps[0][user] * reps[1][item]).sum(-1)
+
+    def score_all(self, reps: Reps, users: Tensor) -> Tensor:
+        r"""Logits of every item for :obj:`users`, shape :obj:`[len(users), num_items]`."""
+        return reps[0][users] @ reps[1].t()
+
+    def forward(self, adj: Optional[BipartiteAdjacency], edge_label_index: Tensor) -> Tensor:
+        r"""Scores the (user, item) pairs :obj:`edge_label_index` of shape :obj:`[2, B]`."""
+        reps = self.get_embedding(adj)
+        return self.score(reps, edge_label_index[0], edge_label_index[1])
+
+    @torch.no_grad()
+    def recommend(self, adj: Optional[BipartiteAdjacency], users: Tensor, k: int,
+                  exclude: Optional[Tensor] = None, chunk_size: int = 1024) -> Tensor:
+        r"""The top-:math:`k` items of each of :obj:`users`, best first, shape
+        :obj:`[len(users), k]`.
+
+        Args:
+            adj: The propagation graph (:obj:`None` for models that do not propagate).
+            users (torch.Tensor): User ids.
+            k (int): List length.
+            exclude (torch.Tensor, optional): (user, item) pairs never recommended (e.g. the
+                training edges), :obj:`[2, X]`. (default: :obj:`None`)
+            chunk_size (int, optional): Users scored at once. (default: :obj:`1024`)
+        """
+        from pyg_denoise.metrics.ranking import topk_excluding
+
+        if not 0 < k <= self.num_items:
+            raise ValueError(f"'k' must be in [1, {self.num_items}] (got {k})")
+        reps = self.get_embedding(adj)
+        ex = exclude if exclude is not None else users.new_empty(2, 0)
+        ex_rowptr, ex_col, _ = to_csr(ex[0].cpu(), ex[1].cpu(), self.num_users)
+        out = []
+        for start in range(0, users.numel(), chunk_size):
+            chunk = users[start:start + chunk_size]
+            scores = self.score_all(reps, chunk.to(reps[0].device))
+            out.append(topk_excluding(scores, chunk.cpu(), ex_rowptr, ex_col, k)[1])
+        return torch.cat(out) if out else users.new_empty(0, k)
+
+    def recommendation_loss(self, pos_score: Tensor, neg_score: Tensor, user: Tensor,
+                            pos: Tensor, neg: Tensor, lambda_reg: float = 1e-4,
+                            reg: str = 'lightgcn') -> Tensor:
+        r"""Mean BPR loss of the batch plus :func:`~pyg_denoise.nn.loss.regularization`."""
+        loss = bpr_loss(pos_score, neg_score).mean()
+        ego = self.ego_embeddings(user, torch.cat([pos, neg]))
+        return loss + regularization(ego, self.embedding_tables(), reg, lambda_reg,
+                                     user.numel())
+
+    def extra_repr(self) -> str:
+        return f'{self.num_users} users, {self.num_items} items'

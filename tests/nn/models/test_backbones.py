@@ -1,0 +1,114 @@
+import pytest
+import torch
+
+from pyg_denoise.nn import CDAE, GMF, MF, NGCF, BipartiteAdjacency, LightGCN, NeuMF
+from tests.nn.test_adjacency import random_edges
+
+U, I = 8, 11
+MODELS = [LightGCN, NGCF, MF, GMF, NeuMF, CDAE]
+
+
+def setup(seed=0):
+    torch.manual_seed(seed)
+    ei = random_edges(U, I, 30, seed)
+    return ei, BipartiteAdjacency(ei, U, I)
+
+
+@pytest.mark.parametrize('Model', [LightGCN, NGCF])
+@pytest.mark.parametrize('weighted', [False, True])
+def test_fast_and_reference_propagation_agree(Model, weighted):
+    ei, _ = setup()
+    w = torch.rand(ei.size(1)) + 0.1 if weighted else None
+    adj = BipartiteAdjacency(ei, U, I, w)
+    torch.manual_seed(1)
+    fast = Model(U, I, reference=False)
+    ref = Model(U, I, reference=True)
+    ref.load_state_dict(fast.state_dict())
+    fast.eval(), ref.eval()  # NGCF dropout off
+    pairs = torch.stack([torch.randint(U, (20, )), torch.randint(I, (20, ))])
+    out_f, out_r = fast(adj, pairs), ref(adj, pairs)
+    assert torch.allclose(out_f, out_r, atol=1e-5)
+    out_f.square().sum().backward()
+    out_r.square().sum().backward()
+    for (name, p_f), p_r in zip(fast.named_parameters(), ref.parameters()):
+        assert torch.allclose(p_f.grad, p_r.grad, atol=1e-5), name
+
+
+def test_lightgcn_matches_dense_formula():
+    ei, adj = setup(2)
+    model = LightGCN(U, I, embedding_dim=4, num_layers=2)
+    from tests.nn.test_adjacency import dense_reference
+    A = dense_reference(ei, U, I).float()
+    x0 = model.embedding.weight
+    x1 = A @ x0
+    x2 = A @ x1
+    ref = (x0 + x1 + x2) / 3
+    u, i = model.get_embedding(adj)
+    assert torch.allclose(torch.cat([u, i]), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize('Model', MODELS)
+def test_score_all_matches_pair_scores_and_recommend(Model):
+    ei, adj = setup(3)
+    model = Model(U, I).eval()
+    reps = model.get_embedding(adj)
+    users = torch.arange(U)
+    full = model.score_all(reps, users)
+    assert full.shape == (U, I)
+    uu = users.repeat_interleave(I)
+    ii = torch.arange(I).repeat(U)
+    assert torch.allclose(model.score(reps, uu, ii).view(U, I), full, atol=1e-5)
+    top = model.recommend(adj, users, k=3, exclude=ei, chunk_size=3)
+    assert top.shape == (U, 3)
+    banned = set(map(tuple, ei.t().tolist()))
+    for u in range(U):
+        assert not any((u, int(i)) in banned for i in top[u])
+        allowed = torch.tensor([i for i in range(I) if (u, i) not in banned])
+        best = allowed[full[u, allowed].topk(min(3, allowed.numel())).indices]
+        assert set(top[u, :best.numel()].tolist()) == set(best.tolist())
+
+
+@pytest.mark.parametrize('Model', MODELS)
+def test_gradients_reach_parameters(Model):
+    ei, adj = setup(4)
+    model = Model(U, I)
+    pos = model(adj, ei)
+    neg = model(adj, torch.stack([ei[0], torch.randint(I, (ei.size(1), ))]))
+    loss = model.recommendation_loss(pos, neg, ei[0], ei[1], ei[1], lambda_reg=1e-3)
+    loss.backward()
+    assert torch.isfinite(loss)
+    emb = [p for p in model.parameters() if p.grad is not None]
+    assert emb and all(torch.isfinite(p.grad).all() for p in emb)
+
+
+def test_neumf_pair_chunks_do_not_change_scores():
+    model = NeuMF(U, I).eval()
+    reps = model.get_embedding()
+    a = model.score_all(reps, torch.arange(U))
+    model.pair_chunk = I  # one user per block
+    assert torch.allclose(model.score_all(reps, torch.arange(U)), a, atol=1e-6)
+
+
+def test_cdae_corruption_only_in_training():
+    _, adj = setup(5)
+    model = CDAE(U, I, hidden_dim=6).eval()
+    a, b = model.get_embedding(adj)[0], model.get_embedding(adj)[0]
+    assert torch.equal(a, b)
+    model.train()
+    c = model.get_embedding(adj)[0]
+    assert not torch.equal(a, c)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match='num_users'):
+        MF(0, 3)
+    with pytest.raises(ValueError, match='alpha'):
+        LightGCN(3, 3, num_layers=2, alpha=[1.0, 2.0])
+    with pytest.raises(ValueError, match='init'):
+        LightGCN(3, 3, init='zeros')
+    with pytest.raises(ValueError, match='dropout'):
+        NGCF(3, 3, dropout=1.5)
+    with pytest.raises(ValueError, match="'k' must be"):
+        MF(3, 3).recommend(None, torch.arange(3), k=4)
+    with pytest.raises(ValueError, match='needs the propagation graph'):
+        LightGCN(3, 3).get_embedding(None)
