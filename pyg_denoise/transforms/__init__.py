@@ -7,6 +7,7 @@ from pyg_denoise.transforms.leave_one_out import LeaveOneOut
 from pyg_denoise.transforms.k_core import KCore
 from pyg_denoise.transforms.label_noise import LabelNoise, parse_rule
 from pyg_denoise.transforms.inject_noise import InjectNoise
+from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 
 __all__ = [
     'PerUserSplit',
@@ -17,4 +18,7 @@ __all__ = [
     'LabelNoise',
     'parse_rule',
     'InjectNoise',
+    'Denoiser',
+    'EpochContext',
+    'LossBatch',
 ]

@@ -47,7 +47,7 @@ class Recommender(torch.nn.Module):
 
     def score(self, reps: Reps, user: Tensor, item: Tensor) -> Tensor:
         r"""Logits of (user, item) pairs, shape :obj:`[B]`."""
-        return (reps[0][user] * reps[1][item]).sum(-1)
+        return (reps[0].index_select(0, user) * reps[1].index_select(0, item)).sum(-1)
 
     def score_all(self, reps: Reps, users: Tensor) -> Tensor:
         r"""Logits of every item for :obj:`users`, shape :obj:`[len(users), num_items]`."""

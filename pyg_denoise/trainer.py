@@ -1,0 +1,521 @@
+r"""The epoch loop: sampling, the denoiser hooks, optimisation, evaluation, model
+selection, early stopping, checkpoints that resume exactly, progress and JSON-lines logs."""
+import copy
+import dataclasses
+import json
+import logging
+import math
+import os
+import os.path as osp
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+from tqdm.auto import tqdm
+
+from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges
+from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Triples
+from pyg_denoise.metrics.ranking import RankingEvaluator, evaluate_split
+from pyg_denoise.nn.adjacency import BipartiteAdjacency
+from pyg_denoise.nn.loss import REGULARIZERS, bce_loss, bpr_loss, regularization
+from pyg_denoise.nn.models.base import Recommender
+from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
+from pyg_denoise.typing import EDGE_TYPE
+
+logger = logging.getLogger('pyg_denoise')
+
+
+@dataclass
+class TrainConfig:
+    r"""Hyper-parameters of :class:`Trainer` (defaults: LightGCN's reference settings).
+
+    Args:
+        epochs: Maximum number of epochs.
+        batch_size: Samples per batch.
+        lr: Learning rate.
+        optimizer: :obj:`'adam'` or :obj:`'adamw'`.
+        weight_decay: The optimiser's weight decay (AdamW's default in PLD: 0.01).
+        loss: :obj:`'bpr'` (pairwise) or :obj:`'bce'` (pointwise, positives and negatives
+            as independent rows, as ADT / DCF do).
+        reg: Regulariser, see :func:`~pyg_denoise.nn.loss.regularization`.
+        lambda_reg: Its weight.
+        sampling: :obj:`'user'` (user-uniform, LightGCN / PLD) or :obj:`'interaction'`.
+        num_negatives: Negatives per positive.
+        negative_distribution: :obj:`'uniform'` or :obj:`'popularity'`.
+        eval_every: Evaluate every this many epochs (and at the last one).
+        ks: Cut-offs of the reported metrics.
+        select: Model selection rule: :obj:`'val:<metric>'` (e.g. :obj:`'val:recall@20'`),
+            :obj:`'val_loss'` (loss on validation positives with fresh negatives, as ADT),
+            :obj:`'last'`, or :obj:`'test:<metric>'` (oracle, a diagnostic only).
+        patience: Stop after this many evaluations without improvement (:obj:`None`: never).
+        min_epoch: Epochs before this one are not eligible for selection (PLD: 40).
+        ndcg_idcg: :obj:`'truncated'` or :obj:`'untruncated'` (PLD).
+        eval_chunk_size: Users scored at once in evaluation.
+        seed: Seed of initialisation, sampling and dropout.
+        device: :obj:`'cpu'`, :obj:`'cuda'`, or :obj:`'auto'`.
+        progress: Show a progress bar.
+    """
+    epochs: int = 100
+    batch_size: int = 2048
+    lr: float = 1e-3
+    optimizer: str = 'adam'
+    weight_decay: float = 0.0
+    loss: str = 'bpr'
+    reg: str = 'lightgcn'
+    lambda_reg: float = 1e-4
+    sampling: str = 'user'
+    num_negatives: int = 1
+    negative_distribution: str = 'uniform'
+    eval_every: int = 1
+    ks: Sequence[int] = (20, )
+    select: str = 'val:recall@20'
+    patience: Optional[int] = None
+    min_epoch: int = 0
+    ndcg_idcg: str = 'truncated'
+    eval_chunk_size: int = 1024
+    seed: int = 0
+    device: str = 'auto'
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.ks = tuple(int(k) for k in self.ks)
+        positive = dict(epochs=self.epochs, batch_size=self.batch_size,
+                        eval_every=self.eval_every, num_negatives=self.num_negatives)
+        for name, value in positive.items():
+            if int(value) != value or value <= 0:
+                raise ValueError(f"'{name}' must be a positive integer (got {value!r})")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"'lr' must be a positive number (got {self.lr!r})")
+        if self.weight_decay < 0 or self.lambda_reg < 0:
+            raise ValueError("'weight_decay' and 'lambda_reg' must be non-negative")
+        choices = dict(optimizer=('adam', 'adamw'), loss=('bpr', 'bce'), reg=REGULARIZERS,
+                       sampling=('user', 'interaction'),
+                       negative_distribution=('uniform', 'popularity'),
+                       ndcg_idcg=('truncated', 'untruncated'))
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"'{name}' must be one of {list(allowed)} "
+                                 f"(got {getattr(self, name)!r})")
+        if self.patience is not None and self.patience <= 0:
+            raise ValueError(f"'patience' must be positive or None (got {self.patience})")
+        sel = self.select
+        if not (sel in ('val_loss', 'last') or (sel.startswith(('val:', 'test:'))
+                                                 and '@' in sel)):
+            raise ValueError(f"'select' must be 'val:<metric>@<k>', 'val_loss', 'last' or "
+                             f"'test:<metric>@<k>' (got {sel!r})")
+        if '@' in sel:
+            metric, k = sel.split(':', 1)[1].split('@')
+            if int(k) not in self.ks:
+                self.ks = tuple(sorted(set(self.ks) | {int(k)}))
+
+    def to_dict(self) -> Dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out['ks'] = list(self.ks)
+        return out
+
+
+class Trainer:
+    r"""Trains a :class:`~pyg_denoise.nn.models.Recommender` on the training split of an
+    interaction graph, optionally under a :class:`~pyg_denoise.transforms.Denoiser`.
+
+    Each epoch: the denoiser updates and transforms the training graph; the propagation
+    graph is rebuilt only if the propagation weights changed; (user, positive, negative)
+    samples are drawn from the current positives (negatives never among the user's training
+    positives); each batch's per-sample losses go through the denoiser's reducer (or the
+    denoiser's own :meth:`~pyg_denoise.transforms.Denoiser.training_step`). Evaluation is
+    full ranking (:func:`~pyg_denoise.metrics.evaluate_split`); the best epoch by
+    :attr:`TrainConfig.select` is restored at the end and tested.
+
+    Randomness is re-seeded at each epoch from :obj:`(seed, epoch)`, so a run that resumes
+    from a checkpoint (:obj:`out_dir/checkpoint.pt`, written after every epoch) gives the
+    same result as an uninterrupted one.
+
+    Args:
+        model (Recommender): The backbone.
+        data (HeteroData): The split interaction graph (split masks required).
+        config (TrainConfig, optional): Hyper-parameters.
+        denoiser (Denoiser, optional): The denoising method. (default: normal training)
+        out_dir (str, optional): Where to write :obj:`log.jsonl`, :obj:`checkpoint.pt` and
+            :obj:`best.pt`. (default: :obj:`None`: nothing is written)
+        resume (bool, optional): Continue from :obj:`out_dir/checkpoint.pt` if present.
+            (default: :obj:`True`)
+    """
+    def __init__(self, model: Recommender, data: HeteroData,
+                 config: Optional[TrainConfig] = None, denoiser: Optional[Denoiser] = None,
+                 out_dir: Optional[str] = None, resume: bool = True) -> None:
+        self.config = config or TrainConfig()
+        cfg = self.config
+        if cfg.device == 'auto':
+            self.device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+        else:
+            self.device = torch.device(cfg.device)
+        if model.num_users != data['user'].num_nodes or \
+                model.num_items != data['item'].num_nodes:
+            raise ValueError(f"The model has {model.num_users} users / {model.num_items} "
+                             f"items, the graph {data['user'].num_nodes} / "
+                             f"{data['item'].num_nodes}")
+        self.data = data
+        self.train_data = subset_edges(data, split_mask(data, 'train'))
+        store = self.train_data[EDGE_TYPE]
+        for key in ('train_mask', 'val_mask', 'test_mask'):
+            del store[key]
+        if store.edge_index.size(1) == 0:
+            raise ValueError("The training split has no edges")
+        self.has_val = bool(split_mask(data, 'val').any())
+        if cfg.select.startswith('val') and not self.has_val:
+            raise ValueError(f"select={cfg.select!r} needs validation edges, but the split "
+                             f"has none (official train/test splits): use select='last' or "
+                             f"an oracle 'test:...' rule")
+        self.model = model.to(self.device)
+        self.denoiser = denoiser or Denoiser()
+        self.out_dir = out_dir
+        self.resume = resume
+        self.num_users, self.num_items = model.num_users, model.num_items
+        self.train_edge_index = store.edge_index.to(self.device)
+        self.negatives = NegativeSampler(self.train_edge_index, self.num_items,
+                                         cfg.negative_distribution)
+        self.evaluator = RankingEvaluator(cfg.ks, ndcg_idcg=cfg.ndcg_idcg,
+                                          chunk_size=cfg.eval_chunk_size)
+        self.optimizer = self._make_optimizer()
+        self.adj: Optional[BipartiteAdjacency] = None
+        self._adj_weight: Optional[Tensor] = None
+        self.epoch = 0          # the last finished epoch
+        self.iteration = 0      # batches so far
+        self.history: List[Dict[str, Any]] = []
+        self.best: Dict[str, Any] = {'value': None, 'epoch': None, 'metrics': None}
+        self.bad_evals = 0
+        self.best_state: Optional[Dict[str, Tensor]] = None
+        self.train_seconds = 0.0
+
+    # Set-up ---------------------------------------------------------------------------------
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.config
+        params = list(self.model.parameters())
+        if cfg.optimizer == 'adam':
+            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def _epoch_generator(self, epoch: int, salt: int = 0) -> torch.Generator:
+        seed = (self.config.seed * 1_000_003 + epoch * 7_919 + salt) % (2**63 - 1)
+        torch.manual_seed(seed)  # dropout and any other global randomness of the epoch
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    def adjacency(self, edge_weight: Optional[Tensor] = None) -> Optional[BipartiteAdjacency]:
+        r"""The propagation graph of the training edges, rebuilt only when
+        :obj:`edge_weight` differs from the one it was built with."""
+        if not self.model.uses_graph:
+            return None
+        same = (self.adj is not None and
+                (edge_weight is self._adj_weight or
+                 (edge_weight is not None and self._adj_weight is not None and
+                  torch.equal(edge_weight, self._adj_weight))))
+        if not same:
+            w = None if edge_weight is None else edge_weight.to(self.device)
+            self.adj = BipartiteAdjacency(self.train_edge_index, self.num_users,
+                                          self.num_items, w)
+            self._adj_weight = edge_weight
+        return self.adj
+
+    def current_adjacency(self) -> Optional[BipartiteAdjacency]:
+        r"""The propagation graph in use (the last one built, else the unweighted one)."""
+        return self.adj if self.adj is not None else self.adjacency()
+
+    # Losses ---------------------------------------------------------------------------------
+    def batch_losses(self, batch: Triples, weight: Optional[Tensor] = None,
+                     adj: Optional[BipartiteAdjacency] = None) -> Tuple[LossBatch, Tensor]:
+        r"""Per-sample losses of a batch and the regulariser (one propagation serves both
+        the positive and negative scores).
+
+        Returns:
+            (LossBatch, reg)
+        """
+        cfg = self.config
+        reps = self.model.get_embedding(adj if adj is not None else self.current_adjacency())
+        n = batch.user.numel()  # one gather for positives and negatives together
+        pos, neg = self.model.score(reps, batch.user.repeat(2),
+                                    torch.cat([batch.pos, batch.neg])).split(n)
+        w = None if weight is None else weight[batch.edge_id]
+        if cfg.loss == 'bpr':
+            loss = bpr_loss(pos, neg)
+            label = torch.ones_like(batch.user, dtype=torch.bool)
+            edge_id = batch.edge_id
+        else:
+            loss = torch.cat([bce_loss(pos, torch.ones_like(pos)),
+                              bce_loss(neg, torch.zeros_like(neg))])
+            label = torch.cat([torch.ones_like(batch.user, dtype=torch.bool),
+                               torch.zeros_like(batch.user, dtype=torch.bool)])
+            edge_id = torch.cat([batch.edge_id, torch.full_like(batch.edge_id, -1)])
+            if w is not None:
+                w = torch.cat([w, torch.ones_like(w)])
+        if cfg.reg == 'pyg':
+            users, items = batch.user.unique(), torch.cat([batch.pos, batch.neg]).unique()
+        else:
+            users, items = batch.user, torch.cat([batch.pos, batch.neg])
+        reg = regularization(self.model.ego_embeddings(users, items),
+                             self.model.embedding_tables(), cfg.reg, cfg.lambda_reg,
+                             batch.user.numel())
+        return LossBatch(loss, label, edge_id, w, self.iteration), reg
+
+    @torch.no_grad()
+    def edge_losses(self, edge_index: Optional[Tensor] = None) -> Tensor:
+        r"""Per-edge losses of the current model (eval mode) on :obj:`edge_index` (default:
+        the training edges), each against one uniform negative drawn for this call."""
+        edge_index = self.train_edge_index if edge_index is None else edge_index.to(
+            self.device)
+        was = self.model.training
+        self.model.eval()
+        reps = self.model.get_embedding(self.current_adjacency())
+        gen = torch.Generator(device=self.device).manual_seed(self.config.seed + self.epoch)
+        neg = NegativeSampler(self.train_edge_index, self.num_items).sample(edge_index[0], gen)
+        pos_s = self.model.score(reps, edge_index[0], edge_index[1])
+        neg_s = self.model.score(reps, edge_index[0], neg)
+        self.model.train(was)
+        if self.config.loss == 'bpr':
+            return bpr_loss(pos_s, neg_s)
+        return bce_loss(pos_s, torch.ones_like(pos_s))
+
+    # Evaluation -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, split: str = 'test', **kwargs) -> Dict[str, Any]:
+        r"""Full-ranking metrics of the current model on :obj:`split`."""
+        self.model.eval()
+        reps = self.model.get_embedding(self.current_adjacency())
+        out = evaluate_split(lambda u: self.model.score_all(reps, u.to(self.device)),
+                             self.data, split, self.evaluator, **kwargs)
+        self.model.train()
+        return out
+
+    @torch.no_grad()
+    def validation_loss(self) -> float:
+        r"""Mean loss on the (noisy) validation positives with fresh uniform negatives
+        (seeded by the epoch), as ADT selects models."""
+        self.model.eval()
+        val = split_edge_index(self.data, 'val').to(self.device)
+        gen = self._epoch_generator(self.epoch, salt=1)
+        neg = self.negatives.sample(val[0], gen)
+        batch = Triples(val[0], val[1], neg, torch.arange(val.size(1), device=self.device))
+        losses, _ = self.batch_losses(batch, adj=self.current_adjacency())
+        self.model.train()
+        return float(losses.loss.mean())
+
+    # The loop -------------------------------------------------------------------------------
+    def fit(self) -> Dict[str, Any]:
+        r"""Trains until :attr:`TrainConfig.epochs` or early stopping, restores the selected
+        epoch and tests it.
+
+        Returns:
+            The results record: config, per-epoch log, selected epoch, validation and test
+            metrics, timings.
+        """
+        cfg = self.config
+        if self.out_dir is not None:
+            os.makedirs(self.out_dir, exist_ok=True)
+            if self.resume and osp.isfile(self._ckpt_path):
+                self.load_checkpoint(self._ckpt_path)
+                logger.info(f"Resumed from {self._ckpt_path} after epoch {self.epoch}")
+        self.model.train()
+        bar = tqdm(range(self.epoch + 1, cfg.epochs + 1), disable=not cfg.progress,
+                   desc='train', unit='epoch', initial=self.epoch, total=cfg.epochs)
+        stopped = False
+        for epoch in bar:
+            row = self.train_epoch(epoch)
+            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+                row.update(self._evaluate_and_select(epoch))
+            self.history.append(row)
+            self.epoch = epoch
+            self._write_log(row)
+            if self.out_dir is not None:
+                self.save_checkpoint(self._ckpt_path)
+            bar.set_postfix({k: f'{v:.4f}' for k, v in row.items()
+                             if k in ('loss', self._select_key()) and v is not None})
+            if cfg.patience is not None and self.bad_evals >= cfg.patience:
+                logger.info(f"Early stop at epoch {epoch}: no improvement of "
+                            f"{cfg.select} in {cfg.patience} evaluations")
+                stopped = True
+                break
+        bar.close()
+        return self._finish(stopped)
+
+    def train_epoch(self, epoch: int) -> Dict[str, Any]:
+        r"""One epoch: denoiser update and transform, sampling, optimisation."""
+        cfg = self.config
+        t0 = time.perf_counter()
+        gen = self._epoch_generator(epoch)
+        self.epoch = epoch - 1
+        ctx = EpochContext(self, epoch, self.iteration)
+        self.denoiser.update(ctx)
+        data = self.denoiser(self.train_data)
+        store = data[EDGE_TYPE]
+        t_denoise = time.perf_counter() - t0
+        pos_index = store.get('edge_label_index', store.edge_index).to(self.device)
+        weight = store.get('edge_label_weight')
+        weight = None if weight is None else weight.to(self.device)
+        adj = self.adjacency(store.get('edge_weight'))
+        sampler = BPRSampler(pos_index, self.num_users, self.num_items, cfg.sampling,
+                             self.negatives, cfg.num_negatives)
+        total, count, extra = 0.0, 0, {}
+        for batch in sampler.batches(cfg.batch_size, gen):
+            out = self.denoiser.training_step(self, batch)
+            if out is None:
+                losses, reg = self.batch_losses(batch, weight, adj)
+                loss = self.denoiser.reduce(losses) + reg
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                out = {'loss': loss.item()}
+            if not math.isfinite(out['loss']):
+                raise FloatingPointError(f"The loss became {out['loss']} at epoch {epoch}, "
+                                         f"iteration {self.iteration}: lower 'lr'")
+            total += out['loss'] * len(batch)
+            count += len(batch)
+            for k, v in out.items():
+                if k != 'loss':
+                    extra[k] = extra.get(k, 0.0) + v * len(batch)
+            self.iteration += 1
+        seconds = time.perf_counter() - t0
+        self.train_seconds += seconds
+        row = {'epoch': epoch, 'loss': total / max(count, 1), 'seconds': seconds,
+               'denoiser_seconds': t_denoise, 'iteration': self.iteration}
+        row.update({k: v / max(count, 1) for k, v in extra.items()})
+        return row
+
+    def _select_key(self) -> str:
+        sel = self.config.select
+        return 'val_loss' if sel == 'val_loss' else sel.replace(':', '/')
+
+    def _evaluate_and_select(self, epoch: int) -> Dict[str, Any]:
+        cfg = self.config
+        t0 = time.perf_counter()
+        row: Dict[str, Any] = {}
+        if self.has_val:
+            row.update({f'val/{k}': v for k, v in self.evaluate('val').items()})
+            row['val_loss'] = self.validation_loss()
+        if cfg.select.startswith('test:'):
+            row.update({f'test/{k}': v for k, v in self.evaluate('test').items()})
+        row['eval_seconds'] = time.perf_counter() - t0
+        if cfg.select == 'last':
+            value, better = float(epoch), True
+        else:
+            value = row[self._select_key()]
+            lower = cfg.select == 'val_loss'
+            best = self.best['value']
+            better = best is None or (value < best if lower else value > best)
+        if epoch < cfg.min_epoch:
+            return row
+        if better:
+            self.best = {'value': value, 'epoch': epoch,
+                         'metrics': {k: v for k, v in row.items() if k.startswith('val')}}
+            self.best_state = {k: v.detach().cpu().clone()
+                               for k, v in self.model.state_dict().items()}
+            self.bad_evals = 0
+            if self.out_dir is not None:
+                _atomic_save(self.best_state, osp.join(self.out_dir, 'best.pt'))
+        else:
+            self.bad_evals += 1
+        return row
+
+    def _finish(self, stopped: bool) -> Dict[str, Any]:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self.adj = None
+        self.adjacency(self._adj_weight)
+        t0 = time.perf_counter()
+        test = self.evaluate('test')
+        test_seconds = time.perf_counter() - t0
+        val = self.evaluate('val') if self.has_val else None
+        epochs = [r for r in self.history if 'seconds' in r]
+        return {
+            'config': self.config.to_dict(),
+            'model': repr(self.model),
+            'denoiser': repr(self.denoiser),
+            'selection': {'rule': self.config.select, 'epoch': self.best['epoch'],
+                          'value': self.best['value'], 'early_stopped': stopped},
+            'val': val,
+            'test': test,
+            'log': self.history,
+            'timings': {
+                'train_seconds': self.train_seconds,
+                'epoch_seconds_mean': (sum(r['seconds'] for r in epochs) / len(epochs)
+                                       if epochs else None),
+                'test_eval_seconds': test_seconds,
+            },
+        }
+
+    # Checkpoints ----------------------------------------------------------------------------
+    @property
+    def _ckpt_path(self) -> str:
+        assert self.out_dir is not None
+        return osp.join(self.out_dir, 'checkpoint.pt')
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {
+            'config': self.config.to_dict(),
+            'epoch': self.epoch,
+            'iteration': self.iteration,
+            'model': self.model.state_dict(),
+            'optimizer': self.optimizer.state_dict(),
+            'denoiser': self.denoiser.state_dict(),
+            'history': self.history,
+            'best': self.best,
+            'best_state': self.best_state,
+            'bad_evals': self.bad_evals,
+            'train_seconds': self.train_seconds,
+        }
+
+    def save_checkpoint(self, path: str) -> None:
+        r"""Writes the full training state atomically (a crash never leaves a broken file)."""
+        _atomic_save(self.state_dict(), path)
+
+    def load_checkpoint(self, path: str) -> None:
+        r"""Restores the state written by :meth:`save_checkpoint`. The configuration must
+        match, except for :obj:`epochs`, :obj:`patience`, :obj:`progress` and :obj:`device`."""
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        mine, theirs = self.config.to_dict(), state['config']
+        free = {'epochs', 'patience', 'progress', 'device'}
+        diff = sorted(k for k in set(mine) | set(theirs)
+                      if k not in free and mine.get(k) != theirs.get(k))
+        if diff:
+            raise ValueError(f"Cannot resume from '{path}': its configuration differs in "
+                             f"{diff} ({ {k: theirs.get(k) for k in diff} } vs "
+                             f"{ {k: mine.get(k) for k in diff} }); use another out_dir or "
+                             f"resume=False")
+        self.model.load_state_dict(state['model'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.denoiser.load_state_dict(state['denoiser'])
+        self.epoch, self.iteration = state['epoch'], state['iteration']
+        self.history, self.best = state['history'], state['best']
+        self.best_state, self.bad_evals = state['best_state'], state['bad_evals']
+        self.train_seconds = state['train_seconds']
+        self._rewrite_log()
+
+    def _write_log(self, row: Dict[str, Any]) -> None:
+        if self.out_dir is None:
+            return
+        with open(osp.join(self.out_dir, 'log.jsonl'), 'a') as f:
+            f.write(json.dumps(_jsonable(row)) + '\n')
+
+    def _rewrite_log(self) -> None:
+        if self.out_dir is None:
+            return
+        with open(osp.join(self.out_dir, 'log.jsonl'), 'w') as f:
+            for row in self.history:
+                f.write(json.dumps(_jsonable(row)) + '\n')
+
+
+def _atomic_save(obj: Any, path: str) -> None:
+    tmp = path + '.tmp'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items() if not isinstance(v, Tensor)}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -1,0 +1,111 @@
+r"""The contract between the trainer and a denoising method.
+
+A denoiser is a :class:`~torch_geometric.transforms.BaseTransform` over the **training
+graph** (the training edges of the split graph, with their labels). The trainer offers it
+three depths of control, as agreed in the design:
+
+1. **per epoch**: :meth:`Denoiser.update` is called once before the epoch's sampling with an
+   :class:`EpochContext` (the model, the current adjacency, per-edge losses on demand), then
+   :meth:`Denoiser.forward` returns the training graph with PyG's names set on the
+   :obj:`('user', 'rates', 'item')` store:
+
+   * :obj:`edge_label_weight` (per-positive loss weights, aligned with the positives),
+   * :obj:`edge_label_index` (a resampled set of positive edges to draw from),
+   * :obj:`edge_weight` (propagation weights of the training edges);
+
+2. **per batch**: :meth:`Denoiser.reduce` turns the per-sample losses of a batch into the
+   batch loss (T-CE drops the largest ones here);
+3. **the whole step**: a method that owns the optimisation of a batch overrides
+   :meth:`Denoiser.training_step`; the trainer still samples, logs, checkpoints (the
+   method's :meth:`state_dict`, including its extra modules and optimisers) and evaluates.
+
+A denoiser never imports a backbone class; it sees the model only through the
+:class:`~pyg_denoise.nn.models.Recommender` interface.
+"""
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+from torch_geometric.transforms import BaseTransform
+
+from pyg_denoise.nn.loss import weighted_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyg_denoise.data.negative_sampling import Triples
+    from pyg_denoise.trainer import Trainer
+
+
+@dataclass
+class LossBatch:
+    r"""The per-sample losses of one batch.
+
+    Attributes:
+        loss: Per-sample losses, :obj:`[S]` (BPR: one per triple; BCE: positives then
+            negatives).
+        label: :obj:`True` for samples built on a positive edge, :obj:`[S]`.
+        edge_id: The positive's index in the epoch's positive list (:obj:`-1` for
+            BCE negatives), :obj:`[S]`.
+        weight: :obj:`edge_label_weight` of each sample (1 for negatives), or :obj:`None`.
+        iteration: The global iteration (batches since the start of training).
+    """
+    loss: Tensor
+    label: Tensor
+    edge_id: Tensor
+    weight: Optional[Tensor]
+    iteration: int
+
+
+@dataclass
+class EpochContext:
+    r"""What a denoiser sees at the start of an epoch."""
+    trainer: 'Trainer'
+    epoch: int
+    iteration: int
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.trainer.model
+
+    @property
+    def data(self) -> HeteroData:
+        return self.trainer.train_data
+
+    def edge_losses(self, edge_index: Optional[Tensor] = None) -> Tensor:
+        r"""Per-edge losses of the current model on :obj:`edge_index` (default: all
+        training edges), each against one fresh uniform negative, under :obj:`no_grad`."""
+        return self.trainer.edge_losses(edge_index)
+
+
+class Denoiser(BaseTransform):
+    r"""Base class of the denoisers (the identity: normal training)."""
+
+    def update(self, ctx: EpochContext) -> None:
+        r"""Called once per epoch before sampling. Default: nothing."""
+
+    def forward(self, data: HeteroData) -> HeteroData:
+        r"""Returns the training graph with :obj:`edge_label_weight`,
+        :obj:`edge_label_index` and/or :obj:`edge_weight` set. Default: unchanged."""
+        return data
+
+    def reduce(self, batch: LossBatch) -> Tensor:
+        r"""The batch loss from per-sample losses. Default: :math:`\frac1S\sum w\ell`."""
+        return weighted_mean(batch.loss, batch.weight)
+
+    def training_step(self, trainer: 'Trainer', batch: 'Triples') -> Optional[Dict[str, float]]:
+        r"""Override to own a batch's optimisation; return a dict of floats to log
+        (:obj:`'loss'` at least). Returning :obj:`None` (the default) lets the trainer run
+        its standard step."""
+        return None
+
+    def state_dict(self) -> Dict[str, Any]:
+        r"""Everything needed to resume (per-edge histories, extra modules' and optimisers'
+        states). Default: empty."""
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        r"""Restores :meth:`state_dict`."""
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}()'

@@ -1,0 +1,212 @@
+import copy
+import json
+
+import pytest
+import torch
+
+from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF
+from pyg_denoise.trainer import Trainer, TrainConfig
+from pyg_denoise.transforms import Denoiser, LabelNoise, RandomSplit
+from tests.conftest import random_graph
+
+EDGE = ('user', 'rates', 'item')
+
+
+def small_data(seed=0):
+    return LabelNoise('rating<3')(RandomSplit((0.7, 0.15, 0.15), seed=seed)(
+        random_graph(40, 30, 500, seed=seed)))
+
+
+def config(**kw):
+    base = dict(epochs=4, batch_size=64, lr=0.01, progress=False, ks=(5, ), seed=3,
+                select='val:recall@5')
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize('Model', [LightGCN, NGCF, MF, GMF, NeuMF, CDAE])
+def test_every_backbone_trains_and_is_repeatable(Model):
+    data = small_data()
+    out = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = Model(40, 30)
+        res = Trainer(model, data, config(epochs=2, loss='bce' if Model in (GMF, NeuMF, CDAE)
+                                         else 'bpr')).fit()
+        out.append((params(model), res['test']['recall@5']))
+    assert torch.equal(out[0][0], out[1][0]) and out[0][1] == out[1][1]
+    assert 0 <= out[0][1] <= 1
+
+
+@pytest.mark.parametrize('Model', [LightGCN, NGCF])
+def test_resume_equals_uninterrupted(tmp_path, Model):
+    data = small_data()
+    torch.manual_seed(0)
+    full = Model(40, 30)
+    res_full = Trainer(full, data, config(epochs=4), out_dir=str(tmp_path / 'a')).fit()
+
+    torch.manual_seed(0)
+    first = Model(40, 30)
+    Trainer(first, data, config(epochs=2), out_dir=str(tmp_path / 'b')).fit()
+    torch.manual_seed(123)  # a different process state: resume must not depend on it
+    second = Model(40, 30)
+    res = Trainer(second, data, config(epochs=4), out_dir=str(tmp_path / 'b')).fit()
+    assert torch.equal(params(second), params(full))
+    assert [r['loss'] for r in res['log']] == [r['loss'] for r in res_full['log']]
+    assert res['test'] == res_full['test']
+    lines = (tmp_path / 'b' / 'log.jsonl').read_text().splitlines()
+    assert [json.loads(x)['epoch'] for x in lines] == [1, 2, 3, 4]
+
+
+def test_resume_refuses_other_config(tmp_path):
+    data = small_data()
+    Trainer(MF(40, 30), data, config(epochs=1), out_dir=str(tmp_path)).fit()
+    with pytest.raises(ValueError, match=r"differs in \['lr'\]"):
+        Trainer(MF(40, 30), data, config(epochs=2, lr=0.5), out_dir=str(tmp_path)).fit()
+
+
+class DropNoisy(Denoiser):
+    """Toy per-epoch + per-batch method: weight 0 on noisy positives, count batches."""
+    def __init__(self):
+        self.updates, self.batches, self.seen_noisy_weight = 0, 0, []
+
+    def update(self, ctx):
+        self.updates += 1
+        assert ctx.edge_losses().numel() == ctx.data[EDGE].edge_index.size(1)
+
+    def forward(self, data):
+        data = copy.copy(data)
+        store = data[EDGE]
+        store.edge_label_weight = (~store.noisy).float()
+        store.edge_weight = (~store.noisy).float() + 0.5
+        return data
+
+    def reduce(self, batch):
+        self.batches += 1
+        noisy = self.noisy[batch.edge_id]
+        self.seen_noisy_weight.append(float(batch.weight[noisy].abs().sum()))
+        return super().reduce(batch)
+
+
+def test_epoch_and_batch_hooks():
+    data = small_data()
+    d = DropNoisy()
+    tr = Trainer(LightGCN(40, 30), data, config(epochs=3), denoiser=d)
+    d.noisy = tr.train_data[EDGE].noisy
+    tr.fit()
+    n_train = int(data[EDGE].train_mask.sum())
+    assert d.updates == 3
+    assert d.batches == 3 * ((n_train + 63) // 64)
+    assert max(d.seen_noisy_weight) == 0.0  # noisy positives carried weight 0
+    assert tr.adj.edge_weight is not None   # propagation used the denoiser's weights
+
+
+class Resample(Denoiser):
+    """Toy resampling: only clean positives are drawn."""
+    def forward(self, data):
+        data = copy.copy(data)
+        store = data[EDGE]
+        store.edge_label_index = store.edge_index[:, ~store.noisy]
+        return data
+
+    def reduce(self, batch):
+        assert bool(batch.edge_id.max() < int((~self.noisy).sum()))
+        return super().reduce(batch)
+
+
+def test_resampled_positives():
+    data = small_data()
+    d = Resample()
+    tr = Trainer(MF(40, 30), data, config(epochs=1), denoiser=d)
+    d.noisy = tr.train_data[EDGE].noisy
+    tr.fit()
+
+
+class OwnStep(Denoiser):
+    """Toy whole-step method with its own module and optimiser (as SGDL / DPI will)."""
+    def __init__(self):
+        self.scale = torch.nn.Parameter(torch.tensor(1.0))
+        self.opt = torch.optim.SGD([self.scale], lr=0.01)
+        self.steps = 0
+
+    def training_step(self, trainer, batch):
+        self.steps += 1
+        losses, reg = trainer.batch_losses(batch, adj=trainer.adj)
+        loss = (losses.loss * self.scale).mean() + reg
+        trainer.optimizer.zero_grad()
+        self.opt.zero_grad()
+        loss.backward()
+        trainer.optimizer.step()
+        self.opt.step()
+        return {'loss': loss.item(), 'scale': self.scale.item()}
+
+    def state_dict(self):
+        return {'scale': self.scale.detach().clone(), 'opt': self.opt.state_dict(),
+                'steps': self.steps}
+
+    def load_state_dict(self, state):
+        with torch.no_grad():
+            self.scale.copy_(state['scale'])
+        self.opt.load_state_dict(state['opt'])
+        self.steps = state['steps']
+
+
+def test_training_step_hook_and_its_checkpoint(tmp_path):
+    data = small_data()
+    torch.manual_seed(0)
+    a = OwnStep()
+    res = Trainer(LightGCN(40, 30), data, config(epochs=3), denoiser=a,
+                  out_dir=str(tmp_path / 'a')).fit()
+    n_batches = (int(data[EDGE].train_mask.sum()) + 63) // 64
+    assert a.steps == 3 * n_batches and 'scale' in res['log'][0]
+    torch.manual_seed(0)
+    b = OwnStep()
+    Trainer(LightGCN(40, 30), data, config(epochs=1), denoiser=b,
+            out_dir=str(tmp_path / 'b')).fit()
+    c = OwnStep()
+    Trainer(LightGCN(40, 30), data, config(epochs=3), denoiser=c,
+            out_dir=str(tmp_path / 'b')).fit()
+    assert c.steps == a.steps and torch.equal(c.scale.detach(), a.scale.detach())
+
+
+@pytest.mark.parametrize('select', ['val_loss', 'last', 'test:ndcg@5', 'val:hit@5'])
+def test_selection_rules(select):
+    res = Trainer(MF(40, 30), small_data(), config(epochs=3, select=select)).fit()
+    assert res['selection']['rule'] == select
+    assert res['selection']['epoch'] in (1, 2, 3)
+    if select == 'last':
+        assert res['selection']['epoch'] == 3
+
+
+def test_early_stopping_and_min_epoch():
+    tr = Trainer(MF(40, 30), small_data(), config(epochs=50, lr=0.5, patience=2))
+    res = tr.fit()
+    assert res['selection']['early_stopped'] and len(res['log']) < 50
+    res = Trainer(MF(40, 30), small_data(), config(epochs=4, min_epoch=3)).fit()
+    assert res['selection']['epoch'] >= 3
+
+
+def test_official_split_without_validation():
+    data = random_graph(20, 20, 200)
+    data = RandomSplit((0.8, 0.2))(data)
+    with pytest.raises(ValueError, match='needs validation edges'):
+        Trainer(MF(20, 20), data, config())
+    res = Trainer(MF(20, 20), data, config(select='last', epochs=1)).fit()
+    assert res['val'] is None and res['test']['num_users'] > 0
+
+
+@pytest.mark.parametrize('bad', [dict(epochs=0), dict(lr=-1.0), dict(optimizer='sgd'),
+                                 dict(loss='mse'), dict(select='recall'), dict(patience=0),
+                                 dict(sampling='item'), dict(batch_size=1.5)])
+def test_bad_config(bad):
+    with pytest.raises(ValueError):
+        config(**bad)
+
+
+def test_model_graph_mismatch():
+    with pytest.raises(ValueError, match='users'):
+        Trainer(MF(41, 30), small_data(), config())
