@@ -1,0 +1,313 @@
+r"""The :obj:`pyg-denoise` command line.
+
+    pyg-denoise run                      # LightGCN on the embedded ml-latest-small
+    pyg-denoise run --dataset ml-100k --root ../shared/datasets/ml-100k --model neumf
+    pyg-denoise run --train a.tsv --val b.tsv --test c.tsv --columns user,item,rating \
+        --noisy "rating<3" --clean "rating>=4"
+    pyg-denoise info --dataset gowalla --root ../shared/datasets/gowalla
+
+Everything it does is a composition of the library's API (datasets, transforms, models,
+:class:`~pyg_denoise.trainer.Trainer`); it adds no logic of its own beyond choosing them.
+"""
+import argparse
+import json
+import logging
+import os
+import os.path as osp
+import sys
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import torch
+from torch_geometric.data import HeteroData
+
+from pyg_denoise import datasets as D
+from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
+from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
+from pyg_denoise.trainer import Trainer, TrainConfig
+from pyg_denoise.transforms import (InjectNoise, KCore, LabelNoise, LeaveOneOut,
+                                    RandomSplit, TemporalSplit)
+from pyg_denoise.typing import EDGE_TYPE
+
+logger = logging.getLogger('pyg_denoise')
+
+#: name -> (loader(root, processed_dir), default noisy rule, default clean-test rule)
+DATASETS: Dict[str, Any] = {
+    'ml-latest-small': (lambda r, p: D.MovieLensLatestSmall(r, processed_dir=p),
+                        'rating<3', 'rating>=4'),
+    'ml-100k': (lambda r, p: D.MovieLens100K(r, processed_dir=p), 'rating<3', 'rating>=4'),
+    'gowalla': (lambda r, p: D.Gowalla(r, processed_dir=p), None, None),
+    'yelp2018': (lambda r, p: D.Yelp2018(r, processed_dir=p), None, None),
+    'amazon-book': (lambda r, p: D.AmazonBook(r, processed_dir=p), None, None),
+    'lastfm': (lambda r, p: D.LastFM(r, processed_dir=p), None, None),
+    'sgdl-ml100k': (lambda r, p: D.DenoisingSplit(r, 'ml100k', processed_dir=p), None, None),
+}
+
+MODELS: Dict[str, Callable[..., Recommender]] = {
+    'lightgcn': lambda u, i, a: LightGCN(u, i, embedding_dim=a.dim, num_layers=a.layers),
+    'ngcf': lambda u, i, a: NGCF(u, i, embedding_dim=a.dim, layer_sizes=[a.dim] * a.layers),
+    'mf': lambda u, i, a: MF(u, i, embedding_dim=a.dim),
+    'gmf': lambda u, i, a: GMF(u, i, factor_num=a.dim),
+    'neumf': lambda u, i, a: NeuMF(u, i, factor_num=a.dim),
+    'cdae': lambda u, i, a: CDAE(u, i, hidden_dim=a.dim),
+}
+#: Models trained with pointwise BCE by default (the DenoisingRec code), others with BPR.
+BCE_MODELS = ('gmf', 'neumf', 'cdae')
+DENOISERS = ('none', )
+
+
+def _int_list(text: str) -> List[int]:
+    return [int(x) for x in text.split(',') if x.strip()]
+
+
+def _float_list(text: str) -> List[float]:
+    return [float(x) for x in text.split(',') if x.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='pyg-denoise', description=(
+        'Denoising training for graph recommenders on implicit feedback.'))
+    sub = parser.add_subparsers(dest='command', required=True)
+    run = sub.add_parser('run', help='train and evaluate one model',
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = run.add_argument_group('data')
+    g.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
+    g.add_argument('--root', help='dataset folder (default: the embedded copy for '
+                   'ml-latest-small, ../shared/datasets/<name> if it exists)')
+    g.add_argument('--train', help='generic interaction file (replaces --dataset)')
+    g.add_argument('--val', help='generic validation file')
+    g.add_argument('--test', help='generic test file')
+    g.add_argument('--columns', default='user,item', help='column roles of the files, '
+                   'e.g. user,item,rating (roles: user item rating time dwell flag '
+                   'play_count _)')
+    g.add_argument('--sep', default='\t', help='field separator of the files')
+    g.add_argument('--header', action='store_true', help='files start with a header')
+    g.add_argument('--min-interactions', type=int, default=0,
+                   help='keep users with at least this many interactions (before split)')
+    g.add_argument('--split', default='auto',
+                   choices=['auto', 'official', 'random', 'temporal', 'loo'],
+                   help="auto: the dataset's official split if it has one, else random")
+    g.add_argument('--ratios', type=_float_list, default=[0.8, 0.1, 0.1],
+                   help='train,val,test shares of random/temporal splits')
+    g.add_argument('--noisy', default='auto', help="noise rule, e.g. 'rating<3' "
+                   "('none' to skip; auto: the dataset's usual rule)")
+    g.add_argument('--clean', default='auto', help="clean-test rule, e.g. 'rating>=4' "
+                   "(auto: the dataset's usual rule, else 'not noisy')")
+    g.add_argument('--clean-val', action='store_true', help='keep only clean validation '
+                   'positives too')
+    g.add_argument('--noise', type=float, default=0.0, help='inject synthetic noise: ratio '
+                   'rho of PLD (per user floor(rho*|train_u|) random items added)')
+    g.add_argument('--noise-mode', default='add', choices=['add', 'replace'])
+
+    g = run.add_argument_group('model and training')
+    g.add_argument('--model', default='lightgcn', choices=sorted(MODELS))
+    g.add_argument('--denoiser', default='none', choices=DENOISERS)
+    g.add_argument('--dim', type=int, default=None,
+                   help='embedding size (default: 64; 32 for gmf/neumf; 200 for cdae)')
+    g.add_argument('--layers', type=int, default=3)
+    g.add_argument('--epochs', type=int, default=None,
+                   help='default: 100 (40 with no arguments at all)')
+    g.add_argument('--batch-size', type=int, default=2048)
+    g.add_argument('--lr', type=float, default=None, help='default: 1e-3 (bce models 1e-3)')
+    g.add_argument('--optimizer', default='adam', choices=['adam', 'adamw'])
+    g.add_argument('--weight-decay', type=float, default=0.0)
+    g.add_argument('--loss', default='auto', choices=['auto', 'bpr', 'bce'],
+                   help='auto: bce for gmf/neumf/cdae, bpr otherwise')
+    g.add_argument('--reg', default='lightgcn', choices=['lightgcn', 'pyg', 'l2', 'none'])
+    g.add_argument('--lambda-reg', type=float, default=1e-4)
+    g.add_argument('--sampling', default='user', choices=['user', 'interaction'])
+    g.add_argument('--eval-every', type=int, default=5)
+    g.add_argument('--ks', type=_int_list, default=[10, 20])
+    g.add_argument('--select', default='auto', help="'val:recall@20', 'val_loss', 'last', "
+                   "'test:recall@20' (oracle); auto: val:recall@20, or last without "
+                   "validation edges")
+    g.add_argument('--patience', type=int, default=None)
+    g.add_argument('--min-epoch', type=int, default=0)
+    g.add_argument('--ndcg-idcg', default='truncated', choices=['truncated', 'untruncated'])
+
+    g = run.add_argument_group('run')
+    g.add_argument('--seed', type=int, default=0)
+    g.add_argument('--device', default='auto')
+    g.add_argument('--out', default=None, help='output folder (results.json, log.jsonl, '
+                   'checkpoints; an interrupted run resumes there)')
+    g.add_argument('--no-resume', action='store_true', help='ignore a checkpoint in --out')
+    g.add_argument('--save-topk', type=int, default=0, metavar='K',
+                   help='write out/topk.tsv: user, item, rank in raw ids for every '
+                   'evaluated test user')
+    g.add_argument('--no-progress', action='store_true')
+    g.add_argument('-q', '--quiet', action='store_true')
+
+    info = sub.add_parser('info', help='dataset statistics')
+    info.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
+    info.add_argument('--root')
+    return parser
+
+
+def _default_root(name: str) -> Optional[str]:
+    if name == 'ml-latest-small':
+        return None
+    here = osp.dirname(osp.abspath(__file__))
+    guess = osp.join(here, '..', '..', 'shared', 'datasets',
+                     'sgdl-ml100k' if name == 'sgdl-ml100k' else
+                     'lastfm-hetrec2011' if name == 'lastfm' else name)
+    return osp.abspath(guess) if osp.isdir(guess) else None
+
+
+def load_data(args: argparse.Namespace) -> HeteroData:
+    r"""The split, labelled graph the arguments describe."""
+    if args.train:
+        if not args.test and args.split in ('auto', 'official'):
+            args.split = 'random'
+        data = D.read_interactions(args.train, args.val, args.test, columns=args.columns,
+                                   sep=args.sep, header=args.header)
+        noisy, clean = None, None
+    else:
+        loader, noisy, clean = DATASETS[args.dataset]
+        root = args.root or _default_root(args.dataset)
+        if root is None and args.dataset != 'ml-latest-small':
+            raise SystemExit(f"pyg-denoise: --root is required for --dataset {args.dataset}")
+        data = loader(root, None)[0]
+    if args.min_interactions > 1:
+        data = KCore(args.min_interactions, 0, iterative=False)(data)
+    split = args.split
+    if split == 'auto':
+        split = 'official' if has_split(data) else 'random'
+    if split == 'official' and not has_split(data):
+        raise SystemExit("pyg-denoise: this data has no official split; use --split random")
+    if split == 'random':
+        data = RandomSplit(args.ratios, seed=args.seed)(data)
+    elif split == 'temporal':
+        data = TemporalSplit(args.ratios)(data)
+    elif split == 'loo':
+        data = LeaveOneOut()(data)
+    noisy = noisy if args.noisy == 'auto' else (None if args.noisy == 'none' else args.noisy)
+    clean = clean if args.clean == 'auto' else (None if args.clean == 'none' else args.clean)
+    if noisy is not None or clean is not None:
+        if noisy is None and 'noisy' not in data[EDGE_TYPE]:
+            raise SystemExit("pyg-denoise: --clean needs --noisy (or a flag column)")
+        data = LabelNoise(noisy, clean, args.clean_val)(data)
+    if args.noise > 0:
+        data = InjectNoise(args.noise, args.noise_mode, seed=args.seed)(data)
+    return data
+
+
+def save_topk(trainer: Trainer, data: HeteroData, k: int, path: str) -> int:
+    r"""Writes :obj:`user, item, rank` (raw ids, rank from 1) for every user with a test
+    positive, excluding training and validation items as the metrics do."""
+    users = split_edge_index(data, 'test')[0].unique()
+    exclude = data[EDGE_TYPE].edge_index[:, split_mask(data, 'train') |
+                                        split_mask(data, 'val')]
+    trainer.model.eval()
+    top = trainer.model.recommend(trainer.current_adjacency(), users.to(trainer.device), k,
+                                  exclude=exclude).cpu()
+    user_raw, item_raw = data['user'].raw_id, data['item'].raw_id
+
+    def raw(ids, idx):
+        return [str(ids[i]) for i in idx.tolist()] if isinstance(ids, list) else \
+            [str(v) for v in ids[idx].tolist()]
+
+    u_col = raw(user_raw, users.repeat_interleave(k))
+    i_col = raw(item_raw, top.reshape(-1))
+    ranks = list(range(1, k + 1)) * users.numel()
+    with open(path, 'w') as f:
+        f.write('user\titem\trank\n')
+        for u, i, r in zip(u_col, i_col, ranks):
+            f.write(f'{u}\t{i}\t{r}\n')
+    return users.numel()
+
+
+def format_table(results: Dict[str, Any], ks: Sequence[int]) -> str:
+    metrics = ['recall', 'ndcg', 'precision', 'hit', 'mrr']
+    lines = [f"{'split':<6}" + ''.join(f'{m + "@" + str(k):>14}' for m in metrics
+                                       for k in ks)]
+    for split in ('val', 'test'):
+        res = results.get(split)
+        if res:
+            lines.append(f'{split:<6}' + ''.join(f'{res[f"{m}@{k}"]:>14.4f}' for m in metrics
+                                                 for k in ks))
+    sel = results['selection']
+    t = results['timings']
+    lines.append(f"selected epoch {sel['epoch']} by {sel['rule']}; {results['test']['num_users']}"
+                 f" test users ({results['test']['num_users_no_train']} without training "
+                 f"edges); {t['epoch_seconds_mean']:.2f} s/epoch")
+    return '\n'.join(lines)
+
+
+def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
+    data = load_data(args)
+    model_name = args.model
+    if args.dim is None:
+        args.dim = {'gmf': 32, 'neumf': 32, 'cdae': 200}.get(model_name, 64)
+    loss = args.loss if args.loss != 'auto' else ('bce' if model_name in BCE_MODELS
+                                                  else 'bpr')
+    has_val = bool(split_mask(data, 'val').any())
+    select = args.select if args.select != 'auto' else (
+        f'val:recall@{max(args.ks)}' if has_val else 'last')
+    epochs = args.epochs or (40 if no_arguments else 100)
+    cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr or 1e-3,
+                      optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
+                      reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
+                      eval_every=args.eval_every, ks=args.ks, select=select,
+                      patience=args.patience, min_epoch=args.min_epoch,
+                      ndcg_idcg=args.ndcg_idcg, seed=args.seed, device=args.device,
+                      progress=not args.no_progress)
+    torch.manual_seed(args.seed)
+    model = MODELS[model_name](data['user'].num_nodes, data['item'].num_nodes, args)
+    trainer = Trainer(model, data, cfg, out_dir=args.out, resume=not args.no_resume)
+    results = trainer.fit()
+    results['data'] = {
+        'dataset': None if args.train else args.dataset,
+        'files': [f for f in (args.train, args.val, args.test) if f],
+        'users': data['user'].num_nodes, 'items': data['item'].num_nodes,
+        **{f'{s}_edges': int(split_mask(data, s).sum()) for s in ('train', 'val', 'test')},
+        'train_noisy': (int((data[EDGE_TYPE].noisy & split_mask(data, 'train')).sum())
+                        if 'noisy' in data[EDGE_TYPE] else None),
+    }
+    results['command'] = ' '.join(['pyg-denoise'] + sys.argv[1:])
+    if args.out:
+        if args.save_topk:
+            n = save_topk(trainer, data, args.save_topk, osp.join(args.out, 'topk.tsv'))
+            results['topk'] = {'file': 'topk.tsv', 'k': args.save_topk, 'users': n}
+        with open(osp.join(args.out, 'results.json'), 'w') as f:
+            json.dump(_strip(results), f, indent=1)
+    elif args.save_topk:
+        raise SystemExit('pyg-denoise: --save-topk needs --out')
+    print(format_table(results, sorted(set(cfg.ks))))
+    return results
+
+
+def _strip(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items() if not isinstance(v, torch.Tensor)}
+    if isinstance(obj, list):
+        return [_strip(v) for v in obj]
+    return obj
+
+
+def info(args: argparse.Namespace) -> None:
+    loader = DATASETS[args.dataset][0]
+    root = args.root or _default_root(args.dataset)
+    ds = loader(root, None)
+    data = ds[0]
+    store = data[EDGE_TYPE]
+    print(ds)
+    print(f"edge attributes: {sorted(k for k in store.keys() if k != 'edge_index')}")
+    if has_split(data):
+        print({s: int(split_mask(data, s).sum()) for s in ('train', 'val', 'test')})
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    no_arguments = not argv
+    if no_arguments:  # the README's main command
+        argv = ['run']
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if getattr(args, 'quiet', False)
+                        else logging.INFO, format='%(message)s')
+    if args.command == 'run':
+        run(args, no_arguments=no_arguments or argv == ['run'])
+    else:
+        info(args)
+
+
+if __name__ == '__main__':
+    main()
