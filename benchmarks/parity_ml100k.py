@@ -48,10 +48,10 @@ def run_one(name, seed, args):
                       seed=seed, progress=False)
     res = Trainer(model, data, cfg, out_dir=out).fit()
     with open(osp.join(out, 'results.json'), 'w') as f:
-        json.dump({k: v for k, v in res.items() if k != 'log'} | {'log': res['log']}, f)
-    print(f"{name} seed {seed}: test {', '.join(f'{m}={res['test'][m]:.4f}' for m in METRICS)}"
-          f" (epoch {res['selection']['epoch']}, {res['timings']['epoch_seconds_mean']:.2f} "
-          f"s/epoch)", flush=True)
+        json.dump(res, f)
+    scores = ', '.join(f'{m}={res["test"][m]:.4f}' for m in METRICS)
+    print(f"{name} seed {seed}: test {scores} (epoch {res['selection']['epoch']}, "
+          f"{res['timings']['epoch_seconds_mean']:.2f} s/epoch)", flush=True)
 
 
 def report(args):
