@@ -133,6 +133,12 @@ def read_interactions(
         df = read_table(path, columns, sep=sep, header=header,
                         numeric=[c for c in columns if c in _NUMERIC],
                         integer=[c for c in columns if c in _INTEGER])
+        if 'flag' in df:
+            bad = ~df['flag'].isin((0, 1)).to_numpy()
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise DataFormatError(f"{path}, line {k + 1 + int(header)}: the clean flag "
+                                      f"must be 0 or 1 (got {df['flag'].iloc[k]})")
         frames.append(df[[c for c in columns if c != '_']])
         codes.append(np.full(len(df), code))
     df = pd.concat(frames, ignore_index=True)

@@ -17,28 +17,21 @@ def write(path, text):
     return str(path)
 
 
-def test_malformed_line_names_file(tmp_path):
-    f = write(tmp_path / 'r.tsv', '1\t2\t3\n1\t2\t3\t4\t5\n')
-    with pytest.raises(DataFormatError, match=r'r\.tsv.*line 2'):
-        read_interactions(f, columns='user,item,rating')
-
-
-def test_too_few_fields(tmp_path):
-    f = write(tmp_path / 'r.tsv', '1\t2\t3\n1\t2\n')
-    with pytest.raises(DataFormatError, match=r"r\.tsv, line 2: missing value for 'rating'"):
-        read_interactions(f, columns='user,item,rating')
-
-
-def test_nan_rating(tmp_path):
-    f = write(tmp_path / 'r.csv', 'user,item,rating\n1,2,4\n3,4,nan\n')
-    with pytest.raises(DataFormatError, match=r"r\.csv, line 3: 'rating' must be a finite"):
-        read_interactions(f, columns='user,item,rating', sep=',', header=True)
-
-
-def test_non_integer_time(tmp_path):
-    f = write(tmp_path / 'r.tsv', '1\t2\t4\t100\n1\t3\t4\t1.5\n')
-    with pytest.raises(DataFormatError, match=r"line 2: 'time' must be an integer"):
-        read_interactions(f, columns='user,item,rating,time')
+@pytest.mark.parametrize('name,text,kwargs,message', [
+    ('r.tsv', '1\t2\t3\n1\t2\t3\t4\t5\n', {}, r'r\.tsv.*line 2'),
+    ('r.tsv', '1\t2\t3\n1\t2\n', {}, r"r\.tsv, line 2: missing value for 'rating'"),
+    ('r.csv', 'user,item,rating\n1,2,4\n3,4,nan\n', dict(sep=',', header=True),
+     r"r\.csv, line 3: 'rating' must be a finite"),
+    ('r.tsv', '1\t2\t4\t100\n1\t3\t4\t1.5\n', dict(columns='user,item,rating,time'),
+     r"line 2: 'time' must be an integer"),
+    ('r.tsv', '1\tx\t2\n1\ty\t1\n', dict(columns='user,item,flag'),
+     r"r\.tsv, line 1: the clean flag must be 0 or 1"),
+])
+def test_malformed_files_name_file_and_line(tmp_path, name, text, kwargs, message):
+    f = write(tmp_path / name, text)
+    kwargs = dict(dict(columns='user,item,rating'), **kwargs)
+    with pytest.raises(DataFormatError, match=message):
+        read_interactions(f, **kwargs)
 
 
 def test_non_integer_id_in_lightgcn_file(tmp_path):
