@@ -198,9 +198,10 @@ class Trainer:
             return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    def _epoch_generator(self, epoch: int, salt: int = 0) -> torch.Generator:
+    def generator(self, epoch: int, salt: int = 0) -> torch.Generator:
+        r"""A generator seeded by :obj:`(seed, epoch, salt)`: the randomness of an epoch
+        depends on nothing else, which makes resumed runs equal uninterrupted ones."""
         seed = (self.config.seed * 1_000_003 + epoch * 7_919 + salt) % (2**63 - 1)
-        torch.manual_seed(seed)  # dropout and any other global randomness of the epoch
         return torch.Generator(device=self.device).manual_seed(seed)
 
     def adjacency(self, edge_weight: Optional[Tensor] = None) -> Optional[BipartiteAdjacency]:
@@ -262,14 +263,14 @@ class Trainer:
     @torch.no_grad()
     def edge_losses(self, edge_index: Optional[Tensor] = None) -> Tensor:
         r"""Per-edge losses of the current model (eval mode) on :obj:`edge_index` (default:
-        the training edges), each against one uniform negative drawn for this call."""
+        the training edges), each against one negative of the trainer's negative sampler,
+        drawn with a generator seeded by the epoch."""
         edge_index = self.train_edge_index if edge_index is None else edge_index.to(
             self.device)
         was = self.model.training
         self.model.eval()
         reps = self.model.get_embedding(self.current_adjacency())
-        gen = torch.Generator(device=self.device).manual_seed(self.config.seed + self.epoch)
-        neg = NegativeSampler(self.train_edge_index, self.num_items).sample(edge_index[0], gen)
+        neg = self.negatives.sample(edge_index[0], self.generator(self.epoch, salt=2))
         pos_s = self.model.score(reps, edge_index[0], edge_index[1])
         neg_s = self.model.score(reps, edge_index[0], neg)
         self.model.train(was)
@@ -294,7 +295,7 @@ class Trainer:
         (seeded by the epoch), as ADT selects models."""
         self.model.eval()
         val = split_edge_index(self.data, 'val').to(self.device)
-        gen = self._epoch_generator(self.epoch, salt=1)
+        gen = self.generator(self.epoch, salt=1)
         neg = self.negatives.sample(val[0], gen)
         batch = Triples(val[0], val[1], neg, torch.arange(val.size(1), device=self.device))
         losses, _ = self.batch_losses(batch, adj=self.current_adjacency())
@@ -343,7 +344,8 @@ class Trainer:
         r"""One epoch: denoiser update and transform, sampling, optimisation."""
         cfg = self.config
         t0 = time.perf_counter()
-        gen = self._epoch_generator(epoch)
+        gen = self.generator(epoch)
+        torch.manual_seed(int(gen.initial_seed()))  # dropout etc. of this epoch
         self.epoch = epoch - 1
         ctx = EpochContext(self, epoch, self.iteration)
         self.denoiser.update(ctx)

@@ -74,7 +74,7 @@ class EpochContext:
 
     def edge_losses(self, edge_index: Optional[Tensor] = None) -> Tensor:
         r"""Per-edge losses of the current model on :obj:`edge_index` (default: all
-        training edges), each against one fresh uniform negative, under :obj:`no_grad`."""
+        training edges), each against one fresh negative, under :obj:`no_grad`."""
         return self.trainer.edge_losses(edge_index)
 
 
