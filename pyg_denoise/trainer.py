@@ -226,15 +226,27 @@ class Trainer:
 
     # Losses ---------------------------------------------------------------------------------
     def batch_losses(self, batch: Triples, weight: Optional[Tensor] = None,
-                     adj: Optional[BipartiteAdjacency] = None) -> Tuple[LossBatch, Tensor]:
+                     adj: Optional[BipartiteAdjacency] = None,
+                     reps: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[LossBatch, Tensor]:
         r"""Per-sample losses of a batch and the regulariser (one propagation serves both
         the positive and negative scores).
+
+        Args:
+            batch (Triples): The samples.
+            weight (torch.Tensor, optional): :obj:`edge_label_weight` of the epoch's
+                positives, indexed by :obj:`batch.edge_id`.
+            adj (BipartiteAdjacency, optional): The propagation graph (default: current).
+            reps (tuple, optional): Representations already computed by
+                :meth:`~pyg_denoise.nn.models.Recommender.get_embedding` for this step (a
+                method that also scores candidates reuses one propagation).
 
         Returns:
             (LossBatch, reg)
         """
         cfg = self.config
-        reps = self.model.get_embedding(adj if adj is not None else self.current_adjacency())
+        if reps is None:
+            reps = self.model.get_embedding(adj if adj is not None else
+                                            self.current_adjacency())
         n = batch.user.numel()  # one gather for positives and negatives together
         pos, neg = self.model.score(reps, batch.user.repeat(2),
                                     torch.cat([batch.pos, batch.neg])).split(n)
@@ -259,6 +271,13 @@ class Trainer:
                              self.model.embedding_tables(), cfg.reg, cfg.lambda_reg,
                              batch.user.numel())
         return LossBatch(loss, label, edge_id, w, self.iteration), reg
+
+    def step(self, loss: Tensor) -> float:
+        r"""One optimiser step on :obj:`loss`; returns its value."""
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
 
     @torch.no_grad()
     def edge_losses(self, edge_index: Optional[Tensor] = None) -> Tensor:
@@ -363,11 +382,7 @@ class Trainer:
             out = self.denoiser.training_step(self, batch)
             if out is None:
                 losses, reg = self.batch_losses(batch, weight, adj)
-                loss = self.denoiser.reduce(losses) + reg
-                self.optimizer.zero_grad()
-                loss.backward()
-                self.optimizer.step()
-                out = {'loss': loss.item()}
+                out = {'loss': self.step(self.denoiser.reduce(losses) + reg)}
             if not math.isfinite(out['loss']):
                 raise FloatingPointError(f"The loss became {out['loss']} at epoch {epoch}, "
                                          f"iteration {self.iteration}: lower 'lr'")
@@ -382,6 +397,7 @@ class Trainer:
         row = {'epoch': epoch, 'loss': total / max(count, 1), 'seconds': seconds,
                'denoiser_seconds': t_denoise, 'iteration': self.iteration}
         row.update({k: v / max(count, 1) for k, v in extra.items()})
+        row.update({f'denoise/{k}': v for k, v in self.denoiser.epoch_diagnostics().items()})
         return row
 
     def _select_key(self) -> str:

@@ -64,3 +64,30 @@ def noise_detection(weight: Tensor, noisy: Tensor) -> Dict[str, float]:
         'flagged': int(flagged.sum()),
         'num_noisy': n_noisy,
     }
+
+
+class DetectionAccumulator:
+    r"""Collects a denoiser's per-sample decisions over an epoch and scores them with
+    :func:`noise_detection` at the end.
+
+    Example:
+        >>> acc = DetectionAccumulator()
+        >>> acc.update(keep_mask, noisy)      # once per batch
+        >>> acc.compute()                     # once per epoch; resets
+    """
+    def __init__(self) -> None:
+        self._values: list = []
+        self._noisy: list = []
+
+    def update(self, value: Tensor, noisy: Tensor) -> None:
+        self._values.append(value.detach().view(-1).cpu())
+        self._noisy.append(noisy.detach().view(-1).cpu())
+
+    def compute(self) -> Dict[str, float]:
+        if not self._values:
+            return {}
+        values, noisy = torch.cat(self._values), torch.cat(self._noisy)
+        self._values, self._noisy = [], []
+        out = noise_detection(values, noisy)
+        out['noisy_share'] = float(noisy.double().mean())
+        return out

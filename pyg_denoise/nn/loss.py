@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-REGULARIZERS = ('lightgcn', 'pyg', 'l2', 'none')
+REGULARIZERS = ('lightgcn', 'pyg', 'mean', 'l2', 'none')
 
 
 def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
@@ -41,7 +41,8 @@ def regularization(ego: List[Tensor], tables: List[Tensor], kind: str, lambda_re
             batch's ego rows (the LightGCN reference code); :obj:`'pyg'`:
             :math:`\lambda\cdot\sum\|e\|^2 / B` over the *unique* rows, no :math:`\frac12`
             (PyG's :meth:`~torch_geometric.nn.models.LightGCN.recommendation_loss`; pass
-            unique rows in :obj:`ego`); :obj:`'l2'`: :math:`\lambda\cdot\|E\|^2` over the full
+            unique rows in :obj:`ego`); :obj:`'mean'`: :math:`\lambda\cdot\sum\|e\|^2 / B`
+            over the batch's rows, no :math:`\frac12` (PLD's code); :obj:`'l2'`: :math:`\lambda\cdot\|E\|^2` over the full
             tables; :obj:`'none'`.
         lambda_reg (float): :math:`\lambda`.
         batch_size (int): :math:`B`.
@@ -56,5 +57,5 @@ def regularization(ego: List[Tensor], tables: List[Tensor], kind: str, lambda_re
     if kind == 'l2':
         return lambda_reg * sum(t.pow(2).sum() for t in tables)
     total = sum(e.pow(2).sum() for e in ego)
-    scale = 0.5 if kind == 'lightgcn' else 1.0
+    scale = 0.5 if kind == 'lightgcn' else 1.0  # 'pyg' (unique rows) and 'mean': no 1/2
     return lambda_reg * scale * total / max(batch_size, 1)

@@ -8,6 +8,9 @@ from pyg_denoise.transforms.k_core import KCore
 from pyg_denoise.transforms.label_noise import LabelNoise, parse_rule
 from pyg_denoise.transforms.inject_noise import InjectNoise
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
+from pyg_denoise.transforms.truncated_loss import TruncatedLoss
+from pyg_denoise.transforms.reweighted_loss import ReweightedLoss
+from pyg_denoise.transforms.pld import PLD
 
 __all__ = [
     'PerUserSplit',
@@ -21,4 +24,7 @@ __all__ = [
     'Denoiser',
     'EpochContext',
     'LossBatch',
+    'TruncatedLoss',
+    'ReweightedLoss',
+    'PLD',
 ]

@@ -99,6 +99,12 @@ class Denoiser(BaseTransform):
         its standard step."""
         return None
 
+    def epoch_diagnostics(self) -> Dict[str, float]:
+        r"""Numbers about what the method did this epoch (e.g. the share of noisy and clean
+        positives it dropped), logged under :obj:`denoise/<name>`; called once after each
+        epoch's batches, it also resets the method's per-epoch counters. Default: none."""
+        return {}
+
     def state_dict(self) -> Dict[str, Any]:
         r"""Everything needed to resume (per-edge histories, extra modules' and optimisers'
         states). Default: empty."""

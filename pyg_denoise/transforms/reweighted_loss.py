@@ -1,0 +1,59 @@
+from typing import Dict, Optional
+
+import torch
+from torch import Tensor
+
+from pyg_denoise.metrics.diagnostics import DetectionAccumulator
+from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
+from pyg_denoise.typing import EDGE_TYPE
+
+
+class ReweightedLoss(Denoiser):
+    r"""Reweighted loss (R-CE) from the `"Denoising Implicit Feedback for Recommendation"
+    <https://arxiv.org/abs/2006.04153>`_ paper (Wang et al., WSDM 2021): hard samples are
+    down-weighted by the model's own (detached) prediction.
+
+    .. math::
+        \mathcal{L} = \frac{1}{S}\sum_k \omega_k \ell_k, \qquad
+        \omega_k = \hat{y}_k^{\beta} \text{ (positives)}, \quad
+        (1 - \hat{y}_k)^{\beta} \text{ (negatives)}
+
+    Since :math:`\ell = -\log \hat{y}` for a positive and :math:`-\log(1-\hat{y})` for a
+    negative, :math:`\omega_k = \exp(-\beta\,\ell_k)` in both cases; for BPR the same form
+    weights a triple by :math:`\sigma(s_{ui} - s_{uj})^{\beta}`.
+
+    .. note::
+        As in the official code, the weight is detached (no gradient flows through it) and the
+        loss is the mean over all rows of the batch (not normalised by the weights). The code's
+        option is named ``--alpha``; it is :math:`\beta` here.
+
+    Args:
+        beta (float, optional): :math:`\beta \ge 0` (0: plain loss). (default: :obj:`0.25`)
+    """
+    def __init__(self, beta: float = 0.25) -> None:
+        if not beta >= 0:
+            raise ValueError(f"'beta' must be non-negative (got {beta})")
+        self.beta = float(beta)
+        self._noisy: Optional[Tensor] = None
+        self._acc = DetectionAccumulator()
+
+    def update(self, ctx: EpochContext) -> None:
+        store = ctx.data[EDGE_TYPE]
+        self._noisy = store.noisy if 'noisy' in store else None
+
+    def reduce(self, batch: LossBatch) -> Tensor:
+        weight = torch.exp(-self.beta * batch.loss.detach())
+        if self._noisy is not None:
+            pos = batch.label
+            self._acc.update(weight[pos], self._noisy.to(weight.device)[batch.edge_id[pos]])
+        if batch.weight is not None:
+            weight = weight * batch.weight
+        return (weight * batch.loss).mean()
+
+    def epoch_diagnostics(self) -> Dict[str, float]:
+        out = self._acc.compute()
+        return {k: out[k] for k in ('auc', 'mean_weight_clean', 'mean_weight_noisy',
+                                    'noisy_share') if k in out}
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(beta={self.beta})'
