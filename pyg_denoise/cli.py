@@ -24,8 +24,9 @@ from pyg_denoise import datasets as D
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (InjectNoise, KCore, LabelNoise, LeaveOneOut,
-                                    RandomSplit, TemporalSplit)
+from pyg_denoise.transforms import (PLD, Denoiser, InjectNoise, KCore, LabelNoise,
+                                    LeaveOneOut, RandomSplit, ReweightedLoss, TemporalSplit,
+                                    TruncatedLoss)
 from pyg_denoise.typing import EDGE_TYPE
 
 logger = logging.getLogger('pyg_denoise')
@@ -52,7 +53,14 @@ MODELS: Dict[str, Callable[..., Recommender]] = {
 }
 #: Models trained with pointwise BCE by default (the DenoisingRec code), others with BPR.
 BCE_MODELS = ('gmf', 'neumf', 'cdae')
-DENOISERS = ('none', )
+#: name -> builder from the parsed options. 'wbpr' is a negative sampler, not a Denoiser.
+DENOISERS: Dict[str, Callable[[argparse.Namespace], Optional[Denoiser]]] = {
+    'none': lambda a: None,
+    'tce': lambda a: TruncatedLoss(a.drop_rate, a.num_gradual, a.exponent),
+    'rce': lambda a: ReweightedLoss(a.beta),
+    'pld': lambda a: PLD(a.pld_k, a.pld_tau, a.pld_warmup),
+    'wbpr': lambda a: None,
+}
 
 
 def _int_list(text: str) -> List[int]:
@@ -100,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = run.add_argument_group('model and training')
     g.add_argument('--model', default='lightgcn', choices=sorted(MODELS))
-    g.add_argument('--denoiser', default='none', choices=DENOISERS)
+    g.add_argument('--denoiser', default='none', choices=sorted(DENOISERS))
     g.add_argument('--dim', type=int, default=None,
                    help='embedding size (default: 64; 32 for gmf/neumf; 200 for cdae)')
     g.add_argument('--layers', type=int, default=3)
@@ -124,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--patience', type=int, default=None)
     g.add_argument('--min-epoch', type=int, default=0)
     g.add_argument('--ndcg-idcg', default='truncated', choices=['truncated', 'untruncated'])
+
+    g = run.add_argument_group('denoisers (defaults: the official code\'s)')
+    g.add_argument('--drop-rate', type=float, default=0.2, help='tce: maximum drop rate')
+    g.add_argument('--num-gradual', type=int, default=30000,
+                   help='tce: iterations (batches) to reach the maximum drop rate')
+    g.add_argument('--exponent', type=float, default=1.0, help='tce: schedule exponent')
+    g.add_argument('--beta', type=float, default=0.25, help='rce: weight exponent')
+    g.add_argument('--pld-k', type=int, default=5, help='pld: pool size')
+    g.add_argument('--pld-tau', type=float, default=0.1, help='pld: temperature')
+    g.add_argument('--pld-warmup', type=int, default=5, help='pld: epochs of normal training')
+    g.add_argument('--wbpr-alpha', type=float, default=1.0,
+                   help='wbpr: popularity exponent of negative sampling')
 
     g = run.add_argument_group('run')
     g.add_argument('--seed', type=int, default=0)
@@ -252,10 +272,14 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
                       eval_every=args.eval_every, ks=args.ks, select=select,
                       patience=args.patience, min_epoch=args.min_epoch,
                       ndcg_idcg=args.ndcg_idcg, seed=args.seed, device=args.device,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress,
+                      negative_distribution='popularity' if args.denoiser == 'wbpr'
+                      else 'uniform', negative_alpha=args.wbpr_alpha)
     torch.manual_seed(args.seed)
     model = MODELS[model_name](data['user'].num_nodes, data['item'].num_nodes, args)
-    trainer = Trainer(model, data, cfg, out_dir=args.out, resume=not args.no_resume)
+    denoiser = DENOISERS[args.denoiser](args)
+    trainer = Trainer(model, data, cfg, denoiser=denoiser, out_dir=args.out,
+                      resume=not args.no_resume)
     results = trainer.fit()
     results['data'] = {
         'dataset': None if args.train else args.dataset,

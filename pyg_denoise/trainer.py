@@ -44,7 +44,8 @@ class TrainConfig:
         lambda_reg: Its weight.
         sampling: :obj:`'user'` (user-uniform, LightGCN / PLD) or :obj:`'interaction'`.
         num_negatives: Negatives per positive.
-        negative_distribution: :obj:`'uniform'` or :obj:`'popularity'`.
+        negative_distribution: :obj:`'uniform'` or :obj:`'popularity'` (WBPR).
+        negative_alpha: Popularity exponent of WBPR sampling.
         eval_every: Evaluate every this many epochs (and at the last one).
         ks: Cut-offs of the reported metrics.
         select: Model selection rule: :obj:`'val:<metric>'` (e.g. :obj:`'val:recall@20'`),
@@ -69,6 +70,7 @@ class TrainConfig:
     sampling: str = 'user'
     num_negatives: int = 1
     negative_distribution: str = 'uniform'
+    negative_alpha: float = 1.0
     eval_every: int = 1
     ks: Sequence[int] = (20, )
     select: str = 'val:recall@20'
@@ -176,7 +178,7 @@ class Trainer:
         self.num_users, self.num_items = model.num_users, model.num_items
         self.train_edge_index = store.edge_index.to(self.device)
         self.negatives = NegativeSampler(self.train_edge_index, self.num_items,
-                                         cfg.negative_distribution)
+                                         cfg.negative_distribution, cfg.negative_alpha)
         self.evaluator = RankingEvaluator(cfg.ks, ndcg_idcg=cfg.ndcg_idcg,
                                           chunk_size=cfg.eval_chunk_size)
         self.optimizer = self._make_optimizer()
