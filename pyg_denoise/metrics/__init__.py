@@ -3,5 +3,7 @@ from pyg_denoise.metrics.ranking import METRICS, RankingEvaluator, evaluate_spli
 from pyg_denoise.metrics.diagnostics import (DetectionAccumulator, auc_score,
                                              noise_detection)
 
+from pyg_denoise.metrics.loss_distribution import loss_separation, standardize_per_user
+
 __all__ = ['METRICS', 'RankingEvaluator', 'evaluate_split', 'auc_score', 'noise_detection',
-           'DetectionAccumulator']
+           'DetectionAccumulator', 'loss_separation', 'standardize_per_user']
