@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
     g.add_argument('--root', help='dataset folder (default: the embedded copy for '
                    'ml-latest-small, ../shared/datasets/<name> if it exists)')
+    g.add_argument('--cache', default=None, help='folder for the processed graph (default: '
+                   'ROOT/processed, or ~/.cache/pyg_denoise when ROOT is not writable)')
     g.add_argument('--train', help='generic interaction file (replaces --dataset)')
     g.add_argument('--val', help='generic validation file')
     g.add_argument('--test', help='generic test file')
@@ -160,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser('info', help='dataset statistics')
     info.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
     info.add_argument('--root')
+    info.add_argument('--cache', default=None, help='folder for the processed graph')
     return parser
 
 
@@ -186,7 +189,7 @@ def load_data(args: argparse.Namespace) -> HeteroData:
         root = args.root or _default_root(args.dataset)
         if root is None and args.dataset != 'ml-latest-small':
             raise SystemExit(f"pyg-denoise: --root is required for --dataset {args.dataset}")
-        data = loader(root, None)[0]
+        data = loader(root, args.cache)[0]
     if args.min_interactions > 1:
         data = KCore(args.min_interactions, 0, iterative=False)(data)
     split = args.split
@@ -313,7 +316,7 @@ def _strip(obj: Any) -> Any:
 def info(args: argparse.Namespace) -> None:
     loader = DATASETS[args.dataset][0]
     root = args.root or _default_root(args.dataset)
-    ds = loader(root, None)
+    ds = loader(root, args.cache)
     data = ds[0]
     store = data[EDGE_TYPE]
     print(ds)

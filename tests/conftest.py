@@ -30,3 +30,17 @@ def random_graph(num_users: int, num_items: int, num_edges: int, seed: int = 0,
         attrs['time'] = torch.randint(0, 50, (keys.numel(), ), generator=gen).numpy()
     return build_interaction_graph(user, item, user_raw_id=torch.arange(num_users),
                                    item_raw_id=torch.arange(num_items), edge_attrs=attrs)
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _shared_datasets_stay_untouched():
+    """No test may write processed files into ../shared/datasets (it is read-only data)."""
+    import glob
+
+    def processed():
+        return set(glob.glob(osp.join(SHARED, '*', 'processed')))
+
+    before = processed()
+    yield
+    new = processed() - before
+    assert not new, f"tests wrote into the shared datasets: {sorted(new)}"

@@ -85,8 +85,9 @@ def test_bad_arguments(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_info_on_real_data(capsys):
-    main(['info', '--dataset', 'ml-100k', '--root', shared_path('ml-100k')])
+def test_info_on_real_data(capsys, tmp_path):
+    main(['info', '--dataset', 'ml-100k', '--root', shared_path('ml-100k'),
+          '--cache', str(tmp_path)])
     assert 'users=943' in capsys.readouterr().out
 
 
