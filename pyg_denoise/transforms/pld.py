@@ -85,16 +85,32 @@ class PLD(Denoiser):
         self._stats = torch.zeros(4, dtype=torch.float64)  # chosen noisy, chosen, pool noisy, pool
 
     def update(self, ctx: EpochContext) -> None:
-        self.epoch = ctx.epoch
         store = ctx.data[EDGE_TYPE]
-        edge_index = store.edge_index
+        self.setup(store.edge_index, ctx.data['user'].num_nodes,
+                   store.noisy if 'noisy' in store else None,
+                   ctx.trainer.generator(ctx.epoch, salt=3), ctx.trainer.device)
+        self.epoch = ctx.epoch
+
+    def setup(self, edge_index: Tensor, num_users: int, noisy: Optional[Tensor] = None,
+              generator: Optional[torch.Generator] = None,
+              device: Optional[torch.device] = None) -> None:
+        r"""Prepares :meth:`resample` for the positives :obj:`edge_index` (the trainer calls
+        it every epoch; call it yourself in a plain training loop).
+
+        Args:
+            edge_index (torch.Tensor): The training positives, :obj:`[2, E]`.
+            num_users (int): The number of users.
+            noisy (torch.Tensor, optional): Their noise labels, for the diagnostics.
+            generator (torch.Generator, optional): Randomness of the pools and draws.
+            device (torch.device, optional): Where the batches live.
+        """
+        device = device or edge_index.device
         if self._key is not edge_index:  # CSR of the training positives, built once
-            rowptr, col, perm = to_csr(edge_index[0], edge_index[1], ctx.data['user'].num_nodes)
-            device = ctx.trainer.device
+            rowptr, col, perm = to_csr(edge_index[0], edge_index[1], num_users)
             self._csr = (rowptr.to(device), col.to(device), perm.to(device))
             self._key = edge_index
-        self._noisy = store.noisy.to(ctx.trainer.device) if 'noisy' in store else None
-        self._gen = ctx.trainer.generator(ctx.epoch, salt=3)
+        self._noisy = None if noisy is None else noisy.to(device)
+        self._gen = generator
 
     def resample(self, model, reps, batch: Triples) -> Triples:
         r"""The batch with each positive replaced by the one drawn from the user's pool."""

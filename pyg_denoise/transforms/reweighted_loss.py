@@ -29,23 +29,28 @@ class ReweightedLoss(Denoiser):
 
     Args:
         beta (float, optional): :math:`\beta \ge 0` (0: plain loss). (default: :obj:`0.25`)
+
+    Attributes:
+        noisy (torch.Tensor, optional): Noise labels of the positives, indexed by
+            :obj:`edge_id`, for :meth:`epoch_diagnostics`. The trainer sets it from the
+            training graph in :meth:`update`; in a plain loop, set it by hand.
     """
     def __init__(self, beta: float = 0.25) -> None:
         if not beta >= 0:
             raise ValueError(f"'beta' must be non-negative (got {beta})")
         self.beta = float(beta)
-        self._noisy: Optional[Tensor] = None
+        self.noisy: Optional[Tensor] = None
         self._acc = DetectionAccumulator()
 
     def update(self, ctx: EpochContext) -> None:
         store = ctx.data[EDGE_TYPE]
-        self._noisy = store.noisy if 'noisy' in store else None
+        self.noisy = store.noisy if 'noisy' in store else None
 
     def reduce(self, batch: LossBatch) -> Tensor:
         weight = torch.exp(-self.beta * batch.loss.detach())
-        if self._noisy is not None:
+        if self.noisy is not None:
             pos = batch.label
-            self._acc.update(weight[pos], self._noisy.to(weight.device)[batch.edge_id[pos]])
+            self._acc.update(weight[pos], self.noisy.to(weight.device)[batch.edge_id[pos]])
         if batch.weight is not None:
             weight = weight * batch.weight
         return (weight * batch.loss).mean()

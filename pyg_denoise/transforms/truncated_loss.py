@@ -35,6 +35,11 @@ class TruncatedLoss(Denoiser):
         drop_rate (float, optional): :math:`\epsilon_{max}`. (default: :obj:`0.2`)
         num_gradual (int, optional): Iterations to reach it. (default: :obj:`30000`)
         exponent (float, optional): Schedule exponent. (default: :obj:`1.0`)
+
+    Attributes:
+        noisy (torch.Tensor, optional): Noise labels of the positives, indexed by
+            :obj:`edge_id`, for :meth:`epoch_diagnostics`. The trainer sets it from the
+            training graph in :meth:`update`; in a plain loop, set it by hand.
     """
     def __init__(self, drop_rate: float = 0.2, num_gradual: int = 30000,
                  exponent: float = 1.0) -> None:
@@ -45,7 +50,7 @@ class TruncatedLoss(Denoiser):
         if exponent <= 0:
             raise ValueError(f"'exponent' must be positive (got {exponent})")
         self.drop_rate, self.num_gradual, self.exponent = drop_rate, int(num_gradual), exponent
-        self._noisy: Optional[Tensor] = None
+        self.noisy: Optional[Tensor] = None
         self._acc = DetectionAccumulator()
         self._last_rate = 0.0
 
@@ -58,7 +63,7 @@ class TruncatedLoss(Denoiser):
 
     def update(self, ctx: EpochContext) -> None:
         store = ctx.data[EDGE_TYPE]
-        self._noisy = store.noisy if 'noisy' in store else None
+        self.noisy = store.noisy if 'noisy' in store else None
 
     def reduce(self, batch: LossBatch) -> Tensor:
         rate = self.rate(batch.iteration)
@@ -69,9 +74,9 @@ class TruncatedLoss(Denoiser):
         keep_idx = torch.argsort(key, stable=True)[:num_keep]
         keep = torch.zeros_like(batch.label)
         keep[keep_idx] = True
-        if self._noisy is not None:
+        if self.noisy is not None:
             pos = batch.label
-            self._acc.update(keep[pos], self._noisy.to(keep.device)[batch.edge_id[pos]])
+            self._acc.update(keep[pos], self.noisy.to(keep.device)[batch.edge_id[pos]])
         kept = loss[keep_idx]
         if batch.weight is not None:
             kept = kept * batch.weight[keep_idx]

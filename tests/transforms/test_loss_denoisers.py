@@ -93,9 +93,7 @@ def test_pld_draws_from_softmax_of_pool_losses():
     model = MF(1, num_items, embedding_dim=4)
     reps = model.get_embedding()
     pld = PLD(k=5, tau=0.5)
-    from pyg_denoise.data.graph import to_csr
-    rowptr, col, perm = to_csr(edge_index[0], edge_index[1], 1)
-    pld._csr, pld._gen = (rowptr, col, perm), torch.Generator().manual_seed(0)
+    pld.setup(edge_index, 1, generator=torch.Generator().manual_seed(0))
     n = 20000
     from pyg_denoise.data.negative_sampling import Triples
     batch = Triples(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long),
