@@ -19,7 +19,6 @@ from its checkpoint. Results go to runs/ml100k/<model>/<denoiser>/seed<k>/result
 """
 import argparse
 import json
-import math
 import os
 import os.path as osp
 import tempfile

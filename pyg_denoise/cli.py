@@ -12,7 +12,6 @@ Everything it does is a composition of the library's API (datasets, transforms, 
 import argparse
 import json
 import logging
-import os
 import os.path as osp
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence

@@ -1,6 +1,5 @@
 r"""The epoch loop: sampling, the denoiser hooks, optimisation, evaluation, model
 selection, early stopping, checkpoints that resume exactly, progress and JSON-lines logs."""
-import copy
 import dataclasses
 import json
 import logging
@@ -8,8 +7,8 @@ import math
 import os
 import os.path as osp
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor

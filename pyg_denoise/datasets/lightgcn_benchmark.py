@@ -1,5 +1,5 @@
 import os.path as osp
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
