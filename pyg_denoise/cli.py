@@ -23,9 +23,9 @@ from pyg_denoise import datasets as D
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (PLD, Denoiser, InjectNoise, KCore, LabelNoise,
-                                    LeaveOneOut, RandomSplit, ReweightedLoss, TemporalSplit,
-                                    TruncatedLoss)
+from pyg_denoise.transforms import (DCF, PLD, UDT, Denoiser, InjectNoise, KCore,
+                                    LabelNoise, LeaveOneOut, RandomSplit, ReweightedLoss,
+                                    TemporalSplit, TruncatedLoss)
 from pyg_denoise.typing import EDGE_TYPE
 
 logger = logging.getLogger('pyg_denoise')
@@ -58,6 +58,9 @@ DENOISERS: Dict[str, Callable[[argparse.Namespace], Optional[Denoiser]]] = {
     'tce': lambda a: TruncatedLoss(a.drop_rate, a.num_gradual, a.exponent),
     'rce': lambda a: ReweightedLoss(a.beta),
     'pld': lambda a: PLD(a.pld_k, a.pld_tau, a.pld_warmup),
+    'dcf': lambda a: DCF(a.drop_rate, a.num_gradual, a.exponent, a.relabel_ratio,
+                         a.co_lambda, a.time_step, a.dcf_relabel),
+    'udt': lambda a: UDT(a.temp1, a.temp2, a.userfact1, a.userfact2, a.udt_start),
     'wbpr': lambda a: None,
 }
 
@@ -135,10 +138,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--ndcg-idcg', default='truncated', choices=['truncated', 'untruncated'])
 
     g = run.add_argument_group('denoisers (defaults: the official code\'s)')
-    g.add_argument('--drop-rate', type=float, default=0.2, help='tce: maximum drop rate')
+    g.add_argument('--drop-rate', type=float, default=0.2, help='tce, dcf: maximum drop rate')
     g.add_argument('--num-gradual', type=int, default=30000,
-                   help='tce: iterations (batches) to reach the maximum drop rate')
-    g.add_argument('--exponent', type=float, default=1.0, help='tce: schedule exponent')
+                   help='tce, dcf: iterations (batches) to reach the maximum drop rate')
+    g.add_argument('--exponent', type=float, default=1.0, help='tce, dcf: schedule exponent')
+    g.add_argument('--relabel-ratio', type=float, default=0.05,
+                   help='dcf: share of the dropped samples that is corrected')
+    g.add_argument('--co-lambda', type=float, default=1e-4,
+                   help='dcf: sigma^2 of the confidence bound (decays to 0)')
+    g.add_argument('--time-step', type=int, default=3, help='dcf: epochs between history '
+                   'resets')
+    g.add_argument('--dcf-relabel', default='code', choices=['code', 'flip'],
+                   help="dcf: 'code' re-adds the corrected slice with its label (official "
+                   "code), 'flip' trains it as negative (paper)")
+    g.add_argument('--temp1', type=float, default=0.1, help='udt: lowest-loss user temperature')
+    g.add_argument('--temp2', type=float, default=0.5,
+                   help='udt: highest-loss user temperature')
+    g.add_argument('--userfact1', type=float, default=0.5,
+                   help='udt: lowest-loss user factor')
+    g.add_argument('--userfact2', type=float, default=0.0,
+                   help='udt: highest-loss user factor')
+    g.add_argument('--udt-start', type=int, default=3,
+                   help='udt: first epoch that uses the weights')
     g.add_argument('--beta', type=float, default=0.25, help='rce: weight exponent')
     g.add_argument('--pld-k', type=int, default=5, help='pld: pool size')
     g.add_argument('--pld-tau', type=float, default=0.1, help='pld: temperature')

@@ -255,13 +255,14 @@ class Trainer:
         if cfg.loss == 'bpr':
             loss = bpr_loss(pos, neg)
             label = torch.ones_like(batch.user, dtype=torch.bool)
-            edge_id = batch.edge_id
+            edge_id, user = batch.edge_id, batch.user
         else:
             loss = torch.cat([bce_loss(pos, torch.ones_like(pos)),
                               bce_loss(neg, torch.zeros_like(neg))])
             label = torch.cat([torch.ones_like(batch.user, dtype=torch.bool),
                                torch.zeros_like(batch.user, dtype=torch.bool)])
             edge_id = torch.cat([batch.edge_id, torch.full_like(batch.edge_id, -1)])
+            user = batch.user.repeat(2)
             if w is not None:
                 w = torch.cat([w, torch.ones_like(w)])
         if cfg.reg == 'pyg':
@@ -271,7 +272,7 @@ class Trainer:
         reg = regularization(self.model.ego_embeddings(users, items),
                              self.model.embedding_tables(), cfg.reg, cfg.lambda_reg,
                              batch.user.numel())
-        return LossBatch(loss, label, edge_id, w, self.iteration), reg
+        return LossBatch(loss, label, edge_id, w, self.iteration, user), reg
 
     def step(self, loss: Tensor) -> float:
         r"""One optimiser step on :obj:`loss`; returns its value."""

@@ -1,5 +1,5 @@
-r"""Data transforms (splits, filters, noise labelling and injection); the denoisers will
-live here too, one file each."""
+r"""Data transforms (splits, filters, noise labelling and injection) and the denoisers,
+one file each."""
 from pyg_denoise.transforms.per_user_split import PerUserSplit
 from pyg_denoise.transforms.random_split import RandomSplit
 from pyg_denoise.transforms.temporal_split import TemporalSplit
@@ -11,6 +11,8 @@ from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.transforms.truncated_loss import TruncatedLoss
 from pyg_denoise.transforms.reweighted_loss import ReweightedLoss
 from pyg_denoise.transforms.pld import PLD
+from pyg_denoise.transforms.dcf import DCF
+from pyg_denoise.transforms.udt import UDT
 
 __all__ = [
     'PerUserSplit',
@@ -27,4 +29,6 @@ __all__ = [
     'TruncatedLoss',
     'ReweightedLoss',
     'PLD',
+    'DCF',
+    'UDT',
 ]

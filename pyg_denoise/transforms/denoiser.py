@@ -49,12 +49,15 @@ class LossBatch:
             BCE negatives), :obj:`[S]`.
         weight: :obj:`edge_label_weight` of each sample (1 for negatives), or :obj:`None`.
         iteration: The global iteration (batches since the start of training).
+        user: The user of each sample, :obj:`[S]` (set by the trainer; methods that work
+            per user, like :class:`~pyg_denoise.transforms.UDT`, need it).
     """
     loss: Tensor
     label: Tensor
     edge_id: Tensor
     weight: Optional[Tensor]
     iteration: int
+    user: Optional[Tensor] = None
 
 
 @dataclass

@@ -120,21 +120,23 @@ class PLD(Denoiser):
         offset = sample_pools(rowptr[user + 1] - start, self.k, self._gen)
         pos_slot = start.view(-1, 1) + offset                          # [B, k]
         items = col[pos_slot]
-        with torch.no_grad():
+        with torch.no_grad():  # the pool and the shared negative in one scoring
             detached = (reps[0].detach(), reps[1].detach())
-            s_pool = model.score(detached, user.repeat_interleave(self.k),
-                                 items.view(-1)).view(-1, self.k)
-            s_neg = model.score(detached, user, batch.neg)
-            loss = F.softplus(s_neg.view(-1, 1) - s_pool)
+            s = model.score_many(detached, user, torch.cat([items, batch.neg.view(-1, 1)], 1))
+            loss = F.softplus(s[:, -1:] - s[:, :-1])
             prob = torch.softmax(-loss / self.tau, dim=1)
-            pick = torch.multinomial(prob, 1, generator=self._gen).view(-1)
+            # inverse-CDF draw of one pool slot per row (cheaper than torch.multinomial)
+            u = torch.rand(user.numel(), 1, generator=self._gen, device=user.device)
+            pick = (prob.cumsum(1) < u).sum(1).clamp_max(self.k - 1)
         rows = torch.arange(user.numel(), device=user.device)
         edge_id = perm[pos_slot[rows, pick]]
         if self._noisy is not None:
-            self._stats += torch.tensor([
-                float(self._noisy[edge_id].sum()), float(edge_id.numel()),
-                float(self._noisy[perm[pos_slot]].sum()), float(pos_slot.numel())
-            ], dtype=torch.float64)
+            counts = torch.stack([  # stays on the device: no synchronisation per batch
+                self._noisy[edge_id].sum(), self._noisy[perm[pos_slot]].sum()]).double()
+            self._stats = self._stats.to(counts.device)
+            self._stats[0::2] += counts
+            self._stats[1] += edge_id.numel()
+            self._stats[3] += pos_slot.numel()
         return Triples(user, items[rows, pick], batch.neg, edge_id)
 
     def training_step(self, trainer, batch: Triples) -> Optional[Dict[str, float]]:

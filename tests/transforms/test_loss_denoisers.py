@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from pyg_denoise.data.graph import build_interaction_graph
 from pyg_denoise.nn import MF, bce_loss, bpr_loss
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import PLD, RandomSplit, ReweightedLoss, TruncatedLoss
+from pyg_denoise.transforms import (DCF, PLD, UDT, RandomSplit, ReweightedLoss,
+                                    TruncatedLoss)
 from pyg_denoise.transforms.denoiser import LossBatch
 from pyg_denoise.transforms.pld import sample_pools
 
@@ -133,6 +134,11 @@ def planted_graph(seed=0, groups=3, per_group=20, clean_per_user=10, noisy_per_u
 @pytest.mark.parametrize('make,check', [
     (lambda: TruncatedLoss(0.3, 200), lambda d: d['denoise/precision'] > d['denoise/noisy_share'] + 0.15),
     (lambda: ReweightedLoss(0.5), lambda d: d['denoise/auc'] > 0.65),
+    (lambda: DCF(0.3, 200, time_step=3),
+     lambda d: d['denoise/precision'] > d['denoise/noisy_share'] + 0.15),
+    # Planted noise is spread evenly over users, so UDT's user-level factor cannot help:
+    # hold it constant and test the within-user (temperature softmax) weights.
+    (lambda: UDT(userfact1=0.5, userfact2=0.5), lambda d: d['denoise/auc'] > 0.62),
     (lambda: PLD(k=5, tau=0.1, warmup=2),
      lambda d: d['denoise/chosen_noisy_share'] < d['denoise/pool_noisy_share'] - 0.05),
 ])

@@ -49,6 +49,16 @@ class Recommender(torch.nn.Module):
         r"""Logits of (user, item) pairs, shape :obj:`[B]`."""
         return (reps[0].index_select(0, user) * reps[1].index_select(0, item)).sum(-1)
 
+    def score_many(self, reps: Reps, user: Tensor, items: Tensor) -> Tensor:
+        r"""Logits of each user against several items: :obj:`user` :obj:`[B]`,
+        :obj:`items` :obj:`[B, m]`, result :obj:`[B, m]` (PLD scores a pool this way). For
+        dot-product models each user row is gathered once (a batched matrix product);
+        other models score the :math:`B m` pairs with :meth:`score`."""
+        if type(self).score is Recommender.score:
+            return torch.bmm(reps[1][items], reps[0][user].unsqueeze(-1)).squeeze(-1)
+        return self.score(reps, user.repeat_interleave(items.size(1)),
+                          items.reshape(-1)).view(items.shape)
+
     def score_all(self, reps: Reps, users: Tensor) -> Tensor:
         r"""Logits of every item for :obj:`users`, shape :obj:`[len(users), num_items]`."""
         return reps[0][users] @ reps[1].t()

@@ -58,6 +58,9 @@ def test_score_all_matches_pair_scores_and_recommend(Model):
     uu = users.repeat_interleave(I)
     ii = torch.arange(I).repeat(U)
     assert torch.allclose(model.score(reps, uu, ii).view(U, I), full, atol=1e-5)
+    cand = torch.stack([torch.randperm(I)[:4] for _ in range(U)])
+    assert torch.allclose(model.score_many(reps, users, cand), full.gather(1, cand),
+                          atol=1e-5)
     top = model.recommend(adj, users, k=3, exclude=ei, chunk_size=3)
     assert top.shape == (U, 3)
     banned = set(map(tuple, ei.t().tolist()))
