@@ -5,21 +5,27 @@ r"""The :obj:`pyg-denoise` command line.
     pyg-denoise run --train a.tsv --val b.tsv --test c.tsv --columns user,item,rating \
         --noisy "rating<3" --clean "rating>=4"
     pyg-denoise info --dataset gowalla --root ../shared/datasets/gowalla
+    pyg-denoise benchmark --dataset ml-100k --models lightgcn,gmf \
+        --denoisers none,tce,rce,pld --seeds 0,1,2 --grid-out runs/ml100k
 
 Everything it does is a composition of the library's API (datasets, transforms, models,
 :class:`~pyg_denoise.trainer.Trainer`); it adds no logic of its own beyond choosing them.
 """
 import argparse
+import copy
 import json
 import logging
+import os
 import os.path as osp
 import sys
+import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch_geometric.data import HeteroData
 
 from pyg_denoise import datasets as D
+from pyg_denoise.benchmark import DEFAULT_RULES, run_record, summarize, to_markdown
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.trainer import Trainer, TrainConfig
@@ -69,16 +75,16 @@ def _int_list(text: str) -> List[int]:
     return [int(x) for x in text.split(',') if x.strip()]
 
 
+def _str_list(text: str) -> List[str]:
+    return [x.strip() for x in text.split(',') if x.strip()]
+
+
 def _float_list(text: str) -> List[float]:
     return [float(x) for x in text.split(',') if x.strip()]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog='pyg-denoise', description=(
-        'Denoising training for graph recommenders on implicit feedback.'))
-    sub = parser.add_subparsers(dest='command', required=True)
-    run = sub.add_parser('run', help='train and evaluate one model',
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    r"""The options of one training run (shared by :obj:`run` and :obj:`benchmark`)."""
     g = run.add_argument_group('data')
     g.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
     g.add_argument('--root', help='dataset folder (default: the embedded copy for '
@@ -136,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--patience', type=int, default=None)
     g.add_argument('--min-epoch', type=int, default=0)
     g.add_argument('--ndcg-idcg', default='truncated', choices=['truncated', 'untruncated'])
+    g.add_argument('--track-test', action='store_true', help='also evaluate the test split '
+                   'at every evaluation (never used for selection unless --select test:...)')
 
     g = run.add_argument_group('denoisers (defaults: the official code\'s)')
     g.add_argument('--drop-rate', type=float, default=0.2, help='tce, dcf: maximum drop rate')
@@ -179,6 +187,36 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--no-progress', action='store_true')
     g.add_argument('-q', '--quiet', action='store_true')
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='pyg-denoise', description=(
+        'Denoising training for graph recommenders on implicit feedback.'))
+    sub = parser.add_subparsers(dest='command', required=True)
+    run = sub.add_parser('run', help='train and evaluate one model',
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_run_options(run)
+
+    bench = sub.add_parser(
+        'benchmark', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help='a grid of runs (datasets x models x denoisers x seeds), resumable, with '
+        'mean +- std tables per selection rule and a paired t-test against normal training',
+        description='Every option of `run` applies to every run of the grid; --dataset, '
+        '--model, --denoiser, --seed and --out are replaced by the grid options below.')
+    g = bench.add_argument_group('grid')
+    g.add_argument('--datasets', type=_str_list, default=None,
+                   help='comma-separated (default: --dataset)')
+    g.add_argument('--models', type=_str_list, default=None, help='default: --model')
+    g.add_argument('--denoisers', type=_str_list, default=['none', 'tce', 'rce', 'pld'])
+    g.add_argument('--seeds', type=_int_list, default=[0, 1, 2])
+    g.add_argument('--rules', type=_str_list, default=list(DEFAULT_RULES),
+                   help="selection rules reported from each run (the first also restores "
+                   "the model); 'test:...' is an oracle, reported as a diagnostic")
+    g.add_argument('--metrics', type=_str_list, default=None,
+                   help='metrics of the tables (default: recall and ndcg at each --ks)')
+    g.add_argument('--grid-out', default='runs/benchmark', help='folder of the grid: one '
+                   'sub-folder per run (finished runs are skipped, interrupted ones resume), '
+                   'results.json and results.md')
+    add_run_options(bench)
     info = sub.add_parser('info', help='dataset statistics')
     info.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
     info.add_argument('--root')
@@ -294,7 +332,8 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
                       reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
                       eval_every=args.eval_every, ks=args.ks, select=select,
                       patience=args.patience, min_epoch=args.min_epoch,
-                      ndcg_idcg=args.ndcg_idcg, seed=args.seed, device=args.device,
+                      ndcg_idcg=args.ndcg_idcg, track_test=args.track_test,
+                      seed=args.seed, device=args.device,
                       progress=not args.no_progress,
                       negative_distribution='popularity' if args.denoiser == 'wbpr'
                       else 'uniform', negative_alpha=args.wbpr_alpha)
@@ -333,6 +372,67 @@ def _strip(obj: Any) -> Any:
     return obj
 
 
+def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    r"""Runs the grid, skipping finished runs, and writes :obj:`results.json` (every run's
+    per-rule selections and the summary) and :obj:`results.md` into :obj:`--grid-out`."""
+    datasets = args.datasets or [args.dataset]
+    models = args.models or [args.model]
+    for name, given, allowed in (('datasets', [] if args.train else datasets, DATASETS),
+                                 ('models', models, MODELS),
+                                 ('denoisers', args.denoisers, DENOISERS)):
+        unknown = [x for x in given if x not in allowed]
+        if unknown:
+            raise SystemExit(f"pyg-denoise: unknown --{name} {unknown}; choose from "
+                             f"{sorted(allowed)}")
+    if args.root and len(datasets) > 1:
+        raise SystemExit("pyg-denoise: --root names one dataset's folder; with several "
+                         "--datasets leave it out (each uses ../shared/datasets/<name>)")
+    if args.train:
+        if args.datasets:
+            raise SystemExit("pyg-denoise: give either --datasets or --train files")
+        datasets = ['files']  # the --train/--val/--test files, one grid cell
+    metrics = args.metrics or [f'{m}@{k}' for k in args.ks for m in ('recall', 'ndcg')]
+    records, failed = [], []
+    cells = [(d, m, n, s) for d in datasets for m in models for n in args.denoisers
+             for s in args.seeds]
+    for i, (dataset, model, denoiser, seed) in enumerate(cells):
+        out = osp.join(args.grid_out, dataset, model, denoiser, f'seed{seed}')
+        path = osp.join(out, 'results.json')
+        if not osp.isfile(path):
+            logger.info(f"[{i + 1}/{len(cells)}] {dataset} {model} {denoiser} seed {seed}")
+            run_args = copy.copy(args)
+            if not args.train:
+                run_args.dataset = dataset
+            run_args.model, run_args.denoiser = model, denoiser
+            run_args.seed, run_args.out, run_args.track_test = seed, out, True
+            try:
+                run(run_args)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # one failed run must not stop the grid
+                failed.append((out, f'{type(exc).__name__}: {exc}'))
+                logger.error(f"run {out} failed:\n{traceback.format_exc()}")
+                continue
+        with open(path) as f:
+            results = json.load(f)
+        records.append({'dataset': dataset, 'model': model, 'denoiser': denoiser,
+                        'seed': seed, 'path': path, 'rules': run_record(results, args.rules)})
+    rows = summarize(records, args.rules, metrics)
+    os.makedirs(args.grid_out, exist_ok=True)
+    with open(osp.join(args.grid_out, 'results.json'), 'w') as f:
+        json.dump({'command': ' '.join(['pyg-denoise'] + sys.argv[1:]), 'rules': args.rules,
+                   'metrics': metrics, 'runs': records, 'summary': rows,
+                   'failed': failed}, f, indent=1)
+    table = to_markdown(rows, metrics)
+    with open(osp.join(args.grid_out, 'results.md'), 'w') as f:
+        f.write(table)
+    print(table)
+    if failed:
+        raise SystemExit(f"pyg-denoise: {len(failed)} run(s) failed: " +
+                         '; '.join(f'{o} ({e})' for o, e in failed))
+    return rows
+
+
 def info(args: argparse.Namespace) -> None:
     loader = DATASETS[args.dataset][0]
     root = args.root or _default_root(args.dataset)
@@ -355,6 +455,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         else logging.INFO, format='%(message)s')
     if args.command == 'run':
         run(args, no_arguments=no_arguments or argv == ['run'])
+    elif args.command == 'benchmark':
+        benchmark(args)
     else:
         info(args)
 

@@ -26,6 +26,9 @@ from pyg_denoise.typing import EDGE_TYPE
 
 logger = logging.getLogger('pyg_denoise')
 
+#: Selection rules that minimise a validation loss.
+LOSS_RULES = ('val_loss', 'val_loss_revised')
+
 
 @dataclass
 class TrainConfig:
@@ -49,11 +52,17 @@ class TrainConfig:
         ks: Cut-offs of the reported metrics.
         select: Model selection rule: :obj:`'val:<metric>'` (e.g. :obj:`'val:recall@20'`),
             :obj:`'val_loss'` (loss on validation positives with fresh negatives, as ADT),
-            :obj:`'last'`, or :obj:`'test:<metric>'` (oracle, a diagnostic only).
+            :obj:`'val_loss_revised'` (the same without the 20 % highest-loss validation
+            positives, EvalDenoisingRec's ``ERM_RE``), :obj:`'last'`, or
+            :obj:`'test:<metric>'` (oracle, a diagnostic only).
         patience: Stop after this many evaluations without improvement (:obj:`None`: never).
         min_epoch: Epochs before this one are not eligible for selection (PLD: 40).
         ndcg_idcg: :obj:`'truncated'` or :obj:`'untruncated'` (PLD).
         eval_chunk_size: Users scored at once in evaluation.
+        track_test: Also evaluate the test split at every evaluation (logged as
+            :obj:`test/<metric>`), so that several selection rules can be reported from one
+            run (:func:`~pyg_denoise.benchmark.select_row`); selection reads it only under an
+            oracle :obj:`'test:...'` rule.
         seed: Seed of initialisation, sampling and dropout.
         device: :obj:`'cpu'`, :obj:`'cuda'`, or :obj:`'auto'`.
         progress: Show a progress bar.
@@ -77,6 +86,7 @@ class TrainConfig:
     min_epoch: int = 0
     ndcg_idcg: str = 'truncated'
     eval_chunk_size: int = 1024
+    track_test: bool = False
     seed: int = 0
     device: str = 'auto'
     progress: bool = True
@@ -103,10 +113,11 @@ class TrainConfig:
         if self.patience is not None and self.patience <= 0:
             raise ValueError(f"'patience' must be positive or None (got {self.patience})")
         sel = self.select
-        if not (sel in ('val_loss', 'last') or (sel.startswith(('val:', 'test:'))
-                                                 and '@' in sel)):
-            raise ValueError(f"'select' must be 'val:<metric>@<k>', 'val_loss', 'last' or "
-                             f"'test:<metric>@<k>' (got {sel!r})")
+        if not (sel in LOSS_RULES + ('last', ) or (sel.startswith(('val:', 'test:'))
+                                                    and '@' in sel)):
+            raise ValueError(f"'select' must be 'val:<metric>@<k>', 'val_loss', "
+                             f"'val_loss_revised', 'last' or 'test:<metric>@<k>' "
+                             f"(got {sel!r})")
         if '@' in sel:
             metric, k = sel.split(':', 1)[1].split('@')
             if int(k) not in self.ks:
@@ -311,9 +322,16 @@ class Trainer:
         return out
 
     @torch.no_grad()
-    def validation_loss(self) -> float:
-        r"""Mean loss on the (noisy) validation positives with fresh uniform negatives
-        (seeded by the epoch), as ADT selects models."""
+    def validation_loss(self, revised: float = 0.2) -> Dict[str, float]:
+        r"""The loss on the (noisy) validation positives with fresh negatives of the
+        trainer's sampler (seeded by the epoch), as ADT and DCF select models.
+
+        Returns:
+            :obj:`val_loss`: the mean per-sample loss; :obj:`val_loss_revised`: the same
+            after dropping the :obj:`revised` share of validation positives with the
+            highest loss (EvalDenoisingRec's ``ERM_RE``; for BCE the negatives' rows are
+            all kept, for BPR a sample is a triple).
+        """
         self.model.eval()
         val = split_edge_index(self.data, 'val').to(self.device)
         gen = self.generator(self.epoch, salt=1)
@@ -321,7 +339,12 @@ class Trainer:
         batch = Triples(val[0], val[1], neg, torch.arange(val.size(1), device=self.device))
         losses, _ = self.batch_losses(batch, adj=self.current_adjacency())
         self.model.train()
-        return float(losses.loss.mean())
+        loss, label = losses.loss, losses.label
+        pos = loss[label].sort().values
+        kept = pos[:int(pos.numel() * (1 - revised))]
+        revised_loss = (kept.sum() + loss[~label].sum()) / max(kept.numel() +
+                                                               int((~label).sum()), 1)
+        return {'val_loss': float(loss.mean()), 'val_loss_revised': float(revised_loss)}
 
     # The loop -------------------------------------------------------------------------------
     def fit(self) -> Dict[str, Any]:
@@ -404,7 +427,7 @@ class Trainer:
 
     def _select_key(self) -> str:
         sel = self.config.select
-        return 'val_loss' if sel == 'val_loss' else sel.replace(':', '/')
+        return sel if sel in LOSS_RULES else sel.replace(':', '/')
 
     def _evaluate_and_select(self, epoch: int) -> Dict[str, Any]:
         cfg = self.config
@@ -412,15 +435,15 @@ class Trainer:
         row: Dict[str, Any] = {}
         if self.has_val:
             row.update({f'val/{k}': v for k, v in self.evaluate('val').items()})
-            row['val_loss'] = self.validation_loss()
-        if cfg.select.startswith('test:'):
+            row.update(self.validation_loss())
+        if cfg.select.startswith('test:') or cfg.track_test:
             row.update({f'test/{k}': v for k, v in self.evaluate('test').items()})
         row['eval_seconds'] = time.perf_counter() - t0
         if cfg.select == 'last':
             value, better = float(epoch), True
         else:
             value = row[self._select_key()]
-            lower = cfg.select == 'val_loss'
+            lower = cfg.select in LOSS_RULES
             best = self.best['value']
             better = best is None or (value < best if lower else value > best)
         if epoch < cfg.min_epoch:
@@ -491,10 +514,11 @@ class Trainer:
 
     def load_checkpoint(self, path: str) -> None:
         r"""Restores the state written by :meth:`save_checkpoint`. The configuration must
-        match, except for :obj:`epochs`, :obj:`patience`, :obj:`progress` and :obj:`device`."""
+        match, except for :obj:`epochs`, :obj:`patience`, :obj:`progress`, :obj:`device` and
+        :obj:`track_test`."""
         state = torch.load(path, map_location=self.device, weights_only=False)
         mine, theirs = self.config.to_dict(), state['config']
-        free = {'epochs', 'patience', 'progress', 'device'}
+        free = {'epochs', 'patience', 'progress', 'device', 'track_test'}
         diff = sorted(k for k in set(mine) | set(theirs)
                       if k not in free and mine.get(k) != theirs.get(k))
         if diff:

@@ -1,0 +1,171 @@
+r"""Multi-seed benchmark grids: model selection by a named rule read from one run's log,
+mean ± std tables, relative change against normal training and a paired t-test across
+seeds.
+
+One training run evaluates validation metrics, both validation losses and (with
+:obj:`TrainConfig.track_test`) the test metrics at every evaluation, so each selection rule
+is answered from the same run: :func:`select_row` picks the evaluation a rule would have
+kept, and its test metrics are what the rule reports. The oracle rule
+:obj:`'test:<metric>@<k>'` is reported only as a diagnostic (how much selection costs).
+"""
+import math
+import statistics
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from pyg_denoise.trainer import LOSS_RULES
+
+#: The rules a benchmark reports by default (the first one also restores the model).
+DEFAULT_RULES = ('val:recall@20', 'val_loss', 'val_loss_revised', 'test:recall@20')
+
+
+def _rule_key(rule: str) -> str:
+    return rule if rule in LOSS_RULES else rule.replace(':', '/')
+
+
+def select_row(log: Sequence[Dict[str, Any]], rule: str,
+               min_epoch: int = 0) -> Optional[Dict[str, Any]]:
+    r"""The evaluation row of :obj:`log` that :obj:`rule` selects: the first best value
+    (highest for metrics, lowest for the losses) among evaluations at epochs
+    :math:`\ge` :obj:`min_epoch`, or the last evaluation for :obj:`'last'`. Returns
+    :obj:`None` if no row carries the rule's value (e.g. no validation split)."""
+    rows = [r for r in log if r.get('epoch', 0) >= min_epoch and
+            any(k.startswith('test/') for k in r)]
+    if rule == 'last':
+        return rows[-1] if rows else None
+    key = _rule_key(rule)
+    rows = [r for r in rows if r.get(key) is not None and math.isfinite(r[key])]
+    if not rows:
+        return None
+    sign = 1.0 if rule in LOSS_RULES else -1.0
+    return min(rows, key=lambda r: (sign * r[key], r['epoch']))
+
+
+def student_t_sf2(t: float, df: int) -> float:
+    r"""Two-sided p-value :math:`P(|T| \ge |t|)` of Student's t with an integer number of
+    degrees of freedom (Abramowitz & Stegun 26.7.3-4, exact for integer :obj:`df`)."""
+    if int(df) != df or df < 1:
+        raise ValueError(f"'df' must be a positive integer (got {df})")
+    if math.isnan(t):
+        return float('nan')
+    if math.isinf(t):
+        return 0.0
+    theta = math.atan(abs(t) / math.sqrt(df))
+    s, c2 = math.sin(theta), math.cos(theta) ** 2
+    if df % 2 == 1:
+        term, total = 1.0, 1.0 if df > 1 else 0.0
+        for j in range(1, (df - 3) // 2 + 1):  # 1 + 2/3 c^2 + 2*4/(3*5) c^4 + ...
+            term *= 2 * j / (2 * j + 1) * c2
+            total += term
+        inside = 2 / math.pi * (theta + (s * math.cos(theta) * total if df > 1 else 0.0))
+    else:
+        term, total = 1.0, 1.0
+        for j in range(1, (df - 2) // 2 + 1):  # 1 + 1/2 c^2 + 1*3/(2*4) c^4 + ...
+            term *= (2 * j - 1) / (2 * j) * c2
+            total += term
+        inside = s * total
+    return max(0.0, min(1.0, 1.0 - inside))
+
+
+def paired_t_test(a: Sequence[float], b: Sequence[float]) -> Tuple[float, float]:
+    r"""Paired two-sided t-test of :obj:`a` against :obj:`b` (same seeds, same order).
+    Returns :obj:`(t, p)`; :obj:`(nan, nan)` with fewer than two pairs, and
+    :obj:`p = 1` when every difference is 0."""
+    if len(a) != len(b):
+        raise ValueError(f"Paired samples differ in length ({len(a)} vs {len(b)})")
+    d = [x - y for x, y in zip(a, b)]
+    if len(d) < 2:
+        return float('nan'), float('nan')
+    mean, sd = statistics.fmean(d), statistics.stdev(d)
+    if sd == 0:
+        return (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), 0.0)
+    t = mean / (sd / math.sqrt(len(d)))
+    return t, student_t_sf2(t, len(d) - 1)
+
+
+def run_record(results: Dict[str, Any], rules: Iterable[str]) -> Dict[str, Any]:
+    r"""The per-rule selections of one run's :obj:`results.json` (epoch, selection value
+    and the test metrics of that evaluation)."""
+    min_epoch = results['config'].get('min_epoch', 0)
+    out = {}
+    for rule in rules:
+        row = select_row(results['log'], rule, min_epoch)
+        if row is None:
+            continue
+        out[rule] = {'epoch': row['epoch'], 'value': row.get(_rule_key(rule)),
+                     'test': {k[5:]: v for k, v in row.items() if k.startswith('test/')}}
+    return out
+
+
+def summarize(records: Sequence[Dict[str, Any]], rules: Sequence[str],
+              metrics: Sequence[str], baseline: str = 'none') -> List[Dict[str, Any]]:
+    r"""Groups run records (:obj:`dataset, model, denoiser, seed, rules`) into one row per
+    (dataset, model, denoiser, rule): mean and std over seeds of each metric, the relative
+    change of the mean against :obj:`baseline` (same dataset, model and rule) and the
+    paired t-test against it over the seeds both have."""
+    groups: Dict[Tuple, Dict[int, Dict[str, float]]] = {}
+    epochs: Dict[Tuple, List[int]] = {}
+    for rec in records:
+        for rule in rules:
+            sel = rec['rules'].get(rule)
+            if sel is None:
+                continue
+            key = (rec['dataset'], rec['model'], rec['denoiser'], rule)
+            groups.setdefault(key, {})[rec['seed']] = sel['test']
+            epochs.setdefault(key, []).append(sel['epoch'])
+    rows = []
+    for key, by_seed in groups.items():
+        dataset, model, denoiser, rule = key
+        base = groups.get((dataset, model, baseline, rule), {})
+        row: Dict[str, Any] = {'dataset': dataset, 'model': model, 'denoiser': denoiser,
+                               'rule': rule, 'seeds': sorted(by_seed),
+                               'epochs': sorted(epochs[key])}
+        for m in metrics:
+            vals = [by_seed[s][m] for s in sorted(by_seed) if m in by_seed[s]]
+            if not vals:
+                continue
+            mean = statistics.fmean(vals)
+            row[m] = {'mean': mean, 'std': statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                      'n': len(vals)}
+            if denoiser != baseline and base:
+                common = [s for s in sorted(by_seed) if s in base and m in base[s]
+                          and m in by_seed[s]]
+                b_mean = statistics.fmean(base[s][m] for s in common) if common else None
+                t, p = paired_t_test([by_seed[s][m] for s in common],
+                                     [base[s][m] for s in common])
+                row[m]['rel_change'] = ((statistics.fmean(by_seed[s][m] for s in common) -
+                                         b_mean) / b_mean if b_mean else float('nan'))
+                row[m]['t'], row[m]['p'] = t, p
+        rows.append(row)
+    order = {r: i for i, r in enumerate(rules)}
+    rows.sort(key=lambda r: (r['dataset'], r['model'], order[r['rule']],
+                             r['denoiser'] != baseline, r['denoiser']))
+    return rows
+
+
+def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
+                baseline: str = 'none') -> str:
+    r"""Markdown tables of :func:`summarize`'s rows, one per (dataset, rule)."""
+    out: List[str] = []
+    current = None
+    for row in rows:
+        head = (row['dataset'], row['rule'])
+        if head != current:
+            current = head
+            oracle = ' (oracle: best test epoch, a diagnostic only)' \
+                if row['rule'].startswith('test:') else ''
+            out += ['', f"### {row['dataset']}, selected by `{row['rule']}`{oracle}", '',
+                    '| model | denoiser | seeds | ' + ' | '.join(metrics) +
+                    f' | change of {metrics[0]} vs {baseline} | p (paired t) | epochs |',
+                    '|---|---|---|' + '---|' * len(metrics) + '---|---|---|']
+        cells = []
+        for m in metrics:
+            v = row.get(m)
+            cells.append('—' if v is None else f"{v['mean']:.4f} ± {v['std']:.4f}")
+        first = row.get(metrics[0]) or {}
+        change = (f"{100 * first['rel_change']:+.1f} %" if 'rel_change' in first and
+                  math.isfinite(first['rel_change']) else '')
+        p = f"{first['p']:.3f}" if 'p' in first and math.isfinite(first['p']) else ''
+        out.append(f"| {row['model']} | {row['denoiser']} | {len(row['seeds'])} | " +
+                   ' | '.join(cells) + f" | {change} | {p} | "
+                   f"{','.join(str(e) for e in row['epochs'])} |")
+    return '\n'.join(out).strip() + '\n'

@@ -1,0 +1,118 @@
+import json
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from pyg_denoise.benchmark import (paired_t_test, run_record, select_row, student_t_sf2,
+                                   summarize, to_markdown)
+from pyg_denoise.cli import main
+from tests.test_cli import write_split_files
+
+
+@pytest.mark.parametrize('df,t_crit', [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764),
+                                       (5, 2.5706), (9, 2.2622), (10, 2.2281)])
+def test_student_t_two_sided_critical_values(df, t_crit):
+    # Textbook 97.5 % quantiles: the two-sided p-value there is 0.05.
+    assert student_t_sf2(t_crit, df) == pytest.approx(0.05, abs=2e-5)
+    assert student_t_sf2(-t_crit, df) == pytest.approx(0.05, abs=2e-5)
+    assert student_t_sf2(0.0, df) == pytest.approx(1.0)
+
+
+def test_student_t_matches_numerical_integration():
+    for df in (1, 2, 3, 6, 7):
+        x = np.linspace(-400, 400, 2_000_001)
+        dens = (1 + x * x / df) ** (-(df + 1) / 2)
+        dens /= np.trapezoid(dens, x) if hasattr(np, 'trapezoid') else np.trapz(dens, x)
+        for t in (0.5, 1.7, 3.0):
+            tail = dens[np.abs(x) >= t].sum() * (x[1] - x[0])
+            assert student_t_sf2(t, df) == pytest.approx(tail, abs=2e-3)
+
+
+def test_paired_t_test():
+    a, b = [0.30, 0.32, 0.35], [0.28, 0.31, 0.31]
+    t, p = paired_t_test(a, b)
+    d = [x - y for x, y in zip(a, b)]
+    assert t == pytest.approx(statistics.fmean(d) / (statistics.stdev(d) / math.sqrt(3)))
+    assert p == pytest.approx(student_t_sf2(t, 2))
+    assert paired_t_test([1, 2], [1, 2]) == (0.0, 1.0)
+    assert math.isnan(paired_t_test([1], [2])[1])
+    with pytest.raises(ValueError):
+        paired_t_test([1, 2], [1])
+
+
+LOG = [
+    {'epoch': 1, 'loss': 1.0},
+    {'epoch': 2, 'val/recall@20': 0.2, 'val_loss': 0.5, 'val_loss_revised': 0.40,
+     'test/recall@20': 0.21},
+    {'epoch': 4, 'val/recall@20': 0.3, 'val_loss': 0.6, 'val_loss_revised': 0.35,
+     'test/recall@20': 0.25},
+    {'epoch': 6, 'val/recall@20': 0.3, 'val_loss': 0.7, 'val_loss_revised': 0.38,
+     'test/recall@20': 0.29},
+    {'epoch': 8, 'val/recall@20': 0.1, 'val_loss': 0.9, 'val_loss_revised': 0.50,
+     'test/recall@20': 0.20},
+]
+
+
+def test_select_row_rules():
+    assert select_row(LOG, 'val:recall@20')['epoch'] == 4  # first of the tied best
+    assert select_row(LOG, 'val_loss')['epoch'] == 2
+    assert select_row(LOG, 'val_loss_revised')['epoch'] == 4
+    assert select_row(LOG, 'test:recall@20')['epoch'] == 6
+    assert select_row(LOG, 'last')['epoch'] == 8
+    assert select_row(LOG, 'val_loss', min_epoch=5)['epoch'] == 6
+    assert select_row(LOG, 'val:ndcg@20') is None
+
+
+def test_summarize_and_markdown():
+    records = []
+    for denoiser, shift in (('none', 0.0), ('tce', 0.02)):
+        for seed in range(3):
+            log = [dict(r) for r in LOG]
+            for r in log:
+                if 'test/recall@20' in r:
+                    r['test/recall@20'] += shift + 0.001 * seed
+            results = {'config': {'min_epoch': 0}, 'log': log}
+            records.append({'dataset': 'd', 'model': 'mf', 'denoiser': denoiser,
+                            'seed': seed, 'rules': run_record(results, ['val_loss', 'last'])})
+    rows = summarize(records, ['val_loss', 'last'], ['recall@20'])
+    assert [(r['rule'], r['denoiser']) for r in rows] == [
+        ('val_loss', 'none'), ('val_loss', 'tce'), ('last', 'none'), ('last', 'tce')]
+    tce = rows[1]['recall@20']
+    assert tce['mean'] == pytest.approx(0.21 + 0.02 + 0.001)
+    assert tce['rel_change'] == pytest.approx(0.02 / 0.211)
+    assert tce['p'] == 0.0  # the same +0.02 on every seed
+    md = to_markdown(rows, ['recall@20'])
+    assert '### d, selected by `val_loss`' in md and '+9.5 %' in md
+    assert '0.2110 ± 0.0010' in md
+
+
+def test_benchmark_command_is_resumable(tmp_path, capsys):
+    files = write_split_files(tmp_path)
+    grid = tmp_path / 'grid'
+    args = ['benchmark', '--train', files['train'], '--val', files['val'], '--test',
+            files['test'], '--columns', 'user,item,rating', '--noisy', 'rating<3',
+            '--model', 'mf', '--denoisers', 'none,rce', '--seeds', '0,1', '--epochs', '2',
+            '--eval-every', '1', '--ks', '5,20', '--grid-out', str(grid), '--no-progress',
+            '-q']
+    main(args)
+    out = json.loads((grid / 'results.json').read_text())
+    assert len(out['runs']) == 4
+    assert {r['rule'] for r in out['summary']} == {'val:recall@20', 'val_loss',
+                                                  'val_loss_revised', 'test:recall@20'}
+    run = json.loads((grid / 'files' / 'mf' / 'rce' / 'seed1' / 'results.json').read_text())
+    assert run['config']['seed'] == 1 and run['denoiser'].startswith('ReweightedLoss')
+    assert all('test/recall@20' in r for r in run['log'])  # tracked at every evaluation
+    oracle = max(r['test/recall@20'] for r in run['log'])
+    rec = [r for r in out['runs'] if r['denoiser'] == 'rce' and r['seed'] == 1][0]
+    assert rec['rules']['test:recall@20']['test']['recall@20'] == oracle
+    md = (grid / 'results.md').read_text()
+    assert 'oracle' in md and '| mf | rce | 2 |' in md
+    # A second call trains nothing: every run is finished.
+    stamp = (grid / 'files' / 'mf' / 'none' / 'seed0' / 'results.json').stat().st_mtime_ns
+    main(args)
+    assert (grid / 'files' / 'mf' / 'none' / 'seed0' /
+            'results.json').stat().st_mtime_ns == stamp
+    with pytest.raises(SystemExit, match='unknown --denoisers'):
+        main(args[:-6] + ['--denoisers', 'magic', '--grid-out', str(grid)])
