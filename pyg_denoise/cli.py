@@ -29,7 +29,7 @@ from pyg_denoise.benchmark import DEFAULT_RULES, run_record, summarize, to_markd
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (DCF, PLD, UDT, Denoiser, InjectNoise, KCore,
+from pyg_denoise.transforms import (DCF, DPI, DVAE, PLD, UDT, Denoiser, InjectNoise, KCore,
                                     LabelNoise, LeaveOneOut, RandomSplit, ReweightedLoss,
                                     TemporalSplit, TruncatedLoss)
 from pyg_denoise.typing import EDGE_TYPE
@@ -58,6 +58,11 @@ MODELS: Dict[str, Callable[..., Recommender]] = {
 }
 #: Models trained with pointwise BCE by default (the DenoisingRec code), others with BPR.
 BCE_MODELS = ('gmf', 'neumf', 'cdae')
+def _deca_kwargs(a: argparse.Namespace) -> Dict[str, Any]:
+    return dict(C1=a.c1, C2=a.c2, kl_pf_weight=a.kl_pf_weight, lambda0=a.lambda0,
+                alternate=a.deca_alternate)
+
+
 #: name -> builder from the parsed options. 'wbpr' is a negative sampler, not a Denoiser.
 DENOISERS: Dict[str, Callable[[argparse.Namespace], Optional[Denoiser]]] = {
     'none': lambda a: None,
@@ -67,6 +72,10 @@ DENOISERS: Dict[str, Callable[[argparse.Namespace], Optional[Denoiser]]] = {
     'dcf': lambda a: DCF(a.drop_rate, a.num_gradual, a.exponent, a.relabel_ratio,
                          a.co_lambda, a.time_step, a.dcf_relabel),
     'udt': lambda a: UDT(a.temp1, a.temp2, a.userfact1, a.userfact2, a.udt_start),
+    'dpi': lambda a: DPI(**_deca_kwargs(a)),
+    'dvae': lambda a: DVAE(prior_epochs=a.prior_epochs, **_deca_kwargs(a)),
+    'deca': lambda a: DPI(**_deca_kwargs(a)),  # the official code's name of DPI
+    'deca_p': lambda a: DVAE(prior_epochs=a.prior_epochs, **_deca_kwargs(a)),  # of DVAE
     'wbpr': lambda a: None,
 }
 
@@ -168,6 +177,16 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help='udt: highest-loss user factor')
     g.add_argument('--udt-start', type=int, default=3,
                    help='udt: first epoch that uses the weights')
+    g.add_argument('--c1', type=float, default=1000.0, help='dpi, dvae: C1 of DP')
+    g.add_argument('--c2', type=float, default=10.0, help='dpi, dvae: C2 of DN')
+    g.add_argument('--kl-pf-weight', type=float, default=0.5, help='dpi, dvae: weight of '
+                   'KL(aux || f), the code\'s alpha (eq. 9 alpha; 1 - alpha of eq. 14)')
+    g.add_argument('--lambda0', type=float, default=0.1,
+                   help='dpi, dvae: L2 on all parameters of f, x 1/2 / #users')
+    g.add_argument('--deca-alternate', default='batch', choices=['batch', 'epoch', 'none'],
+                   help='dpi, dvae: alternation of the DP and DN sub-tasks')
+    g.add_argument('--prior-epochs', type=int, default=50,
+                   help='dvae: maximum epochs of the prior\'s pre-training')
     g.add_argument('--beta', type=float, default=0.25, help='rce: weight exponent')
     g.add_argument('--pld-k', type=int, default=5, help='pld: pool size')
     g.add_argument('--pld-tau', type=float, default=0.1, help='pld: temperature')

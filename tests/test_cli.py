@@ -61,14 +61,16 @@ def test_interrupted_run_resumes(tmp_path):
     assert [r['epoch'] for r in log] == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize('denoiser', ['tce', 'rce', 'pld', 'dcf', 'udt', 'wbpr'])
+@pytest.mark.parametrize('denoiser', ['tce', 'rce', 'pld', 'dcf', 'udt', 'dpi', 'dvae',
+                                      'wbpr'])
 def test_denoisers_from_the_command_line(tmp_path, denoiser):
     files = write_split_files(tmp_path)
     out = tmp_path / denoiser
     main(['run', '--train', files['train'], '--val', files['val'], '--test', files['test'],
           '--columns', 'user,item,rating', '--noisy', 'rating<3', '--model', 'mf',
           '--denoiser', denoiser, '--epochs', '3', '--eval-every', '1', '--pld-warmup', '1',
-          '--num-gradual', '10', '--udt-start', '2', '--out', str(out), '--no-progress', '-q'])
+          '--num-gradual', '10', '--udt-start', '2', '--prior-epochs', '2', '--out', str(out),
+          '--no-progress', '-q'])
     results = json.loads((out / 'results.json').read_text())
     assert results['denoiser'] != 'Denoiser()' or denoiser == 'wbpr'
     if denoiser == 'wbpr':

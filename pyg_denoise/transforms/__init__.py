@@ -13,6 +13,7 @@ from pyg_denoise.transforms.reweighted_loss import ReweightedLoss
 from pyg_denoise.transforms.pld import PLD
 from pyg_denoise.transforms.dcf import DCF
 from pyg_denoise.transforms.udt import UDT
+from pyg_denoise.transforms.deca import DPI, DVAE
 
 __all__ = [
     'PerUserSplit',
@@ -31,4 +32,6 @@ __all__ = [
     'PLD',
     'DCF',
     'UDT',
+    'DPI',
+    'DVAE',
 ]

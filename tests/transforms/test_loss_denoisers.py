@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from pyg_denoise.data.graph import build_interaction_graph
 from pyg_denoise.nn import MF, bce_loss, bpr_loss
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (DCF, PLD, UDT, RandomSplit, ReweightedLoss,
+from pyg_denoise.transforms import (DCF, DPI, DVAE, PLD, UDT, RandomSplit, ReweightedLoss,
                                     TruncatedLoss)
 from pyg_denoise.transforms.denoiser import LossBatch
 from pyg_denoise.transforms.pld import sample_pools
@@ -139,6 +139,10 @@ def planted_graph(seed=0, groups=3, per_group=20, clean_per_user=10, noisy_per_u
     # Planted noise is spread evenly over users, so UDT's user-level factor cannot help:
     # hold it constant and test the within-user (temperature softmax) weights.
     (lambda: UDT(userfact1=0.5, userfact2=0.5), lambda d: d['denoise/auc'] > 0.62),
+    # DPI/DVAE: the clean posterior of the training positives (C's lowered for this tiny run).
+    (lambda: DPI(C1=10, C2=10, lambda0=0, lr=0.02), lambda d: d['denoise/auc'] > 0.7),
+    (lambda: DVAE(C1=10, C2=10, lambda0=0, lr=0.02, prior_epochs=10),
+     lambda d: d['denoise/auc'] > 0.7),
     (lambda: PLD(k=5, tau=0.1, warmup=2),
      lambda d: d['denoise/chosen_noisy_share'] < d['denoise/pool_noisy_share'] - 0.05),
 ])

@@ -1,0 +1,127 @@
+import math
+
+import pytest
+import torch
+
+from pyg_denoise.data.negative_sampling import Triples
+from pyg_denoise.nn import MF
+from pyg_denoise.trainer import Trainer, TrainConfig
+from pyg_denoise.transforms import DPI, DVAE, LabelNoise, RandomSplit
+from pyg_denoise.transforms.deca import bernoulli_kl
+from tests.conftest import random_graph
+
+
+def L(x):
+    return math.log(x + 1e-5)
+
+
+def naive_terms(f_pos, f_neg, h_pos, h_neg, hp_pos, hp_neg, p_pos, p_neg, a, C1, C2, mode):
+    def kl(p, q):
+        return p * L(p) - p * L(q) + (1 - p) * L(1 - p) - (1 - p) * L(1 - q)
+
+    pos, neg = [], []
+    for f, h, hp, p in zip(f_pos, h_pos, hp_pos, p_pos):
+        if mode == 'DP':
+            ll = L(h) * (1 - f)
+        elif mode == 'DN':
+            ll = L(hp) * f - C2 * (1 - f)
+        else:
+            ll = L(1 - h) * (1 - f) + L(1 - hp) * f
+        pos.append(a * kl(p, f) + (1 - a) * kl(f, p) - ll)
+    for f, h, hp, p in zip(f_neg, h_neg, hp_neg, p_neg):
+        if mode == 'DP':
+            ll = L(1 - h) * (1 - f) - C1 * f
+        elif mode == 'DN':
+            ll = L(1 - hp) * f
+        else:
+            ll = L(1 - h) * (1 - f) + L(1 - hp) * f
+        neg.append(a * kl(p, f) + (1 - a) * kl(f, p) - ll)
+    return sum(pos) / len(pos) + sum(neg) / len(neg)
+
+
+@pytest.mark.parametrize('mode', ['DP', 'DN', 'both'])
+@pytest.mark.parametrize('a', [0.0, 0.3, 1.0])
+def test_loss_terms_match_hand_computation(mode, a):
+    torch.manual_seed(0)
+    dpi = DPI(C1=7.0, C2=3.0, kl_pf_weight=a)
+    dpi._build(4, 6, 'cpu')
+    for m in (dpi.h, dpi.h_prime, dpi.g):  # spread the outputs away from 0.5
+        torch.nn.init.normal_(m.user.weight, std=1.0)
+        torch.nn.init.normal_(m.item.weight, std=1.0)
+    user, pos, neg = torch.tensor([0, 1, 3]), torch.tensor([2, 0, 5]), torch.tensor([1, 4, 4])
+    f_pos, f_neg = torch.tensor([0.9, 0.2, 0.6]), torch.tensor([0.1, 0.7, 0.3])
+    got = dpi.loss_terms(f_pos, f_neg, user, pos, neg, mode).item()
+    with torch.no_grad():
+        vals = [t.tolist() for t in (dpi.h(user, pos), dpi.h(user, neg), dpi.h_prime(user, pos),
+                                     dpi.h_prime(user, neg), dpi.g(user, pos), dpi.g(user, neg))]
+    ref = naive_terms(f_pos.tolist(), f_neg.tolist(), *vals, a, 7.0, 3.0, mode)
+    assert got == pytest.approx(ref, rel=1e-5)
+
+
+def test_bernoulli_kl():
+    p, q = torch.rand(50) * 0.9 + 0.05, torch.rand(50) * 0.9 + 0.05
+    ref = torch.distributions.kl_divergence(torch.distributions.Bernoulli(p),
+                                            torch.distributions.Bernoulli(q))
+    assert torch.allclose(bernoulli_kl(p, q), ref, atol=1e-3)
+    assert bernoulli_kl(p, p).abs().max() < 1e-3
+
+
+def small():
+    return LabelNoise('rating<3')(RandomSplit((0.7, 0.15, 0.15), seed=0)(
+        random_graph(40, 30, 500, seed=0)))
+
+
+def test_sub_tasks_alternate_and_step_only_their_channel():
+    torch.manual_seed(0)
+    tr = Trainer(MF(40, 30), small(), TrainConfig(epochs=1, progress=False, ks=(5, )),
+                 denoiser=DPI())
+    dpi = tr.denoiser
+    from pyg_denoise.transforms.denoiser import EpochContext
+    dpi.update(EpochContext(tr, 1, 0))
+    batch = Triples(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 2]), torch.tensor([5, 6, 7]),
+                    torch.arange(3))
+    seen = []
+    for _ in range(3):
+        before = {k: [p.clone() for p in m.parameters()] for k, m in dpi._modules().items()}
+        f_before = [p.clone() for p in tr.model.parameters()]
+        mode = dpi.mode
+        dpi.training_step(tr, batch)
+        moved = {k: any(not torch.equal(a, b) for a, b in zip(before[k], m.parameters()))
+                 for k, m in dpi._modules().items()}
+        seen.append((mode, moved['h'], moved['h_prime'], moved['g']))
+        assert any(not torch.equal(a, b) for a, b in zip(f_before, tr.model.parameters()))
+    assert seen == [('both', True, True, True), ('DP', True, False, True),
+                    ('DN', False, True, True)]
+
+
+def test_posterior_formula():
+    torch.manual_seed(0)
+    dpi = DPI()
+    dpi._build(3, 3, 'cpu')
+    model = MF(3, 3)
+    ei = torch.tensor([[0, 1, 2], [2, 1, 0]])
+    post = dpi.posterior(model, None, ei)
+    with torch.no_grad():
+        f = torch.sigmoid(model.score(model.get_embedding(), ei[0], ei[1]))
+        h, hp = dpi.h(ei[0], ei[1]), dpi.h_prime(ei[0], ei[1])
+    assert torch.allclose(post, hp * f / (hp * f + h * (1 - f)))
+
+
+def test_dvae_pretrains_a_frozen_prior_from_another_init():
+    torch.manual_seed(0)
+    model = MF(40, 30)
+    dvae = DVAE(prior_epochs=3)
+    Trainer(model, small(), TrainConfig(epochs=1, progress=False, ks=(5, ), lr=0.01),
+            denoiser=dvae).fit()
+    assert dvae.prior is not None and dvae.prior is not model
+    assert not any(p.requires_grad for p in dvae.prior.parameters())
+    assert 1 <= dvae.prior_results['epoch'] <= 3
+    assert not torch.equal(dvae.prior.user_emb.weight, model.user_emb.weight)
+
+
+def test_bad_arguments():
+    for make in (lambda: DPI(C1=-1), lambda: DPI(kl_pf_weight=2), lambda: DPI(alternate='x'),
+                 lambda: DPI(start_mode='DQ'), lambda: DPI(dim=0),
+                 lambda: DVAE(prior_epochs=0)):
+        with pytest.raises(ValueError):
+            make()
