@@ -29,7 +29,8 @@ from pyg_denoise.benchmark import DEFAULT_RULES, run_record, summarize, to_markd
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (DCF, DPI, DVAE, PLD, UDT, Denoiser, InjectNoise, KCore,
+from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, UDT, Denoiser, InjectNoise,
+                                    KCore,
                                     LabelNoise, LeaveOneOut, RandomSplit, ReweightedLoss,
                                     TemporalSplit, TruncatedLoss)
 from pyg_denoise.typing import EDGE_TYPE
@@ -76,6 +77,8 @@ DENOISERS: Dict[str, Callable[[argparse.Namespace], Optional[Denoiser]]] = {
     'dvae': lambda a: DVAE(prior_epochs=a.prior_epochs, **_deca_kwargs(a)),
     'deca': lambda a: DPI(**_deca_kwargs(a)),  # the official code's name of DPI
     'deca_p': lambda a: DVAE(prior_epochs=a.prior_epochs, **_deca_kwargs(a)),  # of DVAE
+    'bod': lambda a: BOD(1.0, a.weight_alignment, a.weight_uniformity, a.generator_lr,
+                         outer_loop=a.outer_loop, outer_positive=a.bod_outer_positive),
     'wbpr': lambda a: None,
 }
 
@@ -187,6 +190,14 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help='dpi, dvae: alternation of the DP and DN sub-tasks')
     g.add_argument('--prior-epochs', type=int, default=50,
                    help='dvae: maximum epochs of the prior\'s pre-training')
+    g.add_argument('--generator-lr', type=float, default=1e-3, help='bod: generator lr')
+    g.add_argument('--weight-alignment', type=float, default=1.0, help='bod: alignment weight')
+    g.add_argument('--weight-uniformity', type=float, default=0.5,
+                   help='bod: uniformity weight')
+    g.add_argument('--outer-loop', type=int, default=1,
+                   help='bod: generator updates per epoch')
+    g.add_argument('--bod-outer-positive', default='user', choices=['user', 'item'],
+                   help="bod: the outer step's positive weight Gen(u, u) (code) or Gen(u, i)")
     g.add_argument('--beta', type=float, default=0.25, help='rce: weight exponent')
     g.add_argument('--pld-k', type=int, default=5, help='pld: pool size')
     g.add_argument('--pld-tau', type=float, default=0.1, help='pld: temperature')

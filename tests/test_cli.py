@@ -61,7 +61,7 @@ def test_interrupted_run_resumes(tmp_path):
     assert [r['epoch'] for r in log] == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize('denoiser', ['tce', 'rce', 'pld', 'dcf', 'udt', 'dpi', 'dvae',
+@pytest.mark.parametrize('denoiser', ['tce', 'rce', 'pld', 'dcf', 'udt', 'dpi', 'dvae', 'bod',
                                       'wbpr'])
 def test_denoisers_from_the_command_line(tmp_path, denoiser):
     files = write_split_files(tmp_path)

@@ -14,6 +14,7 @@ from pyg_denoise.transforms.pld import PLD
 from pyg_denoise.transforms.dcf import DCF
 from pyg_denoise.transforms.udt import UDT
 from pyg_denoise.transforms.deca import DPI, DVAE
+from pyg_denoise.transforms.bod import BOD
 
 __all__ = [
     'PerUserSplit',
@@ -34,4 +35,5 @@ __all__ = [
     'UDT',
     'DPI',
     'DVAE',
+    'BOD',
 ]

@@ -70,3 +70,26 @@ def test_bad_input():
         BipartiteAdjacency(torch.tensor([[0], [0]]), 1, 1, torch.tensor([-1.0]))
     with pytest.raises(ValueError, match="'edge_weight' must have shape"):
         BipartiteAdjacency(torch.tensor([[0], [0]]), 1, 1, torch.tensor([1.0, 2.0]))
+
+
+def test_second_derivatives_through_the_sparse_product():
+    # BOD differentiates gradients (create_graph=True): d/dc of <grad_x f(A x; c), v>.
+    U, I = 4, 5
+    ei = random_edges(U, I, 10, seed=2)
+    adj = BipartiteAdjacency(ei, U, I)
+    A = torch.zeros(U + I, U + I, dtype=torch.float64)
+    A[adj.homogeneous()[0][1], adj.homogeneous()[0][0]] = adj.homogeneous()[1].double()
+    x = torch.randn(U + I, 3, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(U + I, 3, dtype=torch.float64)
+
+    def second(matmul):
+        out = (matmul(x) * c).sin().sum()
+        (g, ) = torch.autograd.grad(out, x, create_graph=True)
+        (gc, ) = torch.autograd.grad((g * v).sum(), c)
+        return g.detach(), gc
+
+    adj64 = BipartiteAdjacency(ei, U, I, torch.ones(10, dtype=torch.float64))
+    g, gc = second(adj64.matmul)
+    g_ref, gc_ref = second(lambda t: A @ t)
+    assert torch.allclose(g, g_ref, atol=1e-10) and torch.allclose(gc, gc_ref, atol=1e-10)

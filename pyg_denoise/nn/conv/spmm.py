@@ -2,7 +2,6 @@ from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 
 class SymmetricSpMM(torch.autograd.Function):
@@ -14,6 +13,9 @@ class SymmetricSpMM(torch.autograd.Function):
 
     Inputs: :obj:`rowptr`, :obj:`col`, :obj:`value` of the CSR, the dense :obj:`x`, and the
     prebuilt :obj:`torch.sparse_csr_tensor` (values detached) used for both products.
+
+    The backward is itself a :class:`SymmetricSpMM` product, so second derivatives with
+    respect to :obj:`x` work (:obj:`create_graph=True`, as BOD's gradient matching needs).
     """
     @staticmethod
     def forward(ctx, rowptr: Tensor, col: Tensor, value: Tensor, x: Tensor,
@@ -24,10 +26,11 @@ class SymmetricSpMM(torch.autograd.Function):
         return csr @ x
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
         rowptr, col, x = ctx.saved_tensors
-        grad_x = ctx.csr @ grad_out if ctx.needs_input_grad[3] else None
+        grad_x = None
+        if ctx.needs_input_grad[3]:  # A^T G = A G, differentiable again in G
+            grad_x = SymmetricSpMM.apply(rowptr, col, ctx.csr.values(), grad_out, ctx.csr)
         grad_value = None
         if ctx.value_grad and ctx.needs_input_grad[2]:
             row = torch.repeat_interleave(torch.arange(rowptr.numel() - 1,
