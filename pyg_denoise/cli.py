@@ -29,8 +29,8 @@ from pyg_denoise.benchmark import DEFAULT_RULES, run_record, summarize, to_markd
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, UDT, Denoiser, InjectNoise,
-                                    KCore,
+from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
+                                    InjectNoise, KCore,
                                     LabelNoise, LeaveOneOut, RandomSplit, ReweightedLoss,
                                     TemporalSplit, TruncatedLoss)
 from pyg_denoise.typing import EDGE_TYPE
@@ -79,6 +79,8 @@ DENOISERS: Dict[str, Callable[[argparse.Namespace], Optional[Denoiser]]] = {
     'deca_p': lambda a: DVAE(prior_epochs=a.prior_epochs, **_deca_kwargs(a)),  # of DVAE
     'bod': lambda a: BOD(1.0, a.weight_alignment, a.weight_uniformity, a.generator_lr,
                          outer_loop=a.outer_loop, outer_positive=a.bod_outer_positive),
+    'sgdl': lambda a: SGDL(a.history_len, a.memorization, meta_lr=a.meta_lr,
+                           max_phase1_epochs=a.max_phase1_epochs),
     'wbpr': lambda a: None,
 }
 
@@ -196,6 +198,13 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help='bod: uniformity weight')
     g.add_argument('--outer-loop', type=int, default=1,
                    help='bod: generator updates per epoch')
+    g.add_argument('--history-len', type=int, default=10,
+                   help='sgdl: epochs of memorisation history')
+    g.add_argument('--memorization', default='sampled', choices=['sampled', 'full'],
+                   help='sgdl: rank positives against sampled negatives (code) or all items')
+    g.add_argument('--meta-lr', type=float, default=5e-4, help='sgdl: lr of the weighting MLP')
+    g.add_argument('--max-phase1-epochs', type=int, default=None,
+                   help='sgdl: switch to phase II at this epoch at the latest')
     g.add_argument('--bod-outer-positive', default='user', choices=['user', 'item'],
                    help="bod: the outer step's positive weight Gen(u, u) (code) or Gen(u, i)")
     g.add_argument('--beta', type=float, default=0.25, help='rce: weight exponent')

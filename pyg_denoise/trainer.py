@@ -191,7 +191,7 @@ class Trainer:
                                          cfg.negative_distribution, cfg.negative_alpha)
         self.evaluator = RankingEvaluator(cfg.ks, ndcg_idcg=cfg.ndcg_idcg,
                                           chunk_size=cfg.eval_chunk_size)
-        self.optimizer = self._make_optimizer()
+        self.optimizer = self.make_optimizer()
         self.adj: Optional[BipartiteAdjacency] = None
         self._adj_weight: Optional[Tensor] = None
         self.epoch = 0          # the last finished epoch
@@ -203,7 +203,10 @@ class Trainer:
         self.train_seconds = 0.0
 
     # Set-up ---------------------------------------------------------------------------------
-    def _make_optimizer(self) -> torch.optim.Optimizer:
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        r"""A fresh optimiser of the model's parameters as the configuration names it
+        (a method that restarts the optimiser, like SGDL every Phase-II epoch, assigns it to
+        :attr:`optimizer`)."""
         cfg = self.config
         params = list(self.model.parameters())
         if cfg.optimizer == 'adam':

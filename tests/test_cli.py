@@ -62,7 +62,7 @@ def test_interrupted_run_resumes(tmp_path):
 
 
 @pytest.mark.parametrize('denoiser', ['tce', 'rce', 'pld', 'dcf', 'udt', 'dpi', 'dvae', 'bod',
-                                      'wbpr'])
+                                      'sgdl', 'wbpr'])
 def test_denoisers_from_the_command_line(tmp_path, denoiser):
     files = write_split_files(tmp_path)
     out = tmp_path / denoiser

@@ -3,6 +3,7 @@ overlap analysis of the `"Personalized Denoising Implicit Feedback for Robust Re
 System" <https://arxiv.org/abs/2502.00348>`_ (PLD) paper, whose premise is that the two
 distributions overlap heavily over all users but separate well inside one user's own
 losses."""
+import math
 from typing import Dict
 
 import torch
@@ -24,6 +25,17 @@ def standardize_per_user(loss: Tensor, user: Tensor, num_users: int) -> Tensor:
         count.clamp(min=1)
     std = var.sqrt()[user]
     return torch.where(std > 0, dev / std.clamp(min=1e-12), torch.zeros_like(dev))
+
+
+def minmax_per_user(loss: Tensor, user: Tensor, num_users: int) -> Tensor:
+    r"""Each loss min-max normalised within its user, :math:`(\ell - \min_u)/(\max_u -
+    \min_u)` (SGDL's input to the noise-ratio mixture); users with a single positive, or no
+    spread, keep their raw loss as SGDL's code does."""
+    inf = torch.full((num_users, ), float('inf'), dtype=loss.dtype, device=loss.device)
+    lo = inf.scatter_reduce(0, user, loss, 'amin')
+    hi = (-inf).scatter_reduce(0, user, loss, 'amax')
+    span = (hi - lo)[user]
+    return torch.where(span > 0, (loss - lo[user]) / span.clamp_min(1e-12), loss)
 
 
 def loss_separation(loss: Tensor, noisy: Tensor, user: Tensor,
@@ -59,3 +71,57 @@ def loss_separation(loss: Tensor, noisy: Tensor, user: Tensor,
         'mean_loss_clean': float(loss[~noisy].double().mean()),
         'mean_loss_noisy': float(loss[noisy].double().mean()),
     }
+
+
+def fit_gmm_1d(x: Tensor, max_iter: int = 100, tol: float = 1e-2,
+               reg_covar: float = 5e-4) -> Dict[str, Tensor]:
+    r"""A two-component 1-D Gaussian mixture fitted by EM (SGDL's noise-ratio estimate,
+    with scikit-learn's ``GaussianMixture`` settings of the official code: :obj:`max_iter`,
+    :obj:`tol` on the change of the mean log-likelihood, :obj:`reg_covar` added to the
+    variances). Initialised like scikit-learn's default: a 2-means clustering (Lloyd's
+    iterations from the quartiles), whose hard assignment gives the first parameters.
+
+    Returns:
+        A dict with :obj:`weight`, :obj:`mean`, :obj:`var` (each :obj:`[2]`, components in
+        increasing order of mean), :obj:`posterior` (:obj:`[N, 2]`, responsibilities) and
+        :obj:`iterations`.
+    """
+    x = x.double().view(-1)
+    if x.numel() < 2:
+        raise ValueError(f"A two-component mixture needs at least 2 values (got {x.numel()})")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("The values of the mixture must be finite")
+    center = torch.quantile(x, torch.tensor([0.25, 0.75], dtype=torch.float64,
+                                            device=x.device))
+    for _ in range(100):  # 2-means in 1-D
+        upper = (x - center[0]).abs() > (x - center[1]).abs()
+        new = torch.stack([x[~upper].mean() if bool((~upper).any()) else center[0],
+                           x[upper].mean() if bool(upper.any()) else center[1]])
+        if torch.equal(new, center):
+            break
+        center = new
+    resp = torch.stack([(~upper).double(), upper.double()], dim=1)
+    nk = resp.sum(0) + 10 * torch.finfo(torch.float64).eps
+    weight = nk / x.numel()
+    mean = (resp * x.view(-1, 1)).sum(0) / nk
+    var = (resp * (x.view(-1, 1) - mean) ** 2).sum(0) / nk + reg_covar
+    prev, it = -math.inf, 0
+    for it in range(1, max_iter + 1):
+        log_p = (-0.5 * (x.view(-1, 1) - mean) ** 2 / var - 0.5 * torch.log(2 * math.pi * var)
+                 + torch.log(weight))
+        norm = torch.logsumexp(log_p, dim=1, keepdim=True)
+        resp = torch.exp(log_p - norm)
+        ll = float(norm.mean())
+        nk = resp.sum(0) + 10 * torch.finfo(torch.float64).eps
+        weight = nk / x.numel()
+        mean = (resp * x.view(-1, 1)).sum(0) / nk
+        var = (resp * (x.view(-1, 1) - mean) ** 2).sum(0) / nk + reg_covar
+        if abs(ll - prev) < tol:
+            break
+        prev = ll
+    log_p = (-0.5 * (x.view(-1, 1) - mean) ** 2 / var - 0.5 * torch.log(2 * math.pi * var)
+             + torch.log(weight))
+    resp = torch.softmax(log_p, dim=1)
+    order = mean.argsort()
+    return {'weight': weight[order], 'mean': mean[order], 'var': var[order],
+            'posterior': resp[:, order], 'iterations': torch.tensor(it)}

@@ -15,6 +15,7 @@ from pyg_denoise.transforms.dcf import DCF
 from pyg_denoise.transforms.udt import UDT
 from pyg_denoise.transforms.deca import DPI, DVAE
 from pyg_denoise.transforms.bod import BOD
+from pyg_denoise.transforms.sgdl import SGDL
 
 __all__ = [
     'PerUserSplit',
@@ -36,4 +37,5 @@ __all__ = [
     'DPI',
     'DVAE',
     'BOD',
+    'SGDL',
 ]

@@ -5,7 +5,7 @@ import torch
 
 from pyg_denoise.nn import LightGCN, MF
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, UDT, LabelNoise, RandomSplit,
+from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, LabelNoise, RandomSplit,
                                     TruncatedLoss)
 from pyg_denoise.transforms.denoiser import EpochContext, LossBatch
 from tests.conftest import random_graph
@@ -189,7 +189,8 @@ def crashing(denoiser, at_epoch):
 @pytest.mark.parametrize('make', [lambda: DCF(0.3, 20, time_step=2),
                                   lambda: UDT(start_epoch=2), lambda: TruncatedLoss(0.3, 20),
                                   lambda: PLD(warmup=1), lambda: DPI(),
-                                  lambda: DVAE(prior_epochs=2), lambda: BOD(outer_loop=2)])
+                                  lambda: DVAE(prior_epochs=2), lambda: BOD(outer_loop=2),
+                                  lambda: SGDL(history_len=2)])
 @pytest.mark.parametrize('loss', ['bpr', 'bce'])
 def test_denoiser_resumes_exactly(tmp_path, make, loss):
     data = LabelNoise('rating<3')(RandomSplit((0.7, 0.15, 0.15), seed=0)(
