@@ -3,7 +3,9 @@
 LightGCN (3 layers, d=64, batch 2048) on ML-100K with natural noise. One trainer per method;
 after one untimed epoch each, the methods train one epoch in turn, --epochs rounds, so that
 machine drift hits all of them alike; the median epoch time is divided by the plain one's.
-PLD and UDT are timed past their warm-up (every batch resamples / reweights).
+PLD and UDT are timed past their warm-up (every batch resamples / reweights), SGDL in its
+Phase II (forced to switch after the first epoch), DVAE after its prior's pre-training (3
+epochs, inside the untimed first epoch); BOD's epoch includes its outer step.
 
     python benchmarks/denoiser_overhead.py --epochs 10 [--loss bce] [--model mf]
 """
@@ -17,14 +19,15 @@ import torch
 from pyg_denoise.datasets import MovieLens100K
 from pyg_denoise.nn import LightGCN, MF
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (DCF, PLD, UDT, LabelNoise, RandomSplit, ReweightedLoss,
-                                    TruncatedLoss)
+from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, LabelNoise,
+                                    RandomSplit, ReweightedLoss, TruncatedLoss)
 
 HERE = osp.dirname(osp.abspath(__file__))
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('--root', default=osp.join(HERE, '..', '..', 'shared', 'datasets', 'ml-100k'))
 parser.add_argument('--epochs', type=int, default=10)
 parser.add_argument('--loss', default='bpr', choices=['bpr', 'bce'])
+parser.add_argument('--methods', default=None, help='comma-separated subset (default: all)')
 parser.add_argument('--model', default='lightgcn', choices=['lightgcn', 'mf'])
 args = parser.parse_args()
 
@@ -33,7 +36,10 @@ with tempfile.TemporaryDirectory() as tmp:
 data = LabelNoise('rating<3', 'rating>=4')(RandomSplit(seed=0)(data))
 methods = {'none': None, 'tce': TruncatedLoss(0.2, 2000), 'rce': ReweightedLoss(0.25),
            'pld': PLD(5, 0.1, warmup=0), 'dcf': DCF(0.2, 2000), 'udt': UDT(start_epoch=2),
-           'wbpr': None}
+           'wbpr': None, 'dpi': DPI(), 'dvae': DVAE(prior_epochs=3),
+           'sgdl': SGDL(max_phase1_epochs=1), 'bod': BOD()}
+chosen = args.methods.split(',') if args.methods else list(methods)
+methods = {k: v for k, v in methods.items() if k in chosen or k == 'none'}
 trainers = {}
 for name, denoiser in methods.items():
     torch.manual_seed(0)

@@ -1,9 +1,61 @@
 r"""Plots (needs the :obj:`plot` extra, matplotlib)."""
-from typing import Optional
+from typing import Dict, Optional, Sequence
 
 from torch import Tensor
 
 from pyg_denoise.metrics.loss_distribution import loss_separation, standardize_per_user
+
+
+def _pyplot():
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("pyg_denoise.plot needs matplotlib: "
+                          "pip install 'pyg-denoise[plot]'") from e
+    return plt
+
+
+def plot_lines(x: Sequence[float], series: Dict[str, Sequence[float]], path: str,
+               xlabel: str = 'epoch', ylabel: str = '', title: Optional[str] = None) -> str:
+    r"""Writes a PNG with one line per entry of :obj:`series` against :obj:`x` (e.g. SGDL's
+    memorisation curve). Returns :obj:`path`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, ys in series.items():
+        ax.plot(list(x), list(ys), marker='o', markersize=3, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_bars(labels: Sequence[str], series: Dict[str, Sequence[float]], path: str,
+              xlabel: str = '', ylabel: str = '', title: Optional[str] = None) -> str:
+    r"""Writes a PNG of grouped bars: one group per label, one bar per entry of
+    :obj:`series` (e.g. the clean posterior by rating level). Returns :obj:`path`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    width = 0.8 / max(len(series), 1)
+    for k, (name, ys) in enumerate(series.items()):
+        ax.bar([i + k * width for i in range(len(labels))], list(ys), width, label=name)
+    ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(labels))])
+    ax.set_xticklabels(list(labels))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def plot_loss_distributions(loss: Tensor, noisy: Tensor, user: Tensor, num_users: int,
@@ -15,13 +67,7 @@ def plot_loss_distributions(loss: Tensor, noisy: Tensor, user: Tensor, num_users
     Returns:
         :obj:`path`.
     """
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_loss_distributions needs matplotlib: "
-                          "pip install 'pyg-denoise[plot]'") from e
+    plt = _pyplot()
     stats = loss_separation(loss, noisy, user, num_users)
     loss, noisy = loss.detach().cpu().double(), noisy.bool().cpu()
     z = standardize_per_user(loss, user.cpu(), num_users)

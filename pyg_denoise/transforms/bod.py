@@ -41,8 +41,13 @@ def weighted_alignment(u: Tensor, i: Tensor, w: Tensor) -> Tensor:
 
 def uniformity(x: Tensor, t: float = 2.0) -> Tensor:
     r"""DirectAU's uniformity :math:`\log \frac{1}{|P|}\sum_{(a,b)} e^{-t\lVert \bar x_a -
-    \bar x_b\rVert^2}` over the pairs of rows."""
-    return torch.pdist(F.normalize(x, dim=-1), p=2).pow(2).mul(-t).exp().mean().log()
+    \bar x_b\rVert^2}` over the pairs of rows. Computed from the Gram matrix of the
+    normalised rows (:math:`\lVert \bar x_a - \bar x_b\rVert^2 = 2 - 2\bar x_a^\top
+    \bar x_b`): the same value as ``torch.pdist``, several times faster with its backward."""
+    n = x.size(0)
+    xn = F.normalize(x, dim=-1)
+    kernel = torch.exp(-t * (2 - 2 * xn @ xn.t()).clamp_min(0))
+    return ((kernel.sum() - kernel.diagonal().sum()) / (n * (n - 1))).log()
 
 
 def gradient_match(g_real: List[Tensor], g_syn: List[Tensor]) -> Tensor:
