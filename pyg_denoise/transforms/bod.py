@@ -91,7 +91,7 @@ class BOD(Denoiser):
         :obj:`outer_positive='item'` uses ``Gen(user, item)``. The code fixes LightGCN at 2
         layers and selects the epoch on the test set; neither is imposed here.
 
-        BOD needs a dot-product backbone (LightGCN, NGCF, MF): its losses act on the final
+        BOD needs a dot-product backbone (LightGCN, NGCF, MF, CDAE): its losses act on the final
         user and item embeddings.
 
     Args:
@@ -145,7 +145,7 @@ class BOD(Denoiser):
         trainer = ctx.trainer
         model = trainer.model
         if type(model).score is not Recommender.score:
-            raise ValueError(f"BOD needs a dot-product backbone (LightGCN, NGCF, MF); "
+            raise ValueError(f"BOD needs a dot-product backbone (LightGCN, NGCF, MF, CDAE); "
                              f"{type(model).__name__} scores pairs with its own network")
         self._trainer = trainer
         store = ctx.data[EDGE_TYPE]

@@ -125,3 +125,27 @@ def test_bad_arguments():
                  lambda: DVAE(prior_epochs=0)):
         with pytest.raises(ValueError):
             make()
+
+
+@pytest.mark.parametrize('model', ['lightgcn', 'ngcf', 'mf', 'gmf', 'neumf', 'cdae'])
+@pytest.mark.parametrize('method', ['dpi', 'dvae', 'sgdl', 'bod'])
+def test_model_based_denoisers_with_every_backbone(model, method):
+    from pyg_denoise.nn import CDAE, GMF, NGCF, LightGCN, NeuMF
+    from pyg_denoise.transforms import BOD, SGDL
+    make_model = {'lightgcn': LightGCN, 'ngcf': NGCF, 'mf': MF, 'gmf': GMF, 'neumf': NeuMF,
+                  'cdae': CDAE}[model]
+    make = {'dpi': lambda: DPI(), 'dvae': lambda: DVAE(prior_epochs=1),
+            'sgdl': lambda: SGDL(history_len=1, max_phase1_epochs=1),
+            'bod': lambda: BOD()}[method]
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=3, batch_size=64, progress=False, ks=(5, ), lr=0.01,
+                      loss='bce' if model in ('gmf', 'neumf', 'cdae') else 'bpr')
+    trainer = Trainer(make_model(40, 30), small(), cfg, denoiser=make())
+    if method == 'bod' and model in ('gmf', 'neumf'):  # CDAE scores by a dot product
+        with pytest.raises(ValueError, match='dot-product'):
+            trainer.fit()
+        return
+    res = trainer.fit()
+    assert math.isfinite(res['log'][-1]['loss'])
+    if method == 'sgdl':
+        assert trainer.denoiser.phase == 2  # phase II ran in epochs 2-3
