@@ -41,7 +41,8 @@ def noise_detection(weight: Tensor, noisy: Tensor) -> Dict[str, float]:
         * :obj:`auc`: the ROC AUC of :math:`-\text{weight}` for the noisy class (0.5 = no
           better than chance);
         * :obj:`mean_weight_clean`, :obj:`mean_weight_noisy`, :obj:`flagged`,
-          :obj:`num_noisy`.
+          :obj:`num_noisy`, and :obj:`clean_flagged_share` (the share of clean edges flagged:
+          with :obj:`recall`, the share of noisy ones, it says what a method costs).
     """
     noisy = noisy.bool().view(-1).cpu()
     weight = weight.view(-1).cpu()
@@ -62,6 +63,7 @@ def noise_detection(weight: Tensor, noisy: Tensor) -> Dict[str, float]:
         'mean_weight_clean': float(w[~noisy].mean()) if (~noisy).any() else float('nan'),
         'mean_weight_noisy': float(w[noisy].mean()) if noisy.any() else float('nan'),
         'flagged': int(flagged.sum()),
+        'clean_flagged_share': int((flagged & ~noisy).sum()) / max(int((~noisy).sum()), 1),
         'num_noisy': n_noisy,
     }
 

@@ -84,8 +84,8 @@ class TruncatedLoss(Denoiser):
 
     def epoch_diagnostics(self) -> Dict[str, float]:
         out = self._acc.compute()
-        out = {k: out[k] for k in ('precision', 'recall', 'flagged', 'num_noisy',
-                                   'noisy_share') if k in out}
+        out = {k: out[k] for k in ('precision', 'recall', 'clean_flagged_share', 'flagged',
+                                   'num_noisy', 'noisy_share') if k in out}
         out['drop_rate'] = self._last_rate
         return out
 
