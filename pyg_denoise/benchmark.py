@@ -101,7 +101,8 @@ def summarize(records: Sequence[Dict[str, Any]], rules: Sequence[str],
     r"""Groups run records (:obj:`dataset, model, denoiser, seed, rules`) into one row per
     (dataset, model, denoiser, rule): mean and std over seeds of each metric, the relative
     change of the mean against :obj:`baseline` (same dataset, model and rule) and the
-    paired t-test against it over the seeds both have."""
+    paired t-test against it over the seeds both have; :obj:`rank` orders the denoisers of
+    one (dataset, rule, model) by the mean of the first metric (1 = best)."""
     groups: Dict[Tuple, Dict[int, Dict[str, float]]] = {}
     epochs: Dict[Tuple, List[int]] = {}
     for rec in records:
@@ -136,8 +137,17 @@ def summarize(records: Sequence[Dict[str, Any]], rules: Sequence[str],
                                          b_mean) / b_mean if b_mean else float('nan'))
                 row[m]['t'], row[m]['p'] = t, p
         rows.append(row)
+    # rank of each denoiser (1 = best mean of the first metric) within (dataset, rule, model)
+    key0 = metrics[0] if metrics else None
+    groups_rank: Dict[Tuple, List[Dict[str, Any]]] = {}
+    for row in rows:
+        groups_rank.setdefault((row['dataset'], row['rule'], row['model']), []).append(row)
+    for members in groups_rank.values():
+        scored = sorted((r for r in members if key0 in r), key=lambda r: -r[key0]['mean'])
+        for k, r in enumerate(scored):
+            r['rank'] = k + 1
     order = {r: i for i, r in enumerate(rules)}
-    rows.sort(key=lambda r: (r['dataset'], r['model'], order[r['rule']],
+    rows.sort(key=lambda r: (r['dataset'], order[r['rule']], r['model'],
                              r['denoiser'] != baseline, r['denoiser']))
     return rows
 
@@ -155,8 +165,8 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
                 if row['rule'].startswith('test:') else ''
             out += ['', f"### {row['dataset']}, selected by `{row['rule']}`{oracle}", '',
                     '| model | denoiser | seeds | ' + ' | '.join(metrics) +
-                    f' | change of {metrics[0]} vs {baseline} | p (paired t) | epochs |',
-                    '|---|---|---|' + '---|' * len(metrics) + '---|---|---|']
+                    f' | change of {metrics[0]} vs {baseline} | p (paired t) | rank | epochs |',
+                    '|---|---|---|' + '---|' * len(metrics) + '---|---|---|---|']
         cells = []
         for m in metrics:
             v = row.get(m)
@@ -166,6 +176,6 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
                   math.isfinite(first['rel_change']) else '')
         p = f"{first['p']:.3f}" if 'p' in first and math.isfinite(first['p']) else ''
         out.append(f"| {row['model']} | {row['denoiser']} | {len(row['seeds'])} | " +
-                   ' | '.join(cells) + f" | {change} | {p} | "
+                   ' | '.join(cells) + f" | {change} | {p} | {row.get('rank', '')} | "
                    f"{','.join(str(e) for e in row['epochs'])} |")
     return '\n'.join(out).strip() + '\n'

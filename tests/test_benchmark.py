@@ -83,6 +83,7 @@ def test_summarize_and_markdown():
     assert tce['mean'] == pytest.approx(0.21 + 0.02 + 0.001)
     assert tce['rel_change'] == pytest.approx(0.02 / 0.211)
     assert tce['p'] == 0.0  # the same +0.02 on every seed
+    assert rows[1]['rank'] == 1 and rows[0]['rank'] == 2
     md = to_markdown(rows, ['recall@20'])
     assert '### d, selected by `val_loss`' in md and '+9.5 %' in md
     assert '0.2110 ± 0.0010' in md
