@@ -223,6 +223,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--save-topk', type=int, default=0, metavar='K',
                    help='write out/topk.tsv: user, item, rank in raw ids for every '
                    'evaluated test user')
+    g.add_argument('--export-graph', default=None, metavar='FILE',
+                   help="write FILE: user, item, clean_score[, noisy] (raw ids) for every "
+                   "training edge, the denoiser's clean score of the selected model")
     g.add_argument('--no-progress', action='store_true')
     g.add_argument('-q', '--quiet', action='store_true')
 
@@ -311,6 +314,28 @@ def load_data(args: argparse.Namespace) -> HeteroData:
     return data
 
 
+def _raw(ids: Any, idx: torch.Tensor) -> List[str]:
+    return [str(ids[i]) for i in idx.tolist()] if isinstance(ids, list) else \
+        [str(v) for v in ids[idx].tolist()]
+
+
+def export_graph(trainer: Trainer, data: HeteroData, path: str) -> int:
+    r"""Writes :obj:`user, item, clean_score[, noisy]` (raw ids) for every training edge:
+    the denoiser's clean score of the selected model (higher = more likely clean)."""
+    graph = trainer.export_graph()
+    store = graph[EDGE_TYPE]
+    u_col = _raw(data['user'].raw_id, store.edge_index[0].cpu())
+    i_col = _raw(data['item'].raw_id, store.edge_index[1].cpu())
+    score = store.clean_score.tolist()
+    noisy = store.noisy.int().tolist() if 'noisy' in store else None
+    with open(path, 'w') as f:
+        f.write('user\titem\tclean_score' + ('\tnoisy' if noisy is not None else '') + '\n')
+        for k, (u, i, s) in enumerate(zip(u_col, i_col, score)):
+            f.write(f'{u}\t{i}\t{s:.6g}' + (f'\t{noisy[k]}' if noisy is not None else '') +
+                    '\n')
+    return len(score)
+
+
 def save_topk(trainer: Trainer, data: HeteroData, k: int, path: str) -> int:
     r"""Writes :obj:`user, item, rank` (raw ids, rank from 1) for every user with a test
     positive, excluding training and validation items as the metrics do."""
@@ -320,14 +345,8 @@ def save_topk(trainer: Trainer, data: HeteroData, k: int, path: str) -> int:
     trainer.model.eval()
     top = trainer.model.recommend(trainer.current_adjacency(), users.to(trainer.device), k,
                                   exclude=exclude).cpu()
-    user_raw, item_raw = data['user'].raw_id, data['item'].raw_id
-
-    def raw(ids, idx):
-        return [str(ids[i]) for i in idx.tolist()] if isinstance(ids, list) else \
-            [str(v) for v in ids[idx].tolist()]
-
-    u_col = raw(user_raw, users.repeat_interleave(k))
-    i_col = raw(item_raw, top.reshape(-1))
+    u_col = _raw(data['user'].raw_id, users.repeat_interleave(k))
+    i_col = _raw(data['item'].raw_id, top.reshape(-1))
     ranks = list(range(1, k + 1)) * users.numel()
     with open(path, 'w') as f:
         f.write('user\titem\trank\n')
@@ -391,6 +410,9 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
                         if 'noisy' in data[EDGE_TYPE] else None),
     }
     results['command'] = ' '.join(['pyg-denoise'] + sys.argv[1:])
+    if args.export_graph:
+        n = export_graph(trainer, data, args.export_graph)
+        results['export_graph'] = {'file': args.export_graph, 'edges': n}
     if args.out:
         if args.save_topk:
             n = save_topk(trainer, data, args.save_topk, osp.join(args.out, 'topk.tsv'))
@@ -444,6 +466,8 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
                 run_args.dataset = dataset
             run_args.model, run_args.denoiser = model, denoiser
             run_args.seed, run_args.out, run_args.track_test = seed, out, True
+            if args.export_graph:  # a file name inside each run's folder
+                run_args.export_graph = osp.join(out, osp.basename(args.export_graph))
             try:
                 run(run_args)
             except (KeyboardInterrupt, SystemExit):

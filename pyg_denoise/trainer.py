@@ -349,6 +349,15 @@ class Trainer:
                                                                int((~label).sum()), 1)
         return {'val_loss': float(loss.mean()), 'val_loss_revised': float(revised_loss)}
 
+    @torch.no_grad()
+    def export_graph(self) -> HeteroData:
+        r"""The training graph with each edge's clean score from the denoiser
+        (:meth:`~pyg_denoise.transforms.Denoiser.edge_scores`, higher = more likely clean)
+        as :obj:`clean_score`, for the current model (the selected one after :meth:`fit`)."""
+        out = self.train_data.clone()
+        out[EDGE_TYPE].clean_score = self.denoiser.edge_scores(self).detach().cpu()
+        return out
+
     # The loop -------------------------------------------------------------------------------
     def fit(self) -> Dict[str, Any]:
         r"""Trains until :attr:`TrainConfig.epochs` or early stopping, restores the selected

@@ -110,3 +110,23 @@ def test_bare_command_trains_on_embedded_data():
     recall20 = float(test_row.split()[2])
     assert 0.15 < recall20 < 0.5  # well above chance (20 of 9,066 items), see README
     assert 'selected epoch' in lines[-1]
+
+
+def test_export_graph_maps_scores_to_raw_training_pairs(tmp_path):
+    files = write_split_files(tmp_path)
+    out = tmp_path / 'graph.tsv'
+    main(['run', '--train', files['train'], '--val', files['val'], '--test', files['test'],
+          '--columns', 'user,item,rating', '--noisy', 'rating<3', '--model', 'mf',
+          '--denoiser', 'rce', '--epochs', '2', '--export-graph', str(out), '--no-progress',
+          '-q'])
+    train = {}
+    for line in open(files['train']):
+        u, i, r = line.rstrip('\n').split('\t')
+        train[(u, i)] = int(r)
+    rows = list(csv.DictReader(open(out), delimiter='\t'))
+    assert len(rows) == len(train)
+    for row in rows:
+        pair = (row['user'], row['item'])
+        assert pair in train  # raw ids of a real training pair
+        assert int(row['noisy']) == int(train[pair] < 3)
+        assert 0 < float(row['clean_score']) <= 1  # R-CE's weight exp(-beta * loss)

@@ -218,6 +218,16 @@ class BOD(Denoiser):
         user_rep, item_rep = model.get_embedding(adj)
         return self.generator(user_rep[edge_index[0]], item_rep[edge_index[1]])
 
+    @torch.no_grad()
+    def edge_scores(self, trainer) -> Tensor:
+        r"""The generator's weight of every training positive."""
+        was = trainer.model.training
+        trainer.model.eval()
+        out = self.edge_weights(trainer.model, trainer.current_adjacency(),
+                                trainer.train_edge_index)
+        trainer.model.train(was)
+        return out
+
     def epoch_diagnostics(self) -> Dict[str, float]:
         tr = self._trainer
         out = dict(self._outer)

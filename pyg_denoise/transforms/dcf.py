@@ -183,6 +183,15 @@ class DCF(TruncatedLoss):
             out = out * torch.cat([batch.weight[kept], batch.weight[back]])
         return out.mean()
 
+    @torch.no_grad()
+    def edge_scores(self, trainer) -> Tensor:
+        r"""The negative lower confidence bound of every training positive (DCF drops the
+        highest bounds), from the current loss and the recorded history."""
+        loss = trainer.edge_losses()
+        label = torch.ones_like(loss, dtype=torch.bool)
+        edge_id = torch.arange(loss.numel(), device=loss.device)
+        return -self.bound(loss, label, edge_id)[1]
+
     def epoch_diagnostics(self) -> Dict[str, float]:
         out = super().epoch_diagnostics()
         out['relabelled'] = float(self._relabelled)

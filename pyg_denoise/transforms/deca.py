@@ -215,6 +215,12 @@ class DPI(Denoiser):
         return hp * f / (hp * f + h * (1 - f)).clamp_min(1e-12)
 
     @torch.no_grad()
+    def edge_scores(self, trainer) -> Tensor:
+        r"""The clean posterior of every training positive (:meth:`posterior`)."""
+        return self.posterior(trainer.model, trainer.current_adjacency(),
+                              trainer.train_edge_index)
+
+    @torch.no_grad()
     def epoch_diagnostics(self) -> Dict[str, float]:
         tr = self._trainer
         if tr is None or self.h is None:

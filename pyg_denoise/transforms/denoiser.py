@@ -102,6 +102,14 @@ class Denoiser(BaseTransform):
         its standard step."""
         return None
 
+    @torch.no_grad()
+    def edge_scores(self, trainer: 'Trainer') -> Tensor:
+        r"""A clean score per training edge (higher = more likely clean) from the current
+        model and the method's state: its weight, keep key or posterior. Default: the
+        negative per-edge loss of :meth:`~pyg_denoise.trainer.Trainer.edge_losses` (T-CE's
+        ranking key)."""
+        return -trainer.edge_losses()
+
     def epoch_diagnostics(self) -> Dict[str, float]:
         r"""Numbers about what the method did this epoch (e.g. the share of noisy and clean
         positives it dropped), logged under :obj:`denoise/<name>`; called once after each

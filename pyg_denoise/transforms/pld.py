@@ -147,6 +147,17 @@ class PLD(Denoiser):
         losses, reg = trainer.batch_losses(batch, reps=reps)
         return {'loss': trainer.step(self.reduce(losses) + reg)}
 
+    @torch.no_grad()
+    def edge_scores(self, trainer) -> Tensor:
+        r"""How much more often than uniform PLD would draw each positive if the pool were
+        all of the user's positives: :math:`|\mathcal{I}_u|\,\mathrm{softmax}_{i \in
+        \mathcal{I}_u}(-\ell_{ui}/\tau)`."""
+        from torch_geometric.utils import scatter, softmax
+        user = trainer.train_edge_index[0]
+        prob = softmax(-trainer.edge_losses() / self.tau, user, num_nodes=trainer.num_users)
+        deg = scatter(torch.ones_like(prob), user, 0, trainer.num_users, 'sum')
+        return prob * deg[user]
+
     def epoch_diagnostics(self) -> Dict[str, float]:
         chosen_noisy, chosen, pool_noisy, pool = self._stats.tolist()
         self._stats.zero_()

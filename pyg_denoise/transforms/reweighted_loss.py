@@ -55,6 +55,11 @@ class ReweightedLoss(Denoiser):
             weight = weight * batch.weight
         return (weight * batch.loss).mean()
 
+    @torch.no_grad()
+    def edge_scores(self, trainer) -> Tensor:
+        r"""R-CE's weight :math:`e^{-\beta\ell}` of every training positive."""
+        return torch.exp(-self.beta * trainer.edge_losses())
+
     def epoch_diagnostics(self) -> Dict[str, float]:
         out = self._acc.compute()
         return {k: out[k] for k in ('auc', 'mean_weight_clean', 'mean_weight_noisy',

@@ -292,9 +292,14 @@ class SGDL(Denoiser):
         return out
 
     @torch.no_grad()
-    def edge_weights(self, trainer: 'Trainer') -> Tensor:
-        r""":math:`g(L;\psi)` of every training positive at the current model (one fresh
-        negative each)."""
+    def edge_scores(self, trainer: 'Trainer') -> Tensor:
+        r"""Phase II: :math:`g(L;\psi)` of every training positive at the current model (one
+        fresh negative each); Phase I: the share of the recorded epochs that found it
+        memorised."""
+        if self.phase == 1:
+            if self.history is None or self.history_pos == 0:
+                raise RuntimeError("SGDL has not recorded any memorisation yet")
+            return self.history.float().sum(0) / min(self.history_pos, self.history_len)
         return self.ltw(trainer.edge_losses())
 
     def state_dict(self) -> Dict[str, Any]:

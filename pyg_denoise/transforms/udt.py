@@ -157,6 +157,20 @@ class UDT(Denoiser):
             w = w * batch.weight
         return (w * batch.loss).mean()
 
+    @torch.no_grad()
+    def edge_scores(self, trainer) -> Tensor:
+        r"""UDT's weight :math:`w_{ui}` of every training positive from the losses recorded
+        so far (including the epoch just trained)."""
+        if self.last_loss is None:
+            raise RuntimeError("UDT has not seen any epoch yet")
+        seen = self._cnt > 0
+        user_loss = self.user_loss
+        self.user_loss = torch.where(seen, self._sum / self._cnt.clamp_min(1), user_loss)
+        try:
+            return self.weights(trainer.num_users)[0]
+        finally:
+            self.user_loss = user_loss
+
     def epoch_diagnostics(self) -> Dict[str, float]:
         out = self._acc.compute()
         return {k: out[k] for k in ('auc', 'mean_weight_clean', 'mean_weight_noisy',

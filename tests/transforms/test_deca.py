@@ -149,3 +149,24 @@ def test_model_based_denoisers_with_every_backbone(model, method):
     assert math.isfinite(res['log'][-1]['loss'])
     if method == 'sgdl':
         assert trainer.denoiser.phase == 2  # phase II ran in epochs 2-3
+
+
+def test_every_denoiser_exports_clean_scores():
+    from pyg_denoise.metrics import auc_score
+    from pyg_denoise.transforms import (BOD, DCF, PLD, SGDL, UDT, Denoiser, ReweightedLoss,
+                                        TruncatedLoss)
+    from tests.transforms.test_loss_denoisers import planted_graph
+    data = planted_graph()
+    for make in (Denoiser, TruncatedLoss, ReweightedLoss, lambda: PLD(warmup=1), DCF,
+                 lambda: UDT(start_epoch=2), DPI, lambda: DVAE(prior_epochs=2), BOD,
+                 lambda: SGDL(history_len=2)):
+        torch.manual_seed(0)
+        cfg = TrainConfig(epochs=3, batch_size=128, lr=0.02, ks=(5, ), select='last',
+                          progress=False)
+        trainer = Trainer(MF(60, 60, embedding_dim=16), data, cfg, denoiser=make())
+        trainer.fit()
+        graph = trainer.export_graph()
+        store = graph['user', 'rates', 'item']
+        assert store.clean_score.shape == (store.edge_index.size(1), )
+        assert torch.isfinite(store.clean_score).all(), make
+        assert 0 <= auc_score(-store.clean_score, store.noisy) <= 1
