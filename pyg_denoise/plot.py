@@ -17,14 +17,7 @@ def _pyplot():
     return plt
 
 
-def plot_lines(x: Sequence[float], series: Dict[str, Sequence[float]], path: str,
-               xlabel: str = 'epoch', ylabel: str = '', title: Optional[str] = None) -> str:
-    r"""Writes a PNG with one line per entry of :obj:`series` against :obj:`x` (e.g. SGDL's
-    memorisation curve). Returns :obj:`path`."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, ys in series.items():
-        ax.plot(list(x), list(ys), marker='o', markersize=3, label=name)
+def _save(plt, fig, ax, path: str, xlabel: str, ylabel: str, title: Optional[str]) -> str:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -34,6 +27,17 @@ def plot_lines(x: Sequence[float], series: Dict[str, Sequence[float]], path: str
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_lines(x: Sequence[float], series: Dict[str, Sequence[float]], path: str,
+               xlabel: str = 'epoch', ylabel: str = '', title: Optional[str] = None) -> str:
+    r"""Writes a PNG with one line per entry of :obj:`series` against :obj:`x` (e.g. SGDL's
+    memorisation curve). Returns :obj:`path`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, ys in series.items():
+        ax.plot(list(x), list(ys), marker='o', markersize=3, label=name)
+    return _save(plt, fig, ax, path, xlabel, ylabel, title)
 
 
 def plot_bars(labels: Sequence[str], series: Dict[str, Sequence[float]], path: str,
@@ -47,15 +51,7 @@ def plot_bars(labels: Sequence[str], series: Dict[str, Sequence[float]], path: s
         ax.bar([i + k * width for i in range(len(labels))], list(ys), width, label=name)
     ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(labels))])
     ax.set_xticklabels(list(labels))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path, xlabel, ylabel, title)
 
 
 def plot_loss_distributions(loss: Tensor, noisy: Tensor, user: Tensor, num_users: int,

@@ -1,6 +1,6 @@
 r"""Denoising diagnostics: how well a denoiser's per-edge weights (or keep decisions) single
 out the edges known to be noisy (natural noise from ratings, or injected noise)."""
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -68,6 +68,18 @@ def noise_detection(weight: Tensor, noisy: Tensor) -> Dict[str, float]:
     }
 
 
+#: The numbers a weighting method reports about its weights against the noise labels.
+WEIGHT_KEYS = ('auc', 'mean_weight_clean', 'mean_weight_noisy', 'noisy_share')
+
+
+def weight_summary(weight: Tensor, noisy: Tensor) -> Dict[str, float]:
+    r""":func:`noise_detection` of per-edge weights reduced to :data:`WEIGHT_KEYS` (AUC,
+    mean weight per class, noisy share): what every weighting denoiser logs per epoch."""
+    out = noise_detection(weight, noisy)
+    out['noisy_share'] = float(noisy.double().mean())
+    return {k: out[k] for k in WEIGHT_KEYS}
+
+
 class DetectionAccumulator:
     r"""Collects a denoiser's per-sample decisions over an epoch and scores them with
     :func:`noise_detection` at the end.
@@ -85,11 +97,13 @@ class DetectionAccumulator:
         self._values.append(value.detach().view(-1).cpu())
         self._noisy.append(noisy.detach().view(-1).cpu())
 
-    def compute(self) -> Dict[str, float]:
+    def compute(self, keys: Optional[Sequence[str]] = None) -> Dict[str, float]:
+        r"""The epoch's :func:`noise_detection` numbers plus :obj:`noisy_share` (only
+        :obj:`keys` if given); resets."""
         if not self._values:
             return {}
         values, noisy = torch.cat(self._values), torch.cat(self._noisy)
         self._values, self._noisy = [], []
         out = noise_detection(values, noisy)
         out['noisy_share'] = float(noisy.double().mean())
-        return out
+        return out if keys is None else {k: out[k] for k in keys if k in out}

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pyg_denoise.metrics.diagnostics import noise_detection
+from pyg_denoise.metrics.diagnostics import weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
 
@@ -239,10 +239,7 @@ class BOD(Denoiser):
         tr.model.train(was)
         out['mean_weight'] = float(w.mean())
         if self.noisy is not None:
-            det = noise_detection(w, self.noisy)
-            out.update({'auc': det['auc'], 'mean_weight_clean': det['mean_weight_clean'],
-                        'mean_weight_noisy': det['mean_weight_noisy'],
-                        'noisy_share': float(self.noisy.double().mean())})
+            out.update(weight_summary(w, self.noisy))
         return out
 
     def state_dict(self) -> Dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 import torch
 from torch import Tensor
 
-from pyg_denoise.metrics.diagnostics import noise_detection
+from pyg_denoise.metrics.diagnostics import weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
 
@@ -231,10 +231,7 @@ class DPI(Denoiser):
                'mean_h': float(self.h(edge_index[0], edge_index[1]).mean()),
                'mean_h_prime': float(self.h_prime(edge_index[0], edge_index[1]).mean())}
         if self.noisy is not None:
-            det = noise_detection(post, self.noisy)
-            out.update({'auc': det['auc'], 'mean_weight_clean': det['mean_weight_clean'],
-                        'mean_weight_noisy': det['mean_weight_noisy'],
-                        'noisy_share': float(self.noisy.double().mean())})
+            out.update(weight_summary(post, self.noisy))
         return out
 
     # Checkpoints ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
-from pyg_denoise.metrics.diagnostics import DetectionAccumulator
+from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
 
@@ -61,9 +61,7 @@ class ReweightedLoss(Denoiser):
         return torch.exp(-self.beta * trainer.edge_losses())
 
     def epoch_diagnostics(self) -> Dict[str, float]:
-        out = self._acc.compute()
-        return {k: out[k] for k in ('auc', 'mean_weight_clean', 'mean_weight_noisy',
-                                    'noisy_share') if k in out}
+        return self._acc.compute(WEIGHT_KEYS)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(beta={self.beta})'

@@ -7,7 +7,7 @@ from torch.func import functional_call
 
 from pyg_denoise.data.graph import segment_rank
 from pyg_denoise.data.negative_sampling import Triples
-from pyg_denoise.metrics.diagnostics import DetectionAccumulator, noise_detection
+from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.metrics.loss_distribution import fit_gmm_1d, minmax_per_user
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
@@ -283,9 +283,7 @@ class SGDL(Denoiser):
         if self.curve and self.curve[-1]['epoch'] + 1 == self._epoch:  # recorded this epoch
             out.update({k: v for k, v in self.curve[-1].items() if k != 'epoch'})
         if self.phase == 2:
-            det = self._acc.compute()
-            out.update({k: det[k] for k in ('auc', 'mean_weight_clean', 'mean_weight_noisy')
-                        if k in det})
+            out.update(self._acc.compute(WEIGHT_KEYS[:3]))
             if self.noisy is not None and self.memorized is not None:
                 out['noisy_share_of_meta_set'] = float(
                     self.noisy.to(self.memorized.device)[self.memorized].float().mean())

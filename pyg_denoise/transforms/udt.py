@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter, softmax
 
-from pyg_denoise.metrics.diagnostics import DetectionAccumulator
+from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
 
@@ -172,9 +172,7 @@ class UDT(Denoiser):
             self.user_loss = user_loss
 
     def epoch_diagnostics(self) -> Dict[str, float]:
-        out = self._acc.compute()
-        return {k: out[k] for k in ('auc', 'mean_weight_clean', 'mean_weight_noisy',
-                                    'noisy_share') if k in out}
+        return self._acc.compute(WEIGHT_KEYS)
 
     def state_dict(self) -> Dict[str, Any]:
         return {k: getattr(self, k) for k in ('epoch', 'last_loss', 'user_loss', '_sum',

@@ -83,3 +83,23 @@ def test_plot_loss_distributions(tmp_path):
     path = plot_loss_distributions(loss, noisy, user, 5, str(tmp_path / 'l.png'))
     with open(path, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_plot_lines_and_bars(tmp_path):
+    pytest.importorskip('matplotlib')
+    from pyg_denoise.plot import plot_bars, plot_lines
+    for path in (plot_lines([1, 2, 3], {'a': [0.1, 0.2, 0.3], 'b': [0.3, 0.2, 0.1]},
+                            str(tmp_path / 'lines.png')),
+                 plot_bars(['1', '2'], {'x': [0.5, 0.7], 'y': [0.6, 0.4]},
+                           str(tmp_path / 'bars.png'))):
+        with open(path, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_weight_summary():
+    from pyg_denoise.metrics.diagnostics import weight_summary
+    w = torch.tensor([0.9, 0.8, 0.1, 0.2])
+    noisy = torch.tensor([False, False, True, True])
+    out = weight_summary(w, noisy)
+    assert out == pytest.approx({'auc': 1.0, 'mean_weight_clean': 0.85,
+                                 'mean_weight_noisy': 0.15, 'noisy_share': 0.5})
