@@ -28,6 +28,7 @@ from pyg_denoise import datasets as D
 from pyg_denoise.benchmark import DEFAULT_RULES, run_record, summarize, to_markdown
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
+from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
                                     InjectNoise, KCore,
@@ -145,7 +146,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--weight-decay', type=float, default=0.0)
     g.add_argument('--loss', default='auto', choices=['auto', 'bpr', 'bce'],
                    help='auto: bce for gmf/neumf/cdae, bpr otherwise')
-    g.add_argument('--reg', default='lightgcn', choices=['lightgcn', 'pyg', 'l2', 'none'])
+    g.add_argument('--reg', default='lightgcn', choices=list(REGULARIZERS),
+                   help="regulariser: lightgcn (1/2 ||ego||^2 per triple), pyg, mean (PLD: "
+                   "batch mean without 1/2), l2 (full tables), none")
     g.add_argument('--lambda-reg', type=float, default=1e-4)
     g.add_argument('--sampling', default='user', choices=['user', 'interaction'])
     g.add_argument('--eval-every', type=int, default=5)
