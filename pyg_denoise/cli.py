@@ -31,7 +31,7 @@ from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
-                                    InjectNoise, KCore,
+                                    GraphDenoising, InjectNoise, KCore,
                                     LabelNoise, LeaveOneOut, RandomSplit, ReweightedLoss,
                                     TemporalSplit, TruncatedLoss)
 from pyg_denoise.typing import EDGE_TYPE
@@ -208,6 +208,11 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--meta-lr', type=float, default=5e-4, help='sgdl: lr of the weighting MLP')
     g.add_argument('--max-phase1-epochs', type=int, default=None,
                    help='sgdl: switch to phase II at this epoch at the latest')
+    g.add_argument('--graph-every', type=int, default=0, metavar='N',
+                   help="structure denoising: every N epochs the denoiser's clean scores "
+                   "become the propagation weights (0: off)")
+    g.add_argument('--prune-below', type=float, default=None, help='structure denoising: '
+                   'edges whose rank weight in (0, 1] is below this are pruned')
     g.add_argument('--bod-outer-positive', default='user', choices=['user', 'item'],
                    help="bod: the outer step's positive weight Gen(u, u) (code) or Gen(u, i)")
     g.add_argument('--beta', type=float, default=0.25, help='rce: weight exponent')
@@ -401,6 +406,9 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
     torch.manual_seed(args.seed)
     model = MODELS[model_name](data['user'].num_nodes, data['item'].num_nodes, args)
     denoiser = DENOISERS[args.denoiser](args)
+    if args.graph_every > 0:
+        denoiser = GraphDenoising(denoiser or Denoiser(), every=args.graph_every,
+                                  prune_below=args.prune_below)
     trainer = Trainer(model, data, cfg, denoiser=denoiser, out_dir=args.out,
                       resume=not args.no_resume)
     results = trainer.fit()

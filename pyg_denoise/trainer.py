@@ -200,6 +200,7 @@ class Trainer:
         self.best: Dict[str, Any] = {'value': None, 'epoch': None, 'metrics': None}
         self.bad_evals = 0
         self.best_state: Optional[Dict[str, Tensor]] = None
+        self.best_edge_weight: Optional[Tensor] = None  # propagation weights of that epoch
         self.train_seconds = 0.0
 
     # Set-up ---------------------------------------------------------------------------------
@@ -463,6 +464,7 @@ class Trainer:
         if better:
             self.best = {'value': value, 'epoch': epoch,
                          'metrics': {k: v for k, v in row.items() if k.startswith('val')}}
+            self.best_edge_weight = self._adj_weight
             self.best_state = {k: v.detach().cpu().clone()
                                for k, v in self.model.state_dict().items()}
             self.bad_evals = 0
@@ -473,10 +475,12 @@ class Trainer:
         return row
 
     def _finish(self, stopped: bool) -> Dict[str, Any]:
+        weight = self._adj_weight
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+            weight = self.best_edge_weight
         self.adj = None
-        self.adjacency(self._adj_weight)
+        self.adjacency(weight)  # the selected epoch's propagation graph
         t0 = time.perf_counter()
         test = self.evaluate('test')
         test_seconds = time.perf_counter() - t0
@@ -516,6 +520,8 @@ class Trainer:
             'history': self.history,
             'best': self.best,
             'best_state': self.best_state,
+            'best_edge_weight': self.best_edge_weight,
+            'edge_weight': self._adj_weight,
             'bad_evals': self.bad_evals,
             'train_seconds': self.train_seconds,
         }
@@ -544,6 +550,8 @@ class Trainer:
         self.epoch, self.iteration = state['epoch'], state['iteration']
         self.history, self.best = state['history'], state['best']
         self.best_state, self.bad_evals = state['best_state'], state['bad_evals']
+        self.best_edge_weight = state.get('best_edge_weight')
+        self.adjacency(state.get('edge_weight'))
         self.train_seconds = state['train_seconds']
         self._rewrite_log()
 

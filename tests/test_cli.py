@@ -130,3 +130,15 @@ def test_export_graph_maps_scores_to_raw_training_pairs(tmp_path):
         assert pair in train  # raw ids of a real training pair
         assert int(row['noisy']) == int(train[pair] < 3)
         assert 0 < float(row['clean_score']) <= 1  # R-CE's weight exp(-beta * loss)
+
+
+def test_structure_denoising_from_the_command_line(tmp_path):
+    files = write_split_files(tmp_path)
+    out = tmp_path / 'g'
+    main(['run', '--train', files['train'], '--val', files['val'], '--test', files['test'],
+          '--columns', 'user,item,rating', '--noisy', 'rating<3', '--model', 'lightgcn',
+          '--denoiser', 'rce', '--graph-every', '1', '--prune-below', '0.2', '--epochs', '3',
+          '--eval-every', '1', '--out', str(out), '--no-progress', '-q'])
+    results = json.loads((out / 'results.json').read_text())
+    assert results['denoiser'].startswith('GraphDenoising(ReweightedLoss')
+    assert results['log'][-1]['denoise/graph_pruned'] > 0

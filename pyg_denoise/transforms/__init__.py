@@ -16,6 +16,7 @@ from pyg_denoise.transforms.udt import UDT
 from pyg_denoise.transforms.deca import DPI, DVAE
 from pyg_denoise.transforms.bod import BOD
 from pyg_denoise.transforms.sgdl import SGDL
+from pyg_denoise.transforms.graph_denoising import GraphDenoising
 
 __all__ = [
     'PerUserSplit',
@@ -38,4 +39,5 @@ __all__ = [
     'DVAE',
     'BOD',
     'SGDL',
+    'GraphDenoising',
 ]

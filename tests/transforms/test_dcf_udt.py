@@ -5,7 +5,7 @@ import torch
 
 from pyg_denoise.nn import LightGCN, MF
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, LabelNoise, RandomSplit,
+from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, GraphDenoising, LabelNoise, RandomSplit,
                                     TruncatedLoss)
 from pyg_denoise.transforms.denoiser import EpochContext, LossBatch
 from tests.conftest import random_graph
@@ -190,7 +190,9 @@ def crashing(denoiser, at_epoch):
                                   lambda: UDT(start_epoch=2), lambda: TruncatedLoss(0.3, 20),
                                   lambda: PLD(warmup=1), lambda: DPI(),
                                   lambda: DVAE(prior_epochs=2), lambda: BOD(outer_loop=2),
-                                  lambda: SGDL(history_len=2)])
+                                  lambda: SGDL(history_len=2),
+                                  lambda: GraphDenoising(TruncatedLoss(0.3, 20), every=2,
+                                                         prune_below=0.1)])
 @pytest.mark.parametrize('loss', ['bpr', 'bce'])
 def test_denoiser_resumes_exactly(tmp_path, make, loss):
     data = LabelNoise('rating<3')(RandomSplit((0.7, 0.15, 0.15), seed=0)(

@@ -1,0 +1,105 @@
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
+from pyg_denoise.typing import EDGE_TYPE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyg_denoise.data.negative_sampling import Triples
+    from pyg_denoise.trainer import Trainer
+
+
+def rank_weights(score: Tensor) -> Tensor:
+    r"""Clean scores of any scale mapped to propagation weights in :math:`(0, 1]`: the
+    percentile rank (the highest score gets 1, ties share their mean rank)."""
+    order = score.argsort(stable=True)
+    rank = torch.empty_like(score, dtype=torch.float)
+    rank[order] = torch.arange(1, score.numel() + 1, device=score.device, dtype=torch.float)
+    _, inverse = torch.unique(score, return_inverse=True)  # average ranks of ties
+    total = torch.zeros(int(inverse.max()) + 1, device=score.device).index_add_(0, inverse, rank)
+    count = torch.bincount(inverse).float()
+    return (total / count)[inverse] / score.numel()
+
+
+class GraphDenoising(Denoiser):
+    r"""Structure denoising: feeds another denoiser's clean scores
+    (:meth:`~pyg_denoise.transforms.Denoiser.edge_scores`) into message passing, so a graph
+    backbone stops propagating through the interactions the denoiser distrusts.
+
+    Every :obj:`every` epochs from :obj:`start_epoch` on, the scores of the training edges
+    become their propagation weights (:obj:`edge_weight` of the training graph, re-normalised
+    symmetrically by the backbone's adjacency), mapped to :math:`(0, 1]` by percentile rank
+    (:func:`rank_weights`), since the methods' scores live on different scales (weights,
+    negative losses, posteriors); with :obj:`prune_below`, edges whose weight is below it get
+    weight 0 (pruned, as RGCF prunes unreliable edges). Between updates the weights are kept.
+    Everything else (loss reduction, the training step, the checkpointed state) is the
+    wrapped denoiser's.
+
+    Args:
+        denoiser (Denoiser): The method whose scores weight the graph.
+        every (int, optional): Epochs between weight updates. (default: :obj:`1`)
+        start_epoch (int, optional): First epoch with weights (earlier: the plain graph).
+            (default: :obj:`2`)
+        prune_below (float, optional): Weight threshold of pruning, in :math:`[0, 1)`.
+            (default: :obj:`None`: no pruning)
+    """
+    def __init__(self, denoiser: Denoiser, every: int = 1, start_epoch: int = 2,
+                 prune_below: Optional[float] = None) -> None:
+        if int(every) != every or every < 1 or int(start_epoch) != start_epoch or \
+                start_epoch < 2:
+            raise ValueError(f"'every' must be >= 1 and 'start_epoch' >= 2 "
+                             f"(got {every}, {start_epoch})")
+        if prune_below is not None and not 0 <= prune_below < 1:
+            raise ValueError(f"'prune_below' must be in [0, 1) (got {prune_below})")
+        self.denoiser, self.every, self.start_epoch = denoiser, int(every), int(start_epoch)
+        self.prune_below = prune_below
+        self.edge_weight: Optional[Tensor] = None
+        self._pruned = 0
+
+    def update(self, ctx: EpochContext) -> None:
+        self.denoiser.update(ctx)
+        if ctx.epoch >= self.start_epoch and (ctx.epoch - self.start_epoch) % self.every == 0:
+            weight = rank_weights(self.denoiser.edge_scores(ctx.trainer))
+            if self.prune_below is not None:
+                weight = torch.where(weight < self.prune_below, torch.zeros_like(weight),
+                                     weight)
+            self._pruned = int((weight == 0).sum())
+            self.edge_weight = weight.detach().cpu()
+
+    def forward(self, data: HeteroData) -> HeteroData:
+        data = self.denoiser(data)
+        if self.edge_weight is not None:  # aligned with the training edges (not resampled)
+            data = data.clone()
+            data[EDGE_TYPE].edge_weight = self.edge_weight
+        return data
+
+    def reduce(self, batch: LossBatch) -> Tensor:
+        return self.denoiser.reduce(batch)
+
+    def training_step(self, trainer: 'Trainer', batch: 'Triples') -> Optional[Dict[str, float]]:
+        return self.denoiser.training_step(trainer, batch)
+
+    def edge_scores(self, trainer: 'Trainer') -> Tensor:
+        return self.denoiser.edge_scores(trainer)
+
+    def epoch_diagnostics(self) -> Dict[str, float]:
+        out = self.denoiser.epoch_diagnostics()
+        if self.edge_weight is not None:
+            out['graph_mean_weight'] = float(self.edge_weight.mean())
+            out['graph_pruned'] = float(self._pruned)
+        return out
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'inner': self.denoiser.state_dict(), 'edge_weight': self.edge_weight,
+                'pruned': self._pruned}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.denoiser.load_state_dict(state['inner'])
+        self.edge_weight, self._pruned = state['edge_weight'], state['pruned']
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.denoiser!r}, every={self.every}, '
+                f'start_epoch={self.start_epoch}, prune_below={self.prune_below})')
