@@ -263,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the model); 'test:...' is an oracle, reported as a diagnostic")
     g.add_argument('--metrics', type=_str_list, default=None,
                    help='metrics of the tables (default: recall and ndcg at each --ks)')
+    g.add_argument('--report-only', action='store_true', help='train nothing: summarise '
+                   'the finished runs of the grid (e.g. while it runs, or after several '
+                   'calls with different method options)')
     g.add_argument('--grid-out', default='runs/benchmark', help='folder of the grid: one '
                    'sub-folder per run (finished runs are skipped, interrupted ones resume), '
                    'results.json and results.md')
@@ -470,6 +473,8 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     for i, (dataset, model, denoiser, seed) in enumerate(cells):
         out = osp.join(args.grid_out, dataset, model, denoiser, f'seed{seed}')
         path = osp.join(out, 'results.json')
+        if not osp.isfile(path) and args.report_only:
+            continue
         if not osp.isfile(path):
             logger.info(f"[{i + 1}/{len(cells)}] {dataset} {model} {denoiser} seed {seed}")
             run_args = copy.copy(args)

@@ -115,5 +115,9 @@ def test_benchmark_command_is_resumable(tmp_path, capsys):
     main(args)
     assert (grid / 'files' / 'mf' / 'none' / 'seed0' /
             'results.json').stat().st_mtime_ns == stamp
+    # Report only: a cell that never ran is left out, nothing is trained.
+    main(args[:-2] + ['--denoisers', 'none,tce', '--report-only', '--no-progress', '-q'])
+    out = json.loads((grid / 'results.json').read_text())
+    assert len(out['runs']) == 2 and not (grid / 'files' / 'mf' / 'tce').exists()
     with pytest.raises(SystemExit, match='unknown --denoisers'):
         main(args[:-6] + ['--denoisers', 'magic', '--grid-out', str(grid)])
