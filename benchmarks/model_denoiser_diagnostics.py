@@ -59,7 +59,7 @@ if args.what == 'sgdl':
         'true noisy share': [r['true_noise'] for r in sgdl.curve],
         'noisy share of memorised': [r['noisy_share_of_memorized'] for r in sgdl.curve],
     }, png, ylabel='share of training positives',
-        title='SGDL phase I, LightGCN on ML-100K (switch when blue meets orange)')
+        title='SGDL phase I, LightGCN, ML-100K')
     print(f'wrote {png}')
 else:
     data = LabelNoise('rating<3', 'rating>=5')(split)

@@ -13,6 +13,7 @@ Everything it does is a composition of the library's API (datasets, transforms, 
 """
 import argparse
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -31,9 +32,9 @@ from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
-                                    GraphDenoising, InjectNoise, KCore,
-                                    LabelNoise, LeaveOneOut, RandomSplit, ReweightedLoss,
-                                    TemporalSplit, TruncatedLoss)
+                                    ExtraFeedback, GraphDenoising, InjectNoise, KCore,
+                                    LabelNoise, LeaveOneOut, PositiveSubset, RandomSplit,
+                                    ReweightedLoss, TemporalSplit, TruncatedLoss)
 from pyg_denoise.typing import EDGE_TYPE
 
 logger = logging.getLogger('pyg_denoise')
@@ -130,6 +131,14 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--noise', type=float, default=0.0, help='inject synthetic noise: ratio '
                    'rho of PLD (per user floor(rho*|train_u|) random items added)')
     g.add_argument('--noise-mode', default='add', choices=['add', 'replace'])
+    g.add_argument('--extra-ratio', type=float, default=0.0, help='mark this share of each '
+                   "user's training edges that satisfy --extra-rule as known-clean extra "
+                   'feedback (ADT, TKDE)')
+    g.add_argument('--extra-rule', default='rating>=4', help='which edges can be extra feedback')
+    g.add_argument('--extra-mode', default='finetune', choices=['finetune', 'warmup'],
+                   help='train on the extra feedback after the denoiser, or before it')
+    g.add_argument('--extra-epochs', type=int, default=10,
+                   help='epochs of plain training on the extra feedback')
 
     g = run.add_argument_group('model and training')
     g.add_argument('--model', default='lightgcn', choices=sorted(MODELS))
@@ -322,7 +331,28 @@ def load_data(args: argparse.Namespace) -> HeteroData:
         data = LabelNoise(noisy, clean, args.clean_val)(data)
     if args.noise > 0:
         data = InjectNoise(args.noise, args.noise_mode, seed=args.seed)(data)
+    if args.extra_ratio > 0:
+        data = ExtraFeedback(args.extra_ratio, args.extra_rule, seed=args.seed)(data)
     return data
+
+
+def _extra_stage(model: Recommender, data: HeteroData, cfg: TrainConfig,
+                 args: argparse.Namespace, name: str, keep: Optional[Dict[str, Any]] = None):
+    r"""Plain training on the extra-feedback edges only (warm-up before the denoiser, or
+    finetuning after it), in :obj:`--out/<name>` when :obj:`--out` is given."""
+    stage_cfg = dataclasses.replace(cfg, epochs=args.extra_epochs, patience=None,
+                                    select='last', min_epoch=0)
+    out = osp.join(args.out, name) if args.out else None
+    trainer = Trainer(model, data, stage_cfg, denoiser=PositiveSubset('extra'), out_dir=out,
+                      resume=not args.no_resume)
+    res = trainer.fit()
+    if keep is None:
+        return {k: res[k] for k in ('selection', 'val', 'test')}
+    # finetuning: the reported results are the finetuned model's, with the run's log
+    keep = dict(keep)
+    keep.update({k: res[k] for k in ('val', 'test')})
+    keep['selection'] = dict(keep['selection'], finetuned_epochs=args.extra_epochs)
+    return trainer, keep
 
 
 def _raw(ids: Any, idx: torch.Tensor) -> List[str]:
@@ -412,9 +442,17 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
     if args.graph_every > 0:
         denoiser = GraphDenoising(denoiser or Denoiser(), every=args.graph_every,
                                   prune_below=args.prune_below)
+    stages = {}
+    if args.extra_ratio > 0 and args.extra_mode == 'warmup':  # plain loss on D* first
+        stages['warmup'] = _extra_stage(model, data, cfg, args, 'warmup')
     trainer = Trainer(model, data, cfg, denoiser=denoiser, out_dir=args.out,
                       resume=not args.no_resume)
     results = trainer.fit()
+    if args.extra_ratio > 0 and args.extra_mode == 'finetune':  # plain loss on D* after
+        stages['denoiser'] = {k: results[k] for k in ('selection', 'val', 'test')}
+        trainer, results = _extra_stage(model, data, cfg, args, 'finetune', keep=results)
+    if stages:
+        results['stages'] = stages
     results['data'] = {
         'dataset': None if args.train else args.dataset,
         'files': [f for f in (args.train, args.val, args.test) if f],

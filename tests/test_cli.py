@@ -142,3 +142,21 @@ def test_structure_denoising_from_the_command_line(tmp_path):
     results = json.loads((out / 'results.json').read_text())
     assert results['denoiser'].startswith('GraphDenoising(ReweightedLoss')
     assert results['log'][-1]['denoise/graph_pruned'] > 0
+
+
+@pytest.mark.parametrize('mode', ['warmup', 'finetune'])
+def test_extra_feedback_stages(tmp_path, mode):
+    files = write_split_files(tmp_path)
+    out = tmp_path / mode
+    main(['run', '--train', files['train'], '--val', files['val'], '--test', files['test'],
+          '--columns', 'user,item,rating', '--noisy', 'rating<3', '--model', 'mf',
+          '--denoiser', 'tce', '--num-gradual', '10', '--extra-ratio', '0.5',
+          '--extra-mode', mode, '--extra-epochs', '2', '--epochs', '2', '--out', str(out),
+          '--no-progress', '-q'])
+    results = json.loads((out / 'results.json').read_text())
+    stage = 'warmup' if mode == 'warmup' else 'denoiser'
+    assert 'test' in results['stages'][stage]
+    assert (out / mode / 'checkpoint.pt').exists()
+    if mode == 'finetune':
+        assert results['selection']['finetuned_epochs'] == 2
+        assert results['test'] != results['stages']['denoiser']['test']

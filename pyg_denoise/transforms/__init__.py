@@ -17,6 +17,8 @@ from pyg_denoise.transforms.deca import DPI, DVAE
 from pyg_denoise.transforms.bod import BOD
 from pyg_denoise.transforms.sgdl import SGDL
 from pyg_denoise.transforms.graph_denoising import GraphDenoising
+from pyg_denoise.transforms.extra_feedback import (CollidingInference, ExtraFeedback,
+                                                  PositiveSubset)
 
 __all__ = [
     'PerUserSplit',
@@ -40,4 +42,7 @@ __all__ = [
     'BOD',
     'SGDL',
     'GraphDenoising',
+    'ExtraFeedback',
+    'PositiveSubset',
+    'CollidingInference',
 ]
