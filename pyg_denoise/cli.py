@@ -167,7 +167,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "validation edges")
     g.add_argument('--patience', type=int, default=None)
     g.add_argument('--min-epoch', type=int, default=0)
-    g.add_argument('--ndcg-idcg', default='truncated', choices=['truncated', 'untruncated'])
+    g.add_argument('--ndcg-idcg', default='truncated',
+                   choices=['truncated', 'untruncated', 'both'],
+                   help="both: ndcg@k (truncated IDCG) and ndcg_full@k (PLD's untruncated)")
     g.add_argument('--track-test', action='store_true', help='also evaluate the test split '
                    'at every evaluation (never used for selection unless --select test:...)')
 

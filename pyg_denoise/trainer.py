@@ -57,7 +57,8 @@ class TrainConfig:
             :obj:`'test:<metric>'` (oracle, a diagnostic only).
         patience: Stop after this many evaluations without improvement (:obj:`None`: never).
         min_epoch: Epochs before this one are not eligible for selection (PLD: 40).
-        ndcg_idcg: :obj:`'truncated'` or :obj:`'untruncated'` (PLD).
+        ndcg_idcg: :obj:`'truncated'`, :obj:`'untruncated'` (PLD) or :obj:`'both'`
+            (:obj:`ndcg@k` truncated and :obj:`ndcg_full@k` untruncated).
         eval_chunk_size: Users scored at once in evaluation.
         track_test: Also evaluate the test split at every evaluation (logged as
             :obj:`test/<metric>`), so that several selection rules can be reported from one
@@ -105,7 +106,7 @@ class TrainConfig:
         choices = dict(optimizer=('adam', 'adamw'), loss=('bpr', 'bce'), reg=REGULARIZERS,
                        sampling=('user', 'interaction'),
                        negative_distribution=('uniform', 'popularity'),
-                       ndcg_idcg=('truncated', 'untruncated'))
+                       ndcg_idcg=('truncated', 'untruncated', 'both'))
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"'{name}' must be one of {list(allowed)} "

@@ -60,8 +60,9 @@ class RankingEvaluator:
         ks (list of int, optional): The cut-offs. (default: :obj:`(20, )`)
         metrics (list of str, optional): Any of :obj:`'recall'`, :obj:`'ndcg'`,
             :obj:`'precision'`, :obj:`'hit'`, :obj:`'mrr'`. (default: all)
-        ndcg_idcg (str, optional): :obj:`'truncated'` (standard) or :obj:`'untruncated'`
-            (PLD). (default: :obj:`'truncated'`)
+        ndcg_idcg (str, optional): :obj:`'truncated'` (standard), :obj:`'untruncated'`
+            (PLD), or :obj:`'both'`: :obj:`ndcg@k` truncated and :obj:`ndcg_full@k`
+            untruncated. (default: :obj:`'truncated'`)
         chunk_size (int, optional): Users scored at once. (default: :obj:`1024`)
 
     Example:
@@ -79,8 +80,8 @@ class RankingEvaluator:
         unknown = [m for m in metrics if m not in METRICS]
         if unknown:
             raise ValueError(f"Unknown metric(s) {unknown}; choose from {list(METRICS)}")
-        if ndcg_idcg not in ('truncated', 'untruncated'):
-            raise ValueError(f"'ndcg_idcg' must be 'truncated' or 'untruncated' "
+        if ndcg_idcg not in ('truncated', 'untruncated', 'both'):
+            raise ValueError(f"'ndcg_idcg' must be 'truncated', 'untruncated' or 'both' "
                              f"(got {ndcg_idcg!r})")
         if chunk_size <= 0:
             raise ValueError(f"'chunk_size' must be positive (got {chunk_size})")
@@ -139,6 +140,8 @@ class RankingEvaluator:
 
         per_user: Dict[str, list] = {self._name(m, k): [] for m in self.metrics
                                      for k in self.ks}
+        if self.ndcg_idcg == 'both' and 'ndcg' in self.metrics:
+            per_user.update({self._name('ndcg_full', k): [] for k in self.ks})
         for start in range(0, users.numel(), self.chunk_size):
             chunk = users[start:start + self.chunk_size]
             scores = score_fn(chunk)
@@ -186,8 +189,11 @@ class RankingEvaluator:
                     v = (r / ranks).max(dim=1).values
                 else:  # ndcg
                     dcg = (r * disc[:k]).sum(1)
-                    m_ = n_gt.clamp(max=k) if self.ndcg_idcg == 'truncated' else n_gt
+                    m_ = n_gt if self.ndcg_idcg == 'untruncated' else n_gt.clamp(max=k)
                     v = dcg / idcg_table[m_.long()]
+                    if self.ndcg_idcg == 'both':
+                        per_user[self._name('ndcg_full', k)].append(
+                            dcg / idcg_table[n_gt.long()])
                 per_user[self._name(m, k)].append(v)
 
     def __repr__(self) -> str:

@@ -69,6 +69,9 @@ def test_untruncated_ndcg_is_lower_when_many_positives():
     assert trunc['ndcg@2'] == pytest.approx(1.0)
     idcg3 = 1 + 1 / math.log2(3) + 1 / math.log2(4)
     assert untr['ndcg@2'] == pytest.approx((1 + 1 / math.log2(3)) / idcg3)
+    both = RankingEvaluator(ks=[2], metrics=['ndcg'], ndcg_idcg='both')(
+        lambda u: scores[u], gt, None, 1, 10)
+    assert both['ndcg@2'] == trunc['ndcg@2'] and both['ndcg_full@2'] == untr['ndcg@2']
 
 
 def test_agrees_with_torch_geometric_metrics():
