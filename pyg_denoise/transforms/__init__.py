@@ -16,7 +16,7 @@ from pyg_denoise.transforms.udt import UDT
 from pyg_denoise.transforms.deca import DPI, DVAE
 from pyg_denoise.transforms.bod import BOD
 from pyg_denoise.transforms.sgdl import SGDL
-from pyg_denoise.transforms.graph_denoising import GraphDenoising
+from pyg_denoise.transforms.graph_denoising import DropByScore, GraphDenoising
 from pyg_denoise.transforms.extra_feedback import (CollidingInference, ExtraFeedback,
                                                   PositiveSubset)
 
@@ -42,6 +42,7 @@ __all__ = [
     'BOD',
     'SGDL',
     'GraphDenoising',
+    'DropByScore',
     'ExtraFeedback',
     'PositiveSubset',
     'CollidingInference',

@@ -3,7 +3,9 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.transforms import BaseTransform
 
+from pyg_denoise.data.graph import segment_rank, split_mask, subset_edges
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
 
@@ -103,3 +105,52 @@ class GraphDenoising(Denoiser):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.denoiser!r}, every={self.every}, '
                 f'start_epoch={self.start_epoch}, prune_below={self.prune_below})')
+
+
+class DropByScore(BaseTransform):
+    r"""The "clean, then retrain" recipe: removes the training interactions a denoiser
+    trusts least, so that any backbone can then be trained normally on the cleaned graph.
+
+    :obj:`score` holds one clean score per training edge, in the order of the graph's
+    training edges (as :meth:`~pyg_denoise.trainer.Trainer.export_graph` returns them). The
+    lowest-scored :obj:`ratio` of each user's training edges (:obj:`per_user=True`; rounded
+    down, every user keeps at least one) or of all training edges is dropped; validation and
+    test edges are untouched.
+
+    Args:
+        score (torch.Tensor): Clean scores of the training edges (higher = cleaner).
+        ratio (float): Share to drop, in :math:`[0, 1)`.
+        per_user (bool, optional): Drop within each user. (default: :obj:`True`)
+    """
+    def __init__(self, score: Tensor, ratio: float, per_user: bool = True) -> None:
+        if not 0 <= ratio < 1:
+            raise ValueError(f"'ratio' must be in [0, 1) (got {ratio})")
+        self.score, self.ratio, self.per_user = score.detach().cpu(), float(ratio), per_user
+
+    def forward(self, data: HeteroData) -> HeteroData:
+        train = split_mask(data, 'train')
+        idx = train.nonzero().view(-1)
+        if self.score.numel() != idx.numel():
+            raise ValueError(f"'score' has {self.score.numel()} entries but the graph has "
+                             f"{idx.numel()} training edges")
+        user = data[EDGE_TYPE].edge_index[0, idx]
+        if self.per_user:
+            rank, count = segment_rank(user, data['user'].num_nodes, self.score.double())
+            quota = torch.floor(count.double() * self.ratio).long().clamp(
+                max=(count - 1).clamp(min=0))
+            drop = rank < quota[user]
+        else:
+            order = self.score.argsort(stable=True)
+            drop = torch.zeros(idx.numel(), dtype=torch.bool)
+            drop[order[:int(self.ratio * idx.numel())]] = True
+            has = torch.bincount(user[~drop], minlength=data['user'].num_nodes) > 0
+            for_user = ~has[user] & drop  # users left with nothing keep their best edge
+            if bool(for_user.any()):
+                best = segment_rank(user, data['user'].num_nodes, -self.score.double())[0]
+                drop &= ~(for_user & (best == 0))
+        keep = torch.ones(train.numel(), dtype=torch.bool)
+        keep[idx[drop]] = False
+        return subset_edges(data, keep)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(ratio={self.ratio}, per_user={self.per_user})'

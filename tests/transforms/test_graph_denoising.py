@@ -59,3 +59,34 @@ def test_bad_arguments():
     for kw in (dict(every=0), dict(start_epoch=1), dict(prune_below=1.0)):
         with pytest.raises(ValueError):
             GraphDenoising(TruncatedLoss(), **kw)
+
+
+@pytest.mark.parametrize('per_user', [True, False])
+def test_drop_by_score_removes_the_least_trusted_training_edges(per_user):
+    import math
+    from pyg_denoise.data.graph import split_mask
+    from pyg_denoise.transforms import DropByScore
+    data = planted_graph()
+    store = data['user', 'rates', 'item']
+    train = split_mask(data, 'train')
+    # score = "clean" label plus noise: a perfect detector, so dropping 20 % drops noise
+    gen = torch.Generator().manual_seed(0)
+    score = (~store.noisy[train]).float() + 0.01 * torch.rand(int(train.sum()), generator=gen)
+    out = DropByScore(score, 0.2, per_user=per_user)(data)
+    o = out['user', 'rates', 'item']
+    o_train = split_mask(out, 'train')
+    for split in ('val', 'test'):
+        assert int(split_mask(out, split).sum()) == int(split_mask(data, split).sum())
+    dropped = int(train.sum()) - int(o_train.sum())
+    users = store.edge_index[0, train]
+    if per_user:
+        expected = sum(min(math.floor(0.2 * int((users == u).sum())),
+                           int((users == u).sum()) - 1) for u in range(60))
+        assert dropped == expected
+    else:
+        assert dropped == int(0.2 * int(train.sum()))
+    # the dropped edges are the lowest-scored: all noisy here
+    assert int(o.noisy[o_train].sum()) == int(store.noisy[train].sum()) - dropped
+    assert torch.bincount(o.edge_index[0, o_train], minlength=60).min() >= 1
+    with pytest.raises(ValueError, match='training edges'):
+        DropByScore(score[:5], 0.2)(data)
