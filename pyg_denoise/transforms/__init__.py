@@ -18,7 +18,8 @@ from pyg_denoise.transforms.bod import BOD
 from pyg_denoise.transforms.sgdl import SGDL
 from pyg_denoise.transforms.graph_denoising import DropByScore, GraphDenoising
 from pyg_denoise.transforms.extra_feedback import (CollidingInference, ExtraFeedback,
-                                                  PositiveSubset)
+                                                  PositiveSubset, nearest_users,
+                                                  sparse_users)
 
 __all__ = [
     'PerUserSplit',
@@ -46,4 +47,6 @@ __all__ = [
     'ExtraFeedback',
     'PositiveSubset',
     'CollidingInference',
+    'nearest_users',
+    'sparse_users',
 ]
