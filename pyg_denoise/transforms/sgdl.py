@@ -224,15 +224,15 @@ class SGDL(Denoiser):
         r"""The next :obj:`size` memorised positives (cycling through a random order),
         each with a fresh negative."""
         gen = trainer.generator(trainer.epoch + 1, salt=6 + trainer.iteration)
-        ids = []
-        while sum(t.numel() for t in ids) < size:
+        ids, count = [], 0
+        while count < size:
             if self._meta_order is None or self._meta_pos >= self._meta_order.numel():
                 perm = torch.randperm(self.memorized.numel(), generator=gen,
                                       device=self.memorized.device)
                 self._meta_order, self._meta_pos = self.memorized[perm], 0
-            take = self._meta_order[self._meta_pos:self._meta_pos + size -
-                                    sum(t.numel() for t in ids)]
+            take = self._meta_order[self._meta_pos:self._meta_pos + size - count]
             self._meta_pos += take.numel()
+            count += take.numel()
             ids.append(take)
         eid = torch.cat(ids)
         user, item = trainer.train_edge_index[:, eid]

@@ -105,9 +105,7 @@ class UDT(Denoiser):
             self._reset_epoch(num_users, device)
         self._edge_index = edge_index.to(device)
         if epoch != self.epoch and bool((self._cnt > 0).any()):
-            seen = self._cnt > 0
-            self.user_loss = torch.where(seen, self._sum / self._cnt.clamp_min(1),
-                                         self.user_loss.to(device))
+            self.user_loss = self._current_user_loss()
             self._reset_epoch(num_users, device)
         self.epoch = epoch
         if epoch >= self.start_epoch:
@@ -119,11 +117,18 @@ class UDT(Denoiser):
         self._sum = torch.zeros(num_users, device=device)
         self._cnt = torch.zeros(num_users, device=device)
 
-    def weights(self, num_users: int):
+    def _current_user_loss(self) -> Tensor:
+        r"""Each user's mean loss, this epoch's where the user was drawn, else the last."""
+        seen = self._cnt > 0
+        return torch.where(seen, self._sum / self._cnt.clamp_min(1),
+                           self.user_loss.to(self._sum.device))
+
+    def weights(self, num_users: int, user_loss: Optional[Tensor] = None):
         r"""(:math:`w_{ui}` per training edge, :math:`f_u` per user) from the recorded
-        losses."""
+        losses (the users ranked by :obj:`user_loss`, default: the committed ones)."""
         row = self._edge_index[0]
-        user_loss = torch.nan_to_num(self.user_loss, nan=float('inf'))
+        user_loss = self.user_loss if user_loss is None else user_loss
+        user_loss = torch.nan_to_num(user_loss, nan=float('inf'))
         order = torch.argsort(user_loss, stable=True)  # lowest loss first
         rank = torch.empty_like(order)
         rank[order] = torch.arange(num_users, device=order.device)
@@ -163,13 +168,7 @@ class UDT(Denoiser):
         so far (including the epoch just trained)."""
         if self.last_loss is None:
             raise RuntimeError("UDT has not seen any epoch yet")
-        seen = self._cnt > 0
-        user_loss = self.user_loss
-        self.user_loss = torch.where(seen, self._sum / self._cnt.clamp_min(1), user_loss)
-        try:
-            return self.weights(trainer.num_users)[0]
-        finally:
-            self.user_loss = user_loss
+        return self.weights(trainer.num_users, self._current_user_loss())[0]
 
     def epoch_diagnostics(self) -> Dict[str, float]:
         return self._acc.compute(WEIGHT_KEYS)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from pyg_denoise.data.graph import build_interaction_graph
-from pyg_denoise.nn import MF, bce_loss, bpr_loss
+from pyg_denoise.nn import MF, bce_loss
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import (DCF, DPI, DVAE, PLD, UDT, RandomSplit, ReweightedLoss,
                                     TruncatedLoss)
