@@ -20,15 +20,17 @@ import os
 import os.path as osp
 import sys
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+import torch.distributed as dist
 from torch_geometric.data import HeteroData
 
 from pyg_denoise import datasets as D
 from pyg_denoise.benchmark import DEFAULT_RULES, run_record, summarize, to_markdown
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
+from pyg_denoise.distributed import init_distributed
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
@@ -245,6 +247,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--export-graph', default=None, metavar='FILE',
                    help="write FILE: user, item, clean_score[, noisy] (raw ids) for every "
                    "training edge, the denoiser's clean score of the selected model")
+    g.add_argument('--distributed', action='store_true', help='data-parallel training under '
+                   "torchrun (torchrun --nproc-per-node N -m pyg_denoise.cli run "
+                   "--distributed ...): NCCL on GPUs, gloo on CPU; rank 0 writes the files")
     g.add_argument('--no-progress', action='store_true')
     g.add_argument('-q', '--quiet', action='store_true')
 
@@ -415,8 +420,11 @@ def format_table(results: Dict[str, Any], ks: Sequence[int]) -> str:
     return '\n'.join(lines)
 
 
-def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
-    data = load_data(args)
+def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: bool = False
+                   ) -> Tuple[Recommender, TrainConfig, Optional[Denoiser]]:
+    r"""The model (initialised with :obj:`--seed`), training configuration and denoiser
+    (wrapped by :class:`GraphDenoising` with :obj:`--graph-every`) that :obj:`args` name for
+    :obj:`data`: what :obj:`pyg-denoise run` trains, for scripts that train variants of it."""
     model_name = args.model
     if args.dim is None:
         args.dim = {'gmf': 32, 'neumf': 32, 'cdae': 200}.get(model_name, 64)
@@ -435,7 +443,7 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
                       patience=args.patience, min_epoch=args.min_epoch,
                       ndcg_idcg=args.ndcg_idcg, track_test=args.track_test,
                       seed=args.seed, device=args.device,
-                      progress=not args.no_progress,
+                      progress=not args.no_progress, distributed=args.distributed,
                       negative_distribution='popularity' if args.denoiser == 'wbpr'
                       else 'uniform', negative_alpha=args.wbpr_alpha)
     torch.manual_seed(args.seed)
@@ -444,6 +452,18 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
     if args.graph_every > 0:
         denoiser = GraphDenoising(denoiser or Denoiser(), every=args.graph_every,
                                   prune_below=args.prune_below)
+    return model, cfg, denoiser
+
+
+def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
+    rank = init_distributed()[0] if args.distributed else 0
+    if rank != 0:
+        logger.setLevel(logging.WARNING)
+        dist.barrier()  # rank 0 processes (and caches) the dataset first
+    data = load_data(args)
+    if rank == 0 and args.distributed:
+        dist.barrier()
+    model, cfg, denoiser = build_training(args, data, no_arguments)
     stages = {}
     if args.extra_ratio > 0 and args.extra_mode == 'warmup':  # plain loss on D* first
         stages['warmup'] = _extra_stage(model, data, cfg, args, 'warmup')
@@ -464,6 +484,8 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
                         if 'noisy' in data[EDGE_TYPE] else None),
     }
     results['command'] = ' '.join(['pyg-denoise'] + sys.argv[1:])
+    if rank != 0:  # rank 0 writes the files and the table
+        return results
     if args.export_graph:
         n = export_graph(trainer, data, args.export_graph)
         results['export_graph'] = {'file': args.export_graph, 'edges': n}
@@ -490,6 +512,9 @@ def _strip(obj: Any) -> Any:
 def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     r"""Runs the grid, skipping finished runs, and writes :obj:`results.json` (every run's
     per-rule selections and the summary) and :obj:`results.md` into :obj:`--grid-out`."""
+    if args.distributed:
+        raise SystemExit("pyg-denoise: --distributed is an option of 'run' (one training "
+                         "under torchrun), not of 'benchmark'")
     datasets = args.datasets or [args.dataset]
     models = args.models or [args.model]
     for name, given, allowed in (('datasets', [] if args.train else datasets, DATASETS),

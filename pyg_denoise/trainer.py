@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges
 from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Triples
+from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
+                                     rank_and_world, shard_bounds)
 from pyg_denoise.metrics.ranking import RankingEvaluator, evaluate_split
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.loss import REGULARIZERS, bce_loss, bpr_loss, regularization
@@ -65,8 +69,15 @@ class TrainConfig:
             run (:func:`~pyg_denoise.benchmark.select_row`); selection reads it only under an
             oracle :obj:`'test:...'` rule.
         seed: Seed of initialisation, sampling and dropout.
-        device: :obj:`'cpu'`, :obj:`'cuda'`, or :obj:`'auto'`.
+        device: :obj:`'cpu'`, :obj:`'cuda'`, or :obj:`'auto'` (distributed: each rank's
+            GPU :obj:`LOCAL_RANK`).
         progress: Show a progress bar.
+        distributed: Data-parallel training over the initialised default process group
+            (:func:`~pyg_denoise.distributed.init_distributed`, under :obj:`torchrun`): the
+            model wrapped in DistributedDataParallel, each global batch of
+            :obj:`batch_size` sharded over the ranks, evaluation sharded by user, files
+            written by rank 0. A run on :math:`W` ranks makes the same steps as one on a
+            single process (see :mod:`pyg_denoise.distributed`).
     """
     epochs: int = 100
     batch_size: int = 2048
@@ -91,6 +102,7 @@ class TrainConfig:
     seed: int = 0
     device: str = 'auto'
     progress: bool = True
+    distributed: bool = False
 
     def __post_init__(self) -> None:
         self.ks = tuple(int(k) for k in self.ks)
@@ -161,8 +173,21 @@ class Trainer:
                  out_dir: Optional[str] = None, resume: bool = True) -> None:
         self.config = config or TrainConfig()
         cfg = self.config
+        self.rank, self.world_size = 0, 1
+        if cfg.distributed:
+            if not is_distributed():
+                raise ValueError("TrainConfig(distributed=True) needs an initialised process "
+                                 "group: call pyg_denoise.distributed.init_distributed() "
+                                 "under torchrun")
+            self.rank, self.world_size = rank_and_world()
+            if not getattr(denoiser, 'supports_distributed', True):
+                raise ValueError(f"{denoiser!r} does not support distributed training yet "
+                                 f"(it runs its own multi-step optimisation); train it on one "
+                                 f"process")
         if cfg.device == 'auto':
-            self.device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+            self.device = torch.device('cpu')
+            if torch.cuda.is_available():
+                self.device = torch.device('cuda', torch.cuda.current_device())
         else:
             self.device = torch.device(cfg.device)
         if model.num_users != data['user'].num_nodes or \
@@ -183,6 +208,13 @@ class Trainer:
                              f"has none (official train/test splits): use select='last' or "
                              f"an oracle 'test:...' rule")
         self.model = model.to(self.device)
+        self._ddp: Optional[torch.nn.Module] = None
+        self._group = None
+        if cfg.distributed:  # DDP broadcasts rank 0's parameters here
+            self._ddp = DistributedDataParallel(
+                Embedder(self.model), broadcast_buffers=False,
+                device_ids=[self.device] if self.device.type == 'cuda' else None)
+            self._group = dist.new_group(backend=dist.get_backend())  # the loss collectives
         self.denoiser = denoiser or Denoiser()
         self.out_dir = out_dir
         self.resume = resume
@@ -237,6 +269,15 @@ class Trainer:
             self._adj_weight = edge_weight
         return self.adj
 
+    def embed(self, adj: Optional[BipartiteAdjacency] = None) -> Tuple[Tensor, Tensor]:
+        r"""The model's representations for a training step (through DistributedDataParallel
+        when distributed and gradients are on); denoisers that run their own step call this
+        instead of :meth:`~pyg_denoise.nn.models.Recommender.get_embedding`."""
+        adj = adj if adj is not None else self.current_adjacency()
+        if self._ddp is not None and torch.is_grad_enabled():
+            return self._ddp(adj)
+        return self.model.get_embedding(adj)
+
     def current_adjacency(self) -> Optional[BipartiteAdjacency]:
         r"""The propagation graph in use (the last one built, else the unweighted one)."""
         return self.adj if self.adj is not None else self.adjacency()
@@ -262,11 +303,15 @@ class Trainer:
         """
         cfg = self.config
         if reps is None:
-            reps = self.model.get_embedding(adj if adj is not None else
-                                            self.current_adjacency())
-        n = batch.user.numel()  # one gather for positives and negatives together
-        pos, neg = self.model.score(reps, batch.user.repeat(2),
-                                    torch.cat([batch.pos, batch.neg])).split(n)
+            reps = self.embed(adj)
+        n = batch.user.numel()
+        sharded = self._ddp is not None and torch.is_grad_enabled()
+        lo, hi = shard_bounds(n, self.rank, self.world_size) if sharded else (0, n)
+        pos, neg = self.model.score(  # one gather for positives and negatives together
+            reps, batch.user[lo:hi].repeat(2),
+            torch.cat([batch.pos[lo:hi], batch.neg[lo:hi]])).split(hi - lo)
+        if sharded:  # the global batch's scores on every rank (autograd all-gather)
+            pos, neg = gather_shards(torch.stack([pos, neg], 1), n, self._group).unbind(1)
         w = None if weight is None else weight[batch.edge_id]
         if cfg.loss == 'bpr':
             loss = bpr_loss(pos, neg)
@@ -283,11 +328,16 @@ class Trainer:
                 w = torch.cat([w, torch.ones_like(w)])
         if cfg.reg == 'pyg':
             users, items = batch.user.unique(), torch.cat([batch.pos, batch.neg]).unique()
+            if sharded:  # each rank its share of the unique rows
+                users = users[slice(*shard_bounds(users.numel(), self.rank, self.world_size))]
+                items = items[slice(*shard_bounds(items.numel(), self.rank, self.world_size))]
         else:
-            users, items = batch.user, torch.cat([batch.pos, batch.neg])
+            users = batch.user[lo:hi]
+            items = torch.cat([batch.pos[lo:hi], batch.neg[lo:hi]])
         reg = regularization(self.model.ego_embeddings(users, items),
-                             self.model.embedding_tables(), cfg.reg, cfg.lambda_reg,
-                             batch.user.numel())
+                             self.model.embedding_tables(), cfg.reg, cfg.lambda_reg, n)
+        if sharded and cfg.reg not in ('l2', 'none'):  # per-row terms: sum of the shards
+            reg = all_reduce_sum(reg, self._group)
         return LossBatch(loss, label, edge_id, w, self.iteration, user), reg
 
     def step(self, loss: Tensor) -> float:
@@ -321,6 +371,8 @@ class Trainer:
         r"""Full-ranking metrics of the current model on :obj:`split`."""
         self.model.eval()
         reps = self.model.get_embedding(self.current_adjacency())
+        if self._ddp is not None:  # each rank its share of the users, metrics summed
+            kwargs.setdefault('shard', (self.rank, self.world_size))
         out = evaluate_split(lambda u: self.model.score_all(reps, u.to(self.device)),
                              self.data, split, self.evaluator, **kwargs)
         self.model.train()
@@ -372,11 +424,19 @@ class Trainer:
         cfg = self.config
         if self.out_dir is not None:
             os.makedirs(self.out_dir, exist_ok=True)
-            if self.resume and osp.isfile(self._ckpt_path):
-                self.load_checkpoint(self._ckpt_path)
+            state = None  # read by rank 0 and broadcast (no shared file system needed)
+            if self.resume and self.rank == 0 and osp.isfile(self._ckpt_path):
+                state = torch.load(self._ckpt_path, map_location='cpu', weights_only=False)
+            if self._ddp is not None:
+                box = [state]
+                dist.broadcast_object_list(box, src=0)
+                state = box[0]
+            if state is not None:
+                self.load_state_dict(state, self._ckpt_path)
                 logger.info(f"Resumed from {self._ckpt_path} after epoch {self.epoch}")
         self.model.train()
-        bar = tqdm(range(self.epoch + 1, cfg.epochs + 1), disable=not cfg.progress,
+        bar = tqdm(range(self.epoch + 1, cfg.epochs + 1),
+                   disable=not cfg.progress or self.rank != 0,
                    desc='train', unit='epoch', initial=self.epoch, total=cfg.epochs)
         stopped = False
         for epoch in bar:
@@ -386,7 +446,7 @@ class Trainer:
             self.history.append(row)
             self.epoch = epoch
             self._write_log(row)
-            if self.out_dir is not None:
+            if self.out_dir is not None and self.rank == 0:
                 self.save_checkpoint(self._ckpt_path)
             bar.set_postfix({k: f'{v:.4f}' for k, v in row.items()
                              if k in ('loss', self._select_key()) and v is not None})
@@ -469,7 +529,7 @@ class Trainer:
             self.best_state = {k: v.detach().cpu().clone()
                                for k, v in self.model.state_dict().items()}
             self.bad_evals = 0
-            if self.out_dir is not None:
+            if self.out_dir is not None and self.rank == 0:
                 _atomic_save(self.best_state, osp.join(self.out_dir, 'best.pt'))
         else:
             self.bad_evals += 1
@@ -533,11 +593,15 @@ class Trainer:
 
     def load_checkpoint(self, path: str) -> None:
         r"""Restores the state written by :meth:`save_checkpoint`. The configuration must
-        match, except for :obj:`epochs`, :obj:`patience`, :obj:`progress`, :obj:`device` and
-        :obj:`track_test`."""
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        match, except for :obj:`epochs`, :obj:`patience`, :obj:`progress`, :obj:`device`,
+        :obj:`track_test` and :obj:`distributed` (a run resumes on any number of ranks)."""
+        self.load_state_dict(torch.load(path, map_location='cpu', weights_only=False), path)
+
+    def load_state_dict(self, state: Dict[str, Any], path: str = '<state>') -> None:
+        r"""Restores a :meth:`state_dict` (:obj:`path` names it in errors)."""
+        state = _to_device(state, self.device)
         mine, theirs = self.config.to_dict(), state['config']
-        free = {'epochs', 'patience', 'progress', 'device', 'track_test'}
+        free = {'epochs', 'patience', 'progress', 'device', 'track_test', 'distributed'}
         diff = sorted(k for k in set(mine) | set(theirs)
                       if k not in free and mine.get(k) != theirs.get(k))
         if diff:
@@ -557,13 +621,13 @@ class Trainer:
         self._rewrite_log()
 
     def _write_log(self, row: Dict[str, Any]) -> None:
-        if self.out_dir is None:
+        if self.out_dir is None or self.rank != 0:
             return
         with open(osp.join(self.out_dir, 'log.jsonl'), 'a') as f:
             f.write(json.dumps(_jsonable(row)) + '\n')
 
     def _rewrite_log(self) -> None:
-        if self.out_dir is None:
+        if self.out_dir is None or self.rank != 0:
             return
         with open(osp.join(self.out_dir, 'log.jsonl'), 'w') as f:
             for row in self.history:
@@ -574,6 +638,16 @@ def _atomic_save(obj: Any, path: str) -> None:
     tmp = path + '.tmp'
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
 
 
 def _jsonable(obj: Any) -> Any:

@@ -25,7 +25,7 @@ when :math:`|G_u| > K`). The Recall denominator is :math:`|G_u|`, never
 :math:`\min(K, |G_u|)`, as in every official code base. Metrics are averaged over the users
 with at least one ground-truth positive.
 """
-from typing import Callable, Dict, Optional, Sequence, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -100,6 +100,7 @@ class RankingEvaluator:
         num_items: int,
         train_index: Optional[Tensor] = None,
         return_per_user: bool = False,
+        shard: Optional[Tuple[int, int]] = None,
     ) -> Dict[str, Union[float, int, Tensor]]:
         r"""Evaluates.
 
@@ -116,6 +117,11 @@ class RankingEvaluator:
                 evaluated like the others). (default: :obj:`exclude_index`)
             return_per_user (bool, optional): Also return :obj:`'users'` and a per-user
                 tensor for each metric under :obj:`'per_user/<name>'`. (default: :obj:`False`)
+            shard (tuple, optional): :obj:`(rank, world_size)` of an initialised
+                :mod:`torch.distributed` group: this rank scores its contiguous share of the
+                evaluated users, and the metrics' sums and user counts are all-reduced, so
+                every rank returns the means over all users (the per-user tensors are the
+                rank's own). (default: :obj:`None`)
 
         Returns:
             A dict :obj:`{'recall@20': float, ..., 'num_users': int,
@@ -126,6 +132,9 @@ class RankingEvaluator:
         max_k = max(self.ks)
         gt_rowptr, gt_col, _ = to_csr(gt_index[0], gt_index[1], num_users)
         users = (gt_rowptr.diff() > 0).nonzero().view(-1)
+        if shard is not None:
+            from pyg_denoise.distributed import shard_bounds
+            users = users[slice(*shard_bounds(users.numel(), *shard))]
         if exclude_index is None:
             exclude_index = gt_index.new_empty(2, 0)
         ex_rowptr, ex_col, _ = to_csr(exclude_index[0], exclude_index[1], num_users)
@@ -158,13 +167,26 @@ class RankingEvaluator:
             self._accumulate(rel.cpu().double(), n_gt, disc, idcg_table, per_user)
 
         out: Dict[str, Union[float, int, Tensor]] = {}
-        for name, parts in per_user.items():
-            values = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
-            out[name] = float(values.mean()) if values.numel() else 0.0
+        values = {name: torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+                  for name, parts in per_user.items()}
+        # sums and counts (over the ranks' users when sharded), then the means
+        totals = torch.stack([v.sum() for v in values.values()] +
+                             [torch.tensor(float(users.numel()), dtype=torch.float64),
+                              (~has_train[users.cpu()]).sum().double()])
+        if shard is not None and shard[1] > 1:
+            import torch.distributed as dist
+
+            from pyg_denoise.distributed import collective_device
+            totals = totals.to(collective_device())
+            dist.all_reduce(totals)
+            totals = totals.cpu()
+        count = int(totals[-2])
+        for j, (name, v) in enumerate(values.items()):
+            out[name] = float(totals[j] / count) if count else 0.0
             if return_per_user:
-                out[f'per_user/{name}'] = values
-        out['num_users'] = int(users.numel())
-        out['num_users_no_train'] = int((~has_train[users.cpu()]).sum())
+                out[f'per_user/{name}'] = v
+        out['num_users'] = count
+        out['num_users_no_train'] = int(totals[-1])
         if return_per_user:
             out['users'] = users
         return out

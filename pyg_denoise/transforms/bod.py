@@ -105,6 +105,7 @@ class BOD(Denoiser):
         outer_loop (int, optional): Generator updates per epoch (the code's
             ``outer_loop``). (default: :obj:`1`)
     """
+    supports_distributed = False  # its own meta / multi-model steps
     def __init__(self, weight_bpr: float = 1.0, weight_alignment: float = 1.0,
                  weight_uniformity: float = 0.5, lr: float = 1e-3, hidden: int = 64,
                  outer_batch_size: Optional[int] = None, outer_positive: str = 'user',

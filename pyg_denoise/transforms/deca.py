@@ -97,6 +97,7 @@ class DPI(Denoiser):
         start_mode (str, optional): Mode of the first batch: :obj:`'both'`, :obj:`'DP'` or
             :obj:`'DN'`. (default: :obj:`'both'`)
     """
+    supports_distributed = False  # its own meta / multi-model steps
     uses_g = True
 
     def __init__(self, C1: float = 1000.0, C2: float = 10.0, kl_pf_weight: float = 0.5,

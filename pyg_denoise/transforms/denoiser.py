@@ -83,6 +83,12 @@ class EpochContext:
 
 class Denoiser(BaseTransform):
     r"""Base class of the denoisers (the identity: normal training)."""
+    #: Whether the method runs under :obj:`TrainConfig(distributed=True)`: methods that
+    #: reduce the trainer's batch losses, or that own a step built on
+    #: :meth:`~pyg_denoise.trainer.Trainer.embed` and
+    #: :meth:`~pyg_denoise.trainer.Trainer.batch_losses` (PLD), do; methods with their own
+    #: multi-step or multi-model optimisation (SGDL, BOD, DPI, DVAE) do not yet.
+    supports_distributed: bool = True
 
     def update(self, ctx: EpochContext) -> None:
         r"""Called once per epoch before sampling. Default: nothing."""

@@ -78,6 +78,10 @@ class GraphDenoising(Denoiser):
             data[EDGE_TYPE].edge_weight = self.edge_weight
         return data
 
+    @property
+    def supports_distributed(self) -> bool:  # type: ignore[override]
+        return getattr(self.denoiser, 'supports_distributed', True)
+
     def reduce(self, batch: LossBatch) -> Tensor:
         return self.denoiser.reduce(batch)
 

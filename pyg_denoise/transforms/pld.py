@@ -142,7 +142,7 @@ class PLD(Denoiser):
     def training_step(self, trainer, batch: Triples) -> Optional[Dict[str, float]]:
         if self.epoch <= self.warmup:
             return None  # the trainer's normal step
-        reps = trainer.model.get_embedding(trainer.current_adjacency())
+        reps = trainer.embed()  # (through DDP when distributed)
         batch = self.resample(trainer.model, reps, batch)
         losses, reg = trainer.batch_losses(batch, reps=reps)
         return {'loss': trainer.step(self.reduce(losses) + reg)}

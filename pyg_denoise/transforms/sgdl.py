@@ -99,6 +99,7 @@ class SGDL(Denoiser):
         max_phase1_epochs (int, optional): Switch at this epoch at the latest
             (default: :obj:`None`, only by the memorisation criterion).
     """
+    supports_distributed = False  # its own meta / multi-model steps
     def __init__(self, history_len: int = 10, memorization: str = 'sampled',
                  phase1_lr_scale: float = 0.2, meta_lr: float = 5e-4, hidden: int = 100,
                  reset_optimizers: bool = True,
