@@ -18,7 +18,7 @@ import torch.multiprocessing as mp
 from pyg_denoise.distributed import shard_bounds
 from pyg_denoise.nn import GMF, LightGCN
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import PLD, LabelNoise, RandomSplit, TruncatedLoss
+from pyg_denoise.transforms import DCF, PLD, LabelNoise, RandomSplit, TruncatedLoss
 from tests.conftest import random_graph
 
 
@@ -58,7 +58,8 @@ def train(method: str, distributed: bool, epochs: int = 4, out_dir=None, model='
     torch.manual_seed(0)
     net = LightGCN(40, 30, embedding_dim=8) if model == 'lightgcn' else GMF(40, 30, 8)
     den = {'tce': lambda: RecordingTCE(0.2, num_gradual=10),
-           'pld': lambda: RecordingPLD(k=3, tau=0.1, warmup=1)}[method]()
+           'pld': lambda: RecordingPLD(k=3, tau=0.1, warmup=1),
+           'dcf': lambda: DCF(0.2, num_gradual=10, time_step=2)}[method]()
     cfg = TrainConfig(epochs=epochs, batch_size=101, lr=0.01, progress=False, ks=(5, ),
                       seed=3, select='val:recall@5', eval_every=2, device='cpu',
                       loss='bce' if model == 'gmf' else 'bpr', reg='pyg' if model == 'gmf'
@@ -74,7 +75,8 @@ def train(method: str, distributed: bool, epochs: int = 4, out_dir=None, model='
     trainer = Trainer(net, data, cfg, denoiser=den, out_dir=out_dir)
     res = trainer.fit()
     return {'params': torch.cat([p.detach().flatten() for p in net.parameters()]),
-            'decisions': den.dropped if method == 'tce' else den.drawn,
+            'decisions': getattr(den, 'dropped', getattr(den, 'drawn', None)),
+            'state': den.state_dict(),
             'diagnostics': [{k: v for k, v in r.items() if k.startswith('denoise/')}
                             for r in res['log']],
             'val': [r.get('val/recall@5') for r in res['log']],
@@ -106,6 +108,28 @@ def run_two_ranks(tmp_path, method, model='lightgcn', ckpt_dir=None):
     return [torch.load(osp.join(tmp_path, f'{r}.pt'), weights_only=False) for r in (0, 1)]
 
 
+def assert_same_state(a, b, exact):
+    assert type(a) is type(b)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_same_state(a[k], b[k], exact)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same_state(x, y, exact)
+    elif isinstance(a, torch.Tensor):
+        assert a.shape == b.shape
+        if exact or not a.is_floating_point():
+            assert torch.equal(a, b)
+        else:
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-6, equal_nan=True)
+    elif isinstance(a, float) and not exact:
+        assert a == pytest.approx(b, rel=1e-5)
+    else:
+        assert a == b
+
+
 def test_shard_bounds_cover_every_sample_once():
     for n in (0, 1, 5, 101, 1024):
         for world in (1, 2, 3, 8):
@@ -126,20 +150,23 @@ def test_distributed_needs_a_process_group():
 
 @pytest.mark.slow
 @pytest.mark.parametrize('method,model', [('tce', 'lightgcn'), ('pld', 'lightgcn'),
-                                          ('tce', 'gmf')])
+                                          ('tce', 'gmf'), ('dcf', 'lightgcn')])
 def test_two_ranks_match_one(tmp_path, method, model):
     single = train(method, distributed=False, model=model)
     r0, r1 = run_two_ranks(tmp_path, method, model)
     # the ranks agree exactly: the same decisions, state, metrics and parameters
     assert r0['decisions'] == r1['decisions']
+    assert_same_state(r0['state'], r1['state'], exact=True)
     assert torch.equal(r0['params'], r1['params'])
     assert r0['val'] == r1['val'] and r0['test'] == r1['test']
     # each rank scored its half of every global batch
     assert r0['scored'] + r1['scored'] == single['scored']
     assert abs(r0['scored'] - r1['scored']) <= 2 * len(r0['losses']) * 6
     # and they make the 1-process run's decisions (T-CE: 4 epochs x 5 batches, ramping up)
-    assert len(r0['decisions']) == len(single['decisions']) > 0
-    assert r0['decisions'] == single['decisions']
+    if method != 'dcf':
+        assert len(r0['decisions']) == len(single['decisions']) > 0
+        assert r0['decisions'] == single['decisions']
+    assert_same_state(r0['state'], single['state'], exact=False)
     assert [d.keys() for d in r0['diagnostics']] == [d.keys() for d in single['diagnostics']]
     for a, b in zip(r0['diagnostics'], single['diagnostics']):
         assert a == pytest.approx(b, rel=1e-6, abs=1e-9)
@@ -162,3 +189,36 @@ def test_two_rank_checkpoint_resumes_on_one_process(tmp_path):
     assert resumed['decisions'] == single['decisions'][-len(resumed['decisions']):]
     assert torch.allclose(resumed['params'], single['params'], rtol=1e-4, atol=1e-6)
     assert resumed['losses'] == pytest.approx(single['losses'], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_cli_under_torchrun(tmp_path):
+    import json
+    import subprocess
+    import sys
+    gen = torch.Generator().manual_seed(0)
+    keys = torch.randperm(50 * 40, generator=gen)[:700]
+    with open(tmp_path / 'train.tsv', 'w') as f:
+        for key in keys.tolist():
+            f.write(f'u{key // 40}\ti{key % 40}\n')
+    common = ['run', '--train', str(tmp_path / 'train.tsv'), '--model', 'lightgcn',
+              '--denoiser', 'tce', '--num-gradual', '20', '--epochs', '3', '--ks', '5',
+              '--batch-size', '128', '--no-progress']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    out = {}
+    for n in (1, 2):
+        launcher = [sys.executable, '-m', 'pyg_denoise.cli'] if n == 1 else [
+            sys.executable, '-m', 'torch.distributed.run', '--standalone',
+            '--nproc-per-node=2', '-m', 'pyg_denoise.cli']
+        extra = ['--distributed'] if n == 2 else []
+        proc = subprocess.run([*launcher, *common, *extra, '--out', str(tmp_path / f'np{n}')],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert proc.stdout.count('selected epoch') == 1  # rank 0 prints the table once
+        with open(tmp_path / f'np{n}' / 'results.json') as f:
+            out[n] = json.load(f)
+        with open(tmp_path / f'np{n}' / 'log.jsonl') as f:
+            assert len(f.readlines()) == 3  # one writer
+    assert out[2]['config']['distributed'] and not out[1]['config']['distributed']
+    assert out[2]['test']['recall@5'] == pytest.approx(out[1]['test']['recall@5'], abs=1e-3)
+    assert out[2]['test']['num_users'] == out[1]['test']['num_users']
