@@ -179,3 +179,60 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
                    ' | '.join(cells) + f" | {change} | {p} | {row.get('rank', '')} | "
                    f"{','.join(str(e) for e in row['epochs'])} |")
     return '\n'.join(out).strip() + '\n'
+
+
+def compare(base: Sequence[Dict[str, Any]], other: Sequence[Dict[str, Any]], rule: str,
+            metrics: Sequence[str]) -> List[Dict[str, Any]]:
+    r"""Pairs the run records of two grids that differ in one option (e.g. loss-only
+    denoising vs loss + structure denoising) by :obj:`(dataset, model, denoiser, seed)`:
+    one row per (dataset, model, denoiser) with, for each metric, both means over the
+    seeds both grids finished, the relative change of :obj:`other` against :obj:`base` and
+    the paired t-test."""
+    def index(records):
+        out: Dict[Tuple, Dict[int, Dict[str, float]]] = {}
+        for rec in records:
+            sel = rec['rules'].get(rule)
+            if sel is not None:
+                out.setdefault((rec['dataset'], rec['model'], rec['denoiser']),
+                               {})[rec['seed']] = sel['test']
+        return out
+
+    a, b = index(base), index(other)
+    rows = []
+    for key in sorted(set(a) & set(b)):
+        seeds = sorted(set(a[key]) & set(b[key]))
+        row: Dict[str, Any] = {'dataset': key[0], 'model': key[1], 'denoiser': key[2],
+                               'rule': rule, 'seeds': seeds}
+        for m in metrics:
+            xa = [a[key][s][m] for s in seeds if m in a[key][s] and m in b[key][s]]
+            xb = [b[key][s][m] for s in seeds if m in a[key][s] and m in b[key][s]]
+            if not xa:
+                continue
+            ma, mb = statistics.fmean(xa), statistics.fmean(xb)
+            row[m] = {'base': ma, 'other': mb,
+                      'rel_change': (mb - ma) / ma if ma else float('nan'),
+                      'p': paired_t_test(xb, xa)[1]}
+        rows.append(row)
+    return rows
+
+
+def compare_to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
+                        names: Tuple[str, str] = ('base', 'other')) -> str:
+    r"""A Markdown table of :func:`compare`'s rows."""
+    out = ['| dataset | model | denoiser | seeds | ' + ' | '.join(
+        f'{m} {names[0]} | {m} {names[1]} | change | p' for m in metrics) + ' |',
+        '|---|---|---|---|' + '---|---|---|---|' * len(metrics)]
+    for row in rows:
+        cells = []
+        for m in metrics:
+            v = row.get(m)
+            if v is None:
+                cells += ['—'] * 4
+                continue
+            p = f"{v['p']:.3f}" if math.isfinite(v['p']) else ''
+            change = f"{100 * v['rel_change']:+.1f} %" if math.isfinite(v['rel_change']) \
+                else ''
+            cells += [f"{v['base']:.4f}", f"{v['other']:.4f}", change, p]
+        out.append(f"| {row['dataset']} | {row['model']} | {row['denoiser']} | "
+                   f"{len(row['seeds'])} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(out) + '\n'

@@ -5,8 +5,8 @@ import statistics
 import numpy as np
 import pytest
 
-from pyg_denoise.benchmark import (paired_t_test, run_record, select_row, student_t_sf2,
-                                   summarize, to_markdown)
+from pyg_denoise.benchmark import (compare, compare_to_markdown, paired_t_test, run_record,
+                                   select_row, student_t_sf2, summarize, to_markdown)
 from pyg_denoise.cli import main
 from tests.test_cli import write_split_files
 
@@ -87,6 +87,23 @@ def test_summarize_and_markdown():
     md = to_markdown(rows, ['recall@20'])
     assert '### d, selected by `val_loss`' in md and '+9.5 %' in md
     assert '0.2110 ± 0.0010' in md
+
+
+def test_compare_pairs_two_grids_by_seed():
+    def rec(den, seed, r):
+        return {'dataset': 'd', 'model': 'm', 'denoiser': den, 'seed': seed,
+                'rules': {'val:recall@20': {'epoch': 5, 'test': {'recall@20': r}}}}
+    base = [rec('tce', 0, 0.30), rec('tce', 1, 0.32), rec('tce', 2, 0.34), rec('rce', 0, 0.3)]
+    other = [rec('tce', 0, 0.33), rec('tce', 1, 0.34), rec('tce', 3, 0.9),  # seed 3 unpaired
+             rec('pld', 0, 0.5)]
+    rows = compare(base, other, 'val:recall@20', ['recall@20'])
+    assert [(r['denoiser'], r['seeds']) for r in rows] == [('tce', [0, 1])]
+    v = rows[0]['recall@20']
+    assert v['base'] == pytest.approx(0.31) and v['other'] == pytest.approx(0.335)
+    assert v['rel_change'] == pytest.approx(0.025 / 0.31)
+    assert v['p'] == pytest.approx(paired_t_test([0.33, 0.34], [0.30, 0.32])[1])
+    table = compare_to_markdown(rows, ['recall@20'], ('loss', '+graph'))
+    assert 'recall@20 +graph' in table and '| d | m | tce | 2 | 0.3100 | 0.3350 | +8.1 %' in table
 
 
 def test_benchmark_command_is_resumable(tmp_path, capsys):

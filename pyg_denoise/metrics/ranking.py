@@ -233,8 +233,9 @@ def evaluate_split(
     r"""Full-ranking evaluation of :obj:`split` on a split graph.
 
     The ground truth is the edges of :obj:`split` (after :class:`~pyg_denoise.transforms.
-    LabelNoise`, the clean test positives). Excluded from the ranking: the training edges,
-    and for :obj:`split='test'` the validation edges too.
+    LabelNoise`, the clean test positives). Excluded from the ranking: the training edges
+    (and the ones :class:`~pyg_denoise.transforms.DropByScore` removed from training, marked
+    :obj:`dropped`), and for :obj:`split='test'` the validation edges too.
 
     Args:
         score_fn (callable): Maps user ids to :obj:`[len(users), num_items]` scores.
@@ -249,6 +250,8 @@ def evaluate_split(
     evaluator = evaluator or RankingEvaluator()
     store = data[EDGE_TYPE]
     exclude = split_mask(data, 'train')
+    if 'dropped' in store:  # training edges removed by DropByScore: still observed
+        exclude = exclude | store.dropped
     if split == 'test':
         exclude = exclude | split_mask(data, 'val')
     return evaluator(score_fn, split_edge_index(data, split), store.edge_index[:, exclude],

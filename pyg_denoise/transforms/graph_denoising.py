@@ -5,7 +5,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from pyg_denoise.data.graph import segment_rank, split_mask, subset_edges
+from pyg_denoise.data.graph import copy_graph, segment_rank, split_mask
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
 
@@ -119,7 +119,9 @@ class DropByScore(BaseTransform):
     training edges (as :meth:`~pyg_denoise.trainer.Trainer.export_graph` returns them). The
     lowest-scored :obj:`ratio` of each user's training edges (:obj:`per_user=True`; rounded
     down, every user keeps at least one) or of all training edges is dropped; validation and
-    test edges are untouched.
+    test edges are untouched. The dropped edges leave the training split but stay in the
+    graph, marked by the boolean attribute :obj:`dropped`, so that evaluation keeps excluding
+    them from the ranking (they were observed, as in the uncleaned graph).
 
     Args:
         score (torch.Tensor): Clean scores of the training edges (higher = cleaner).
@@ -152,9 +154,13 @@ class DropByScore(BaseTransform):
             if bool(for_user.any()):
                 best = segment_rank(user, data['user'].num_nodes, -self.score.double())[0]
                 drop &= ~(for_user & (best == 0))
-        keep = torch.ones(train.numel(), dtype=torch.bool)
-        keep[idx[drop]] = False
-        return subset_edges(data, keep)
+        dropped = torch.zeros(train.numel(), dtype=torch.bool)
+        dropped[idx[drop]] = True
+        data = copy_graph(data)
+        store = data[EDGE_TYPE]
+        store.train_mask = store.train_mask & ~dropped
+        store.dropped = dropped | store.dropped if 'dropped' in store else dropped
+        return data
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(ratio={self.ratio}, per_user={self.per_user})'

@@ -88,5 +88,16 @@ def test_drop_by_score_removes_the_least_trusted_training_edges(per_user):
     # the dropped edges are the lowest-scored: all noisy here
     assert int(o.noisy[o_train].sum()) == int(store.noisy[train].sum()) - dropped
     assert torch.bincount(o.edge_index[0, o_train], minlength=60).min() >= 1
+    # the dropped edges stay in the graph, marked, and are still excluded from rankings
+    assert torch.equal(o.edge_index, store.edge_index)
+    assert int(o.dropped.sum()) == dropped and not bool((o.dropped & ~train).any())
+    from pyg_denoise.metrics import evaluate_split
+    num_items = data['item'].num_nodes
+    observed = torch.zeros(60, num_items)  # a scorer that ranks the training items first
+    observed[store.edge_index[0, train], store.edge_index[1, train]] = 1.0
+    noise = torch.rand(60, num_items, generator=gen) * 1e-3
+    recall = [evaluate_split(lambda u: (observed + noise)[u], g, 'test')['recall@20']
+              for g in (data, out)]
+    assert recall[0] == recall[1] > 0
     with pytest.raises(ValueError, match='training edges'):
         DropByScore(score[:5], 0.2)(data)
