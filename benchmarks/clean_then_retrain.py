@@ -16,15 +16,13 @@ excluded from the rankings. Reported: test metrics, and the noisy share of the d
 against the noisy share of the training set (the drop's precision).
 """
 import argparse
-import json
-import os
 import os.path as osp
 import sys
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List
 
 import torch
 
-from pyg_denoise.benchmark import paired_t_test
+from pyg_denoise.benchmark import cached_json, format_change, format_mean_std
 from pyg_denoise.cli import build_parser, build_training, load_data
 from pyg_denoise.data.graph import split_mask
 from pyg_denoise.trainer import Trainer
@@ -71,24 +69,13 @@ def run_cell(run_argv, denoiser, seed, ratio, out) -> Dict[str, Any]:
     return cell
 
 
-def _fmt(v: Sequence[float]) -> str:
-    t = torch.tensor(v, dtype=torch.double)
-    return f'{t.mean():.4f} ± {t.std() if t.numel() > 1 else 0:.4f}'
-
-
-def _vs(a: Sequence[float], b: Sequence[float]) -> str:
-    ma, mb = sum(a) / len(a), sum(b) / len(b)
-    p = paired_t_test(a, b)[1] if len(a) > 1 else float('nan')
-    return f'{100 * (ma - mb) / mb:+.1f} % (p {p:.3f})'
-
-
 def report(plain: Dict[int, Dict], cells: List[Dict], metric: str) -> str:
     lines = [f'| method | seeds | end to end {metric} | vs normal | clean-then-retrain '
              f'{metric} | vs normal | vs end to end | noisy share of dropped (train) |',
              '|---|---|---|---|---|---|---|---|']
     seeds = sorted(plain)
     base = [plain[s][metric] for s in seeds]
-    lines.append(f'| none (normal) | {len(seeds)} | {_fmt(base)} | | | | | |')
+    lines.append(f'| none (normal) | {len(seeds)} | {format_mean_std(base)} | | | | | |')
     by: Dict[str, List[Dict]] = {}
     for c in cells:
         by.setdefault(c['denoiser'], []).append(c)
@@ -101,9 +88,10 @@ def report(plain: Dict[int, Dict], cells: List[Dict], metric: str) -> str:
         train = cs[0]['drop'].get('noisy_share_train')
         noisy = (f'{sum(share) / len(share):.3f} ({train:.3f})' if None not in share
                  else '')
-        lines.append(f"| {den} | {len(cs)} | {_fmt(e2e) if e2e else '—'} | "
-                     f"{_vs(e2e, b) if e2e else ''} | {_fmt(r)} | {_vs(r, b)} | "
-                     f"{_vs(r, e2e) if e2e else ''} | {noisy} |")
+        lines.append(f"| {den} | {len(cs)} | {format_mean_std(e2e) if e2e else '—'} | "
+                     f"{format_change(e2e, b) if e2e else ''} | {format_mean_std(r)} | "
+                     f"{format_change(r, b)} | {format_change(r, e2e) if e2e else ''} | "
+                     f"{noisy} |")
     return '\n'.join(lines) + '\n'
 
 
@@ -121,27 +109,18 @@ def main(argv: List[str]) -> None:
     run_argv = argv[cut + 1:]
     plain, cells = {}, []
     for seed in map(int, args.seeds.split(',')):
-        path = osp.join(args.out, 'none', f'seed{seed}', 'test.json')
-        if not osp.isfile(path):
-            os.makedirs(osp.dirname(path), exist_ok=True)
-            print(f'[clean-then-retrain] none seed {seed}', flush=True)
-            _, _, test = fit(run_argv, 'none', seed, osp.dirname(path))
-            with open(path, 'w') as f:
-                json.dump(test, f)
-        with open(path) as f:
-            plain[seed] = json.load(f)
+        out = osp.join(args.out, 'none', f'seed{seed}')
+        plain[seed] = cached_json(osp.join(out, 'test.json'),
+                                  lambda out=out, seed=seed: fit(run_argv, 'none', seed, out)[2])
         for den in args.denoisers.split(',') + ['random']:
             out = osp.join(args.out, den, f'seed{seed}')
-            path = osp.join(out, 'cell.json')
-            if not osp.isfile(path):
-                os.makedirs(out, exist_ok=True)
+
+            def compute(den=den, seed=seed, out=out):
                 print(f'[clean-then-retrain] {den} seed {seed}', flush=True)
                 cell = run_cell(run_argv, den, seed, args.drop_ratio, out)
-                cell['command'] = ' '.join(['python', *sys.argv])
-                with open(path, 'w') as f:
-                    json.dump(cell, f, indent=1)
-            with open(path) as f:
-                cells.append(json.load(f))
+                return dict(cell, command=' '.join(['python', *sys.argv]))
+
+            cells.append(cached_json(osp.join(out, 'cell.json'), compute))
     table = report(plain, cells, args.metric)
     with open(osp.join(args.out, 'results.md'), 'w') as f:
         f.write(table)

@@ -24,8 +24,6 @@ Each cell writes ``OUT/<model>/<denoiser>/seed<s>/cell.json`` (re-running skips 
 an interrupted stage resumes from its checkpoint); ``OUT/results.md`` holds the tables.
 """
 import argparse
-import json
-import os
 import os.path as osp
 import sys
 from collections import Counter
@@ -33,7 +31,7 @@ from typing import Any, Dict, List, Sequence
 
 import torch
 
-from pyg_denoise.benchmark import paired_t_test
+from pyg_denoise.benchmark import cached_json, format_change, format_mean_std
 from pyg_denoise.cli import _extra_stage, build_parser, build_training, load_data
 from pyg_denoise.metrics import evaluate_split
 from pyg_denoise.trainer import Trainer
@@ -125,18 +123,6 @@ def _floats(res: Dict[str, Any]) -> Dict[str, float]:
     return {k: float(v) for k, v in res.items() if isinstance(v, (int, float))}
 
 
-def _fmt(values: Sequence[float]) -> str:
-    t = torch.tensor(values, dtype=torch.double)
-    return f'{t.mean():.4f} ± {t.std(unbiased=True) if t.numel() > 1 else 0:.4f}'
-
-
-def _change(a: Sequence[float], b: Sequence[float]) -> str:
-    ma, mb = sum(a) / len(a), sum(b) / len(b)
-    rel = 100 * (mb - ma) / ma if ma else float('nan')
-    p = paired_t_test(b, a)[1] if len(a) > 1 else float('nan')
-    return f'{rel:+.1f} % (p {p:.3f})'
-
-
 def report(cells: List[Dict[str, Any]], metrics: Sequence[str], out: str) -> str:
     m0 = metrics[0]
     lines = ['### Finetuning and warm-up vs the plain denoiser (test, clean positives)', '',
@@ -149,8 +135,9 @@ def report(cells: List[Dict[str, Any]], metrics: Sequence[str], out: str) -> str
         p = [c['plain']['test'][m0] for c in cs]
         f = [c['finetune']['test'][m0] for c in cs]
         w = [c['warmup']['test'][m0] for c in cs]
-        lines.append(f'| {model} | {den} | {len(cs)} | {_fmt(p)} | {_fmt(f)} | {_change(p, f)} '
-                     f'| {_fmt(w)} | {_change(p, w)} |')
+        lines.append(f'| {model} | {den} | {len(cs)} | {format_mean_std(p)} | '
+                     f'{format_mean_std(f)} | {format_change(f, p)} | {format_mean_std(w)} | '
+                     f'{format_change(w, p)} |')
     lines += ['', '### Colliding inference by user group (test users of the group; k and '
               'lambda tuned on validation)', '',
               '| model | denoiser | group | users | ' + ' | '.join(
@@ -162,12 +149,12 @@ def report(cells: List[Dict[str, Any]], metrics: Sequence[str], out: str) -> str
             g = [c['colliding'][str(thr)] for c in cs]
             cols = []
             for m in metrics:
-                cols += [_fmt([x['warmup'][m] for x in g]), _fmt([x['tuned'][m] for x in g])]
+                cols += [format_mean_std([x['warmup'][m] for x in g]),
+                         format_mean_std([x['tuned'][m] for x in g])]
             chosen = ', '.join(f"({x['k']}, {x['lam']})" for x in g)
+            change = format_change([x['tuned'][m0] for x in g], [x['warmup'][m0] for x in g])
             lines.append(f'| {model} | {den} | ratio < {thr} | {g[0]["users"]} | ' +
-                         ' | '.join(cols) + ' | ' + _change([x['warmup'][m0] for x in g],
-                                                          [x['tuned'][m0] for x in g]) +
-                         f' | {chosen} |')
+                         ' | '.join(cols) + f' | {change} | {chosen} |')
     # lambda curves (test, mean over seeds) at the neighbour count chosen most often
     try:
         from pyg_denoise.plot import plot_lines
@@ -208,16 +195,13 @@ def main(argv: Sequence[str]) -> None:
         for den in args.denoisers.split(','):
             for seed in map(int, args.seeds.split(',')):
                 out = osp.join(args.out, model, den, f'seed{seed}')
-                path = osp.join(out, 'cell.json')
-                if not osp.isfile(path):
+
+                def compute(model=model, den=den, seed=seed, out=out):
                     print(f'[extra feedback] {model} {den} seed {seed}', flush=True)
-                    os.makedirs(out, exist_ok=True)
                     cell = run_cell(run_argv, model, den, seed, out, metrics)
-                    cell['command'] = ' '.join(['python', *sys.argv])
-                    with open(path, 'w') as f:
-                        json.dump(cell, f, indent=1)
-                with open(path) as f:
-                    cells.append(json.load(f))
+                    return dict(cell, command=' '.join(['python', *sys.argv]))
+
+                cells.append(cached_json(osp.join(out, 'cell.json'), compute))
     table = report(cells, metrics, args.out)
     with open(osp.join(args.out, 'results.md'), 'w') as f:
         f.write(table)

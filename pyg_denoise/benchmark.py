@@ -8,9 +8,12 @@ is answered from the same run: :func:`select_row` picks the evaluation a rule wo
 kept, and its test metrics are what the rule reports. The oracle rule
 :obj:`'test:<metric>@<k>'` is reported only as a diagnostic (how much selection costs).
 """
+import json
 import math
+import os
+import os.path as osp
 import statistics
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from pyg_denoise.trainer import LOSS_RULES
 
@@ -236,3 +239,30 @@ def compare_to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
         out.append(f"| {row['dataset']} | {row['model']} | {row['denoiser']} | "
                    f"{len(row['seeds'])} | " + ' | '.join(cells) + ' |')
     return '\n'.join(out) + '\n'
+
+
+def format_mean_std(values: Sequence[float]) -> str:
+    r""":obj:`'mean ± std'` (sample std; 0 for one value), four decimals."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f'{statistics.fmean(values):.4f} ± {sd:.4f}'
+
+
+def format_change(new: Sequence[float], base: Sequence[float]) -> str:
+    r"""The relative change of the mean of :obj:`new` against :obj:`base` (paired by
+    position) with the paired t-test's p-value, e.g. :obj:`'+2.1 % (p 0.040)'`."""
+    mb = statistics.fmean(base)
+    rel = 100 * (statistics.fmean(new) - mb) / mb if mb else float('nan')
+    return f'{rel:+.1f} % (p {paired_t_test(new, base)[1]:.3f})'
+
+
+def cached_json(path: str, compute: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+    r"""The JSON record at :obj:`path`, computed by :obj:`compute` and written (atomically)
+    first if it is missing: what makes a benchmark script resumable cell by cell."""
+    if not osp.isfile(path):
+        os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+        record = compute()
+        with open(path + '.tmp', 'w') as f:
+            json.dump(record, f, indent=1)
+        os.replace(path + '.tmp', path)
+    with open(path) as f:
+        return json.load(f)

@@ -5,8 +5,9 @@ import statistics
 import numpy as np
 import pytest
 
-from pyg_denoise.benchmark import (compare, compare_to_markdown, paired_t_test, run_record,
-                                   select_row, student_t_sf2, summarize, to_markdown)
+from pyg_denoise.benchmark import (cached_json, compare, compare_to_markdown, format_change,
+                                   format_mean_std, paired_t_test, run_record, select_row,
+                                   student_t_sf2, summarize, to_markdown)
 from pyg_denoise.cli import main
 from tests.test_cli import write_split_files
 
@@ -104,6 +105,22 @@ def test_compare_pairs_two_grids_by_seed():
     assert v['p'] == pytest.approx(paired_t_test([0.33, 0.34], [0.30, 0.32])[1])
     table = compare_to_markdown(rows, ['recall@20'], ('loss', '+graph'))
     assert 'recall@20 +graph' in table and '| d | m | tce | 2 | 0.3100 | 0.3350 | +8.1 %' in table
+
+
+def test_cached_json_computes_once_and_formats(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {'recall@20': 0.25}
+
+    path = str(tmp_path / 'a' / 'cell.json')
+    assert cached_json(path, compute) == cached_json(path, compute) == {'recall@20': 0.25}
+    assert len(calls) == 1
+    assert format_mean_std([0.1, 0.3]) == f'0.2000 ± {statistics.stdev([0.1, 0.3]):.4f}'
+    assert format_mean_std([0.5]) == '0.5000 ± 0.0000'
+    p = paired_t_test([0.33, 0.36], [0.30, 0.32])[1]
+    assert format_change([0.33, 0.36], [0.30, 0.32]) == f'+10.9 % (p {p:.3f})'
 
 
 def test_benchmark_command_is_resumable(tmp_path, capsys):
