@@ -120,7 +120,7 @@ def test_cached_json_computes_once_and_formats(tmp_path):
     assert format_mean_std([0.1, 0.3]) == f'0.2000 ± {statistics.stdev([0.1, 0.3]):.4f}'
     assert format_mean_std([0.5]) == '0.5000 ± 0.0000'
     p = paired_t_test([0.33, 0.36], [0.30, 0.32])[1]
-    assert format_change([0.33, 0.36], [0.30, 0.32]) == f'+10.9 % (p {p:.3f})'
+    assert format_change([0.33, 0.36], [0.30, 0.32]) == f'+11.3 % (p {p:.3f})'
 
 
 def test_benchmark_command_is_resumable(tmp_path, capsys):
