@@ -18,7 +18,8 @@ Everything after ``--`` is a ``pyg-denoise run`` command line (without ``--model
   below 0.1 / 0.2 / 0.3, scores mixed with their nearest neighbours' in the **warm-up stage's**
   user embeddings; the neighbour count (1, 5, 10, 20, 50) and lambda (0, 0.1, ..., 1) are tuned
   on the validation users of the group (the paper's protocol) and reported on test, next to
-  lambda = 1 (warm-up alone). The test lambda curve of each group is drawn as a PNG.
+  lambda = 1 (the warm-up-trained model's own scores). The test lambda curve of each group is
+  drawn as a PNG.
 
 Each cell writes ``OUT/<model>/<denoiser>/seed<s>/cell.json`` (re-running skips finished cells;
 an interrupted stage resumes from its checkpoint); ``OUT/results.md`` holds the tables.
@@ -171,7 +172,7 @@ def report(cells: List[Dict[str, Any]], metrics: Sequence[str], out: str) -> str
                     sum(x['curve'][str(k)][str(lam)]['test'][m0] for x in g) / len(g)
                     for lam in LAMBDAS]
             path = osp.join(out, f'colliding_lambda_{model}_{den}.png')
-            plot_lines(LAMBDAS, series, path, xlabel='lambda (1 = warm-up model alone)',
+            plot_lines(LAMBDAS, series, path, xlabel="lambda (1 = the model's own scores)",
                        ylabel=f'test {m0}', title=f'Colliding inference, {model} + {den}')
             lines.append(f'lambda curve: `{path}`')
     return '\n'.join(lines) + '\n'
@@ -187,6 +188,8 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument('--seeds', default='0,1,2')
     parser.add_argument('--metrics', default='recall@20,ndcg@20,recall@50')
     parser.add_argument('--out', required=True)
+    parser.add_argument('--report-only', action='store_true',
+                        help='tables of the finished cells only')
     args = parser.parse_args(argv[:cut])
     run_argv = list(argv[cut + 1:])
     metrics = args.metrics.split(',')
@@ -201,7 +204,9 @@ def main(argv: Sequence[str]) -> None:
                     cell = run_cell(run_argv, model, den, seed, out, metrics)
                     return dict(cell, command=' '.join(['python', *sys.argv]))
 
-                cells.append(cached_json(osp.join(out, 'cell.json'), compute))
+                path = osp.join(out, 'cell.json')
+                if osp.isfile(path) or not args.report_only:
+                    cells.append(cached_json(path, compute))
     table = report(cells, metrics, args.out)
     with open(osp.join(args.out, 'results.md'), 'w') as f:
         f.write(table)
