@@ -599,7 +599,9 @@ class Trainer:
 
     def load_state_dict(self, state: Dict[str, Any], path: str = '<state>') -> None:
         r"""Restores a :meth:`state_dict` (:obj:`path` names it in errors)."""
-        state = _to_device(state, self.device)
+        # tensors to this trainer's device (the optimiser's own loader places its state)
+        state = dict(_to_device({k: v for k, v in state.items() if k != 'optimizer'},
+                                self.device), optimizer=state['optimizer'])
         mine, theirs = self.config.to_dict(), state['config']
         free = {'epochs', 'patience', 'progress', 'device', 'track_test', 'distributed'}
         diff = sorted(k for k in set(mine) | set(theirs)
