@@ -22,7 +22,7 @@ from typing import Any, Dict, List
 
 import torch
 
-from pyg_denoise.benchmark import cached_json, format_change, format_mean_std
+from pyg_denoise.benchmark import cached_json, format_change, format_mean_std, write_report
 from pyg_denoise.cli import build_parser, build_training, load_data
 from pyg_denoise.data.graph import split_mask
 from pyg_denoise.trainer import Trainer
@@ -121,10 +121,7 @@ def main(argv: List[str]) -> None:
                 return dict(cell, command=' '.join(['python', *sys.argv]))
 
             cells.append(cached_json(osp.join(out, 'cell.json'), compute))
-    table = report(plain, cells, args.metric)
-    with open(osp.join(args.out, 'results.md'), 'w') as f:
-        f.write(table)
-    print(table)
+    write_report(args.out, report(plain, cells, args.metric))
 
 
 if __name__ == '__main__':

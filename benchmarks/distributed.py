@@ -19,6 +19,8 @@ import subprocess
 import sys
 from typing import Dict, List
 
+from pyg_denoise.benchmark import write_report
+
 
 def launch(nprocs: int, run_argv: List[str], out: str, threads: int) -> Dict:
     path = osp.join(out, 'results.json')
@@ -68,11 +70,7 @@ def main(argv: List[str]) -> None:
                 rows.append(f"| {model} | {denoiser} | {seed} | {n} | {threads} | "
                             f"{res['test'][args.metric]:.4f} | {res['selection']['epoch']} | "
                             f"{sec:.2f} | {base / sec:.2f}x |")
-    table = '\n'.join(rows) + '\n'
-    os.makedirs(args.out, exist_ok=True)
-    with open(osp.join(args.out, 'results.md'), 'w') as f:
-        f.write(table)
-    print(table)
+    write_report(args.out, '\n'.join(rows) + '\n')
 
 
 if __name__ == '__main__':

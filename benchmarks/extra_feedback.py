@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Sequence
 
 import torch
 
-from pyg_denoise.benchmark import cached_json, format_change, format_mean_std
+from pyg_denoise.benchmark import cached_json, format_change, format_mean_std, write_report
 from pyg_denoise.cli import _extra_stage, build_parser, build_training, load_data
 from pyg_denoise.metrics import evaluate_split
 from pyg_denoise.trainer import Trainer
@@ -207,10 +207,7 @@ def main(argv: Sequence[str]) -> None:
                 path = osp.join(out, 'cell.json')
                 if osp.isfile(path) or not args.report_only:
                     cells.append(cached_json(path, compute))
-    table = report(cells, metrics, args.out)
-    with open(osp.join(args.out, 'results.md'), 'w') as f:
-        f.write(table)
-    print(table)
+    write_report(args.out, report(cells, metrics, args.out))
 
 
 if __name__ == '__main__':

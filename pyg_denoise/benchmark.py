@@ -266,3 +266,13 @@ def cached_json(path: str, compute: Callable[[], Dict[str, Any]]) -> Dict[str, A
         os.replace(path + '.tmp', path)
     with open(path) as f:
         return json.load(f)
+
+
+def write_report(folder: str, table: str) -> str:
+    r"""Writes :obj:`folder/results.md` and prints it; returns the path."""
+    os.makedirs(folder, exist_ok=True)
+    path = osp.join(folder, 'results.md')
+    with open(path, 'w') as f:
+        f.write(table)
+    print(table)
+    return path

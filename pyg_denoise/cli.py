@@ -27,7 +27,8 @@ import torch.distributed as dist
 from torch_geometric.data import HeteroData
 
 from pyg_denoise import datasets as D
-from pyg_denoise.benchmark import DEFAULT_RULES, run_record, summarize, to_markdown
+from pyg_denoise.benchmark import (DEFAULT_RULES, run_record, summarize, to_markdown,
+                                   write_report)
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
 from pyg_denoise.distributed import init_distributed
@@ -567,10 +568,7 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         json.dump({'command': ' '.join(['pyg-denoise'] + sys.argv[1:]), 'rules': args.rules,
                    'metrics': metrics, 'runs': records, 'summary': rows,
                    'failed': failed}, f, indent=1)
-    table = to_markdown(rows, metrics)
-    with open(osp.join(args.grid_out, 'results.md'), 'w') as f:
-        f.write(table)
-    print(table)
+    write_report(args.grid_out, to_markdown(rows, metrics))
     if failed:
         raise SystemExit(f"pyg-denoise: {len(failed)} run(s) failed: " +
                          '; '.join(f'{o} ({e})' for o, e in failed))
