@@ -457,7 +457,12 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
 
 
 def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
-    rank = init_distributed()[0] if args.distributed else 0
+    rank = 0
+    if args.distributed:
+        try:
+            rank = init_distributed()[0]
+        except RuntimeError as e:  # not under torchrun: say how to start it
+            raise SystemExit(f'pyg-denoise: {e}') from e
     if rank != 0:
         logger.setLevel(logging.WARNING)
         dist.barrier()  # rank 0 processes (and caches) the dataset first
