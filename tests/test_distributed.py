@@ -183,7 +183,7 @@ def test_two_rank_checkpoint_resumes_on_one_process(tmp_path):
     ckpt = tmp_path / 'ckpt'
     os.makedirs(ckpt)
     run_two_ranks(tmp_path, 'tce', ckpt_dir=str(ckpt))  # epochs 1-2 on 2 ranks
-    assert sorted(os.listdir(ckpt)) >= ['best.pt', 'checkpoint.pt', 'log.jsonl']
+    assert {'best.pt', 'checkpoint.pt', 'log.jsonl'} <= set(os.listdir(ckpt))
     resumed = train('tce', distributed=False, epochs=4, out_dir=str(ckpt))  # 3-4 on one
     single = train('tce', distributed=False, epochs=4)
     assert resumed['decisions'] == single['decisions'][-len(resumed['decisions']):]
