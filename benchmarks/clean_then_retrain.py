@@ -22,7 +22,8 @@ from typing import Any, Dict, List
 
 import torch
 
-from pyg_denoise.benchmark import cached_json, format_change, format_mean_std, write_report
+from pyg_denoise.benchmark import (cached_json, format_change, format_mean_std, numeric,
+                                   write_report)
 from pyg_denoise.cli import build_parser, build_training, load_data
 from pyg_denoise.data.graph import split_mask
 from pyg_denoise.trainer import Trainer
@@ -37,8 +38,7 @@ def fit(run_argv: List[str], denoiser: str, seed: int, out: str, data=None):
     model, cfg, den = build_training(args, data)
     trainer = Trainer(model, data, cfg, denoiser=den, out_dir=out, resume=not args.no_resume)
     res = trainer.fit()
-    return trainer, data, {k: float(v) for k, v in res['test'].items()
-                           if isinstance(v, (int, float))}
+    return trainer, data, numeric(res['test'])
 
 
 def drop_report(data, cleaned) -> Dict[str, float]:

@@ -3,7 +3,7 @@ against the plain denoiser, and colliding inference by user-ratio group, with th
 
     python benchmarks/extra_feedback.py --models gmf,lightgcn --denoisers none,tce,rce \\
         --seeds 0,1,2 --out runs/extra_ml100k -- --dataset ml-100k --epochs 200 --lr 5e-3 \\
-        --eval-every 5 --patience 6 --ks 20,50 --num-gradual 2000 --extra-ratio 0.2 \\
+        --eval-every 5 --patience 6 --ks 20,50 --num-gradual 2000 --extra-ratio 0.3 \\
         --extra-epochs 20
 
 Everything after ``--`` is a ``pyg-denoise run`` command line (without ``--model``,
@@ -32,7 +32,8 @@ from typing import Any, Dict, List, Sequence
 
 import torch
 
-from pyg_denoise.benchmark import cached_json, format_change, format_mean_std, write_report
+from pyg_denoise.benchmark import (cached_json, format_change, format_mean_std, numeric,
+                                   write_report)
 from pyg_denoise.cli import _extra_stage, build_parser, build_training, load_data
 from pyg_denoise.metrics import evaluate_split
 from pyg_denoise.trainer import Trainer
@@ -100,9 +101,9 @@ def run_cell(run_argv: List[str], model_name: str, denoiser: str, seed: int, out
     model, cfg, den = build_training(args, data)  # plain, then finetuned
     res = Trainer(model, data, cfg, denoiser=den, out_dir=osp.join(out, 'plain'),
                   resume=not args.no_resume).fit()
-    cell['plain'] = {'epoch': res['selection']['epoch'], 'test': _floats(res['test'])}
+    cell['plain'] = {'epoch': res['selection']['epoch'], 'test': numeric(res['test'])}
     _, res = _extra_stage(model, data, cfg, args, 'finetune', keep=res)
-    cell['finetune'] = {'test': _floats(res['test'])}
+    cell['finetune'] = {'test': numeric(res['test'])}
 
     model, cfg, den = build_training(args, data)  # warm-up, then the denoiser
     _extra_stage(model, data, cfg, args, 'warmup')
@@ -112,16 +113,12 @@ def run_cell(run_argv: List[str], model_name: str, denoiser: str, seed: int, out
     with torch.no_grad():
         warm_user_emb = model.eval().get_embedding(trainer.current_adjacency())[0].clone()
     res = trainer.fit()
-    cell['warmup'] = {'epoch': res['selection']['epoch'], 'test': _floats(res['test'])}
+    cell['warmup'] = {'epoch': res['selection']['epoch'], 'test': numeric(res['test'])}
     select = cfg.select[4:] if cfg.select.startswith('val:') else metrics[0]
     cell['colliding'] = colliding(trainer, warm_user_emb, data,
                                   list(dict.fromkeys([*metrics, select])), select)
     cell['extra_edges'] = int(data[EDGE_TYPE].extra.sum())
     return cell
-
-
-def _floats(res: Dict[str, Any]) -> Dict[str, float]:
-    return {k: float(v) for k, v in res.items() if isinstance(v, (int, float))}
 
 
 def report(cells: List[Dict[str, Any]], metrics: Sequence[str], out: str) -> str:

@@ -255,6 +255,11 @@ def format_change(new: Sequence[float], base: Sequence[float]) -> str:
     return f'{rel:+.1f} % (p {paired_t_test(new, base)[1]:.3f})'
 
 
+def numeric(record: Dict[str, Any]) -> Dict[str, float]:
+    r"""The numeric entries of a metrics record (e.g. :obj:`results['test']`) as floats."""
+    return {k: float(v) for k, v in record.items() if isinstance(v, (int, float))}
+
+
 def cached_json(path: str, compute: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
     r"""The JSON record at :obj:`path`, computed by :obj:`compute` and written (atomically)
     first if it is missing: what makes a benchmark script resumable cell by cell."""
