@@ -4,10 +4,12 @@ LightGCN (3 layers, d=64, batch 2048) on ML-100K with natural noise. One trainer
 after one untimed epoch each, the methods train one epoch in turn, --epochs rounds, so that
 machine drift hits all of them alike; the median epoch time is divided by the plain one's.
 PLD and UDT are timed past their warm-up (every batch resamples / reweights), SGDL in its
-Phase II (forced to switch after the first epoch), DVAE after its prior's pre-training (3
+Phase II (forced to switch after the first epoch; with the Gumbel or REINFORCE scheduler,
+without it, and with the weighting MLP fixed as the official code runs it), DVAE after its prior's pre-training (3
 epochs, inside the untimed first epoch); BOD's epoch includes its outer step.
 
     python benchmarks/denoiser_overhead.py --epochs 10 [--loss bce] [--model mf]
+        [--methods sgdl,sgdl_no_ads] [--batch-size 128]
 """
 import statistics
 import argparse
@@ -29,6 +31,7 @@ parser.add_argument('--epochs', type=int, default=10)
 parser.add_argument('--loss', default='bpr', choices=['bpr', 'bce'])
 parser.add_argument('--methods', default=None, help='comma-separated subset (default: all)')
 parser.add_argument('--model', default='lightgcn', choices=['lightgcn', 'mf'])
+parser.add_argument('--batch-size', type=int, default=2048)
 args = parser.parse_args()
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -37,7 +40,11 @@ data = LabelNoise('rating<3', 'rating>=4')(RandomSplit(seed=0)(data))
 methods = {'none': None, 'tce': TruncatedLoss(0.2, 2000), 'rce': ReweightedLoss(0.25),
            'pld': PLD(5, 0.1, warmup=0), 'dcf': DCF(0.2, 2000), 'udt': UDT(start_epoch=2),
            'wbpr': None, 'dpi': DPI(), 'dvae': DVAE(prior_epochs=3),
-           'sgdl': SGDL(max_phase1_epochs=1), 'bod': BOD()}
+           'sgdl': SGDL(max_phase1_epochs=1),  # Gumbel scheduler (the code's default)
+           'sgdl_reinforce': SGDL(max_phase1_epochs=1, scheduler='reinforce'),
+           'sgdl_no_ads': SGDL(max_phase1_epochs=1, scheduler=None),
+           'sgdl_fixed_weights': SGDL(max_phase1_epochs=1, learn_weights=False),
+           'bod': BOD()}
 chosen = args.methods.split(',') if args.methods else list(methods)
 methods = {k: v for k, v in methods.items() if k in chosen or k == 'none'}
 trainers = {}
@@ -45,7 +52,7 @@ for name, denoiser in methods.items():
     torch.manual_seed(0)
     Model = LightGCN if args.model == 'lightgcn' else MF
     model = Model(data['user'].num_nodes, data['item'].num_nodes)
-    cfg = TrainConfig(progress=False, seed=0, loss=args.loss,
+    cfg = TrainConfig(progress=False, seed=0, loss=args.loss, batch_size=args.batch_size,
                       negative_distribution='popularity' if name == 'wbpr' else 'uniform')
     trainers[name] = Trainer(model, data, cfg, denoiser=denoiser)
     trainers[name].train_epoch(1)
@@ -54,7 +61,7 @@ for epoch in range(2, args.epochs + 2):
     for name, trainer in trainers.items():
         times[name].append(trainer.train_epoch(epoch)['seconds'])
 plain = statistics.median(times['none'])
-print(f'{args.model} ({args.loss}) on ML-100K, {torch.__version__}, '
+print(f'{args.model} ({args.loss}, batch {args.batch_size}) on ML-100K, {torch.__version__}, '
       f'{torch.get_num_threads()} threads, median of {args.epochs} epochs per method')
 print('| method | s/epoch (median) | min | max | x plain |')
 print('|---|---|---|---|---|')

@@ -85,7 +85,9 @@ DENOISERS: Dict[str, Callable[[argparse.Namespace], Optional[Denoiser]]] = {
     'bod': lambda a: BOD(1.0, a.weight_alignment, a.weight_uniformity, a.generator_lr,
                          outer_loop=a.outer_loop, outer_positive=a.bod_outer_positive),
     'sgdl': lambda a: SGDL(a.history_len, a.memorization, meta_lr=a.meta_lr,
-                           max_phase1_epochs=a.max_phase1_epochs),
+                           max_phase1_epochs=a.max_phase1_epochs, scheduler=a.scheduler,
+                           schedule_lr=a.schedule_lr, tau=a.gumbel_tau,
+                           learn_weights=not a.fixed_weights),
     'wbpr': lambda a: None,
 }
 
@@ -222,6 +224,14 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--meta-lr', type=float, default=5e-4, help='sgdl: lr of the weighting MLP')
     g.add_argument('--max-phase1-epochs', type=int, default=None,
                    help='sgdl: switch to phase II at this epoch at the latest')
+    g.add_argument('--scheduler', default='gumbel', choices=['gumbel', 'reinforce', 'none'],
+                   help='sgdl: adaptive scheduler of the meta samples (none: "w/o ADS")')
+    g.add_argument('--schedule-lr', type=float, default=5e-3, help='sgdl: scheduler lr')
+    g.add_argument('--gumbel-tau', type=float, default=1.0,
+                   help='sgdl: Gumbel-softmax temperature')
+    g.add_argument('--fixed-weights', action='store_true',
+                   help='sgdl: never meta-update the weighting MLP (what the official code '
+                   'effectively runs)')
     g.add_argument('--graph-every', type=int, default=0, metavar='N',
                    help="structure denoising: every N epochs the denoiser's clean scores "
                    "become the propagation weights (0: off)")

@@ -1,12 +1,13 @@
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.func import functional_call
+from torch.func import functional_call, grad, vmap
 
 from pyg_denoise.data.graph import segment_rank
 from pyg_denoise.data.negative_sampling import Triples
+from pyg_denoise.distributed import Embedder
 from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.metrics.loss_distribution import fit_gmm_1d, minmax_per_user
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
@@ -49,6 +50,217 @@ def sgdl_losses(scores: Tensor, n: int, loss: str) -> Tensor:
     return torch.cat([F.softplus(-pos), F.softplus(neg)])
 
 
+def triple_losses(pos: Tensor, neg: Tensor, loss: str) -> Tensor:
+    r"""One loss per (user, positive, negative) triple: BPR, or for BCE the mean of the
+    positive's and the negative's row losses (so that the mean over triples equals the
+    mean over the :math:`2n` rows)."""
+    if loss == 'bpr':
+        return F.softplus(neg - pos)
+    return 0.5 * (F.softplus(-pos) + F.softplus(neg))
+
+
+class AdaptiveScheduler(torch.nn.Module):
+    r"""SGDL's adaptive denoising scheduler :math:`s(L_m, \cos_m; \phi)`: it scores each
+    memorised sample of a meta batch from its loss and its gradient-cosine features (one
+    per parameter block, see :func:`gradient_cosines`); the softmax of the scores is the
+    distribution the meta samples are drawn from.
+
+    Two bidirectional LSTMs (hidden 10), one on the cosines and one on the loss, their
+    outputs concatenated (40), :math:`\tanh` FC(20), FC(1).
+
+    .. note::
+        As in the official code, each sample is fed to the LSTMs as a sequence of length one
+        (the code reshapes the batch to :obj:`(1, n, features)` with :obj:`batch_first=False`),
+        so every sample is scored on its own features only; the two directions see the same
+        single step.
+    """
+    def __init__(self, num_features: int, hidden: int = 10) -> None:
+        super().__init__()
+        if int(num_features) != num_features or num_features < 1:
+            raise ValueError(f"'num_features' must be a positive integer (got {num_features})")
+        self.num_features = int(num_features)
+        self.grad_lstm = torch.nn.LSTM(self.num_features, hidden, 1, bidirectional=True)
+        self.loss_lstm = torch.nn.LSTM(1, hidden, 1, bidirectional=True)
+        self.fc1 = torch.nn.Linear(4 * hidden, 20)
+        self.fc2 = torch.nn.Linear(20, 1)
+
+    def forward(self, loss: Tensor, cosines: Tensor) -> Tensor:
+        r"""Scores :obj:`[n]` from losses :obj:`[n]` and cosines :obj:`[n, num_features]`."""
+        g, _ = self.grad_lstm(cosines.reshape(1, -1, self.num_features))
+        ls, _ = self.loss_lstm(loss.reshape(1, -1, 1))
+        z = torch.tanh(self.fc1(torch.cat([g.sum(0), ls.sum(0)], dim=-1)))
+        return self.fc2(z).view(-1)
+
+
+def gumbel_selection(log_prob: Tensor, num: int, tau: float = 1.0,
+                     generator: Optional[torch.Generator] = None) -> Tensor:
+    r"""How often each of :math:`n` samples is drawn in :obj:`num` draws with replacement,
+    by straight-through hard Gumbel-softmax (SGDL's default): each draw is a one-hot row
+    :math:`y = \mathrm{onehot}(\arg\max(\log\pi + g)) - \mathrm{sg}(y_{soft}) + y_{soft}`,
+    :math:`y_{soft} = \mathrm{softmax}((\log\pi + g)/\tau)`, so the counts are exact in the
+    forward pass and differentiable in :math:`\log\pi`."""
+    u = torch.rand((num, log_prob.numel()), generator=generator, device=log_prob.device)
+    z = u.clamp_min_(1e-20).log_().neg_().clamp_min_(1e-20).log_().neg_()  # Gumbel(0, 1)
+    z = z.add_(log_prob.detach())  # perturbed logits, in place and without a graph
+    hard = torch.bincount(z.argmax(-1), minlength=log_prob.numel()).to(log_prob.dtype)
+    soft = torch.softmax((z - log_prob.detach() + log_prob) / tau, dim=-1).sum(0)
+    return hard - soft.detach() + soft
+
+
+def gradient_blocks(model: torch.nn.Module) -> List[str]:
+    r"""The parameter blocks whose per-sample gradient cosines feed SGDL's scheduler: the
+    user rows and the item rows of the embedding tables (for LightGCN the official code's
+    two tensors), then every other trainable parameter tensor (e.g. GMF's and NeuMF's
+    prediction layers)."""
+    tables = {id(t) for t in model.embedding_tables()}
+    return ['user', 'item'] + [k for k, p in model.named_parameters()
+                               if p.requires_grad and id(p) not in tables]
+
+
+def _rows_and_head_grads(model, reps, head: Dict[str, Tensor], user: Tensor, pos: Tensor,
+                         neg: Tensor, loss: str) -> Tuple[Tensor, Dict[str, Tensor]]:
+    r"""Per-sample gradients (``torch.func.vmap`` of ``grad``) of the triple losses with
+    respect to the three representation rows each reads (:obj:`[n, 3, d]`: user, positive,
+    negative) and to the other parameters :obj:`head` (:obj:`[n, *shape]` each)."""
+    scorer = _Scorer(model)
+    index = torch.zeros(2, dtype=torch.long, device=user.device)
+    item_index = torch.arange(2, device=user.device)
+
+    def one(rows: Tensor, params: Dict[str, Tensor]) -> Tensor:
+        s = functional_call(scorer, params, ((rows[:1], rows[1:]), index, item_index))
+        return triple_losses(s[0], s[1], loss)
+
+    rows = torch.stack([reps[0][user], reps[1][pos], reps[1][neg]], dim=1)
+    params = {'model.' + k: v for k, v in head.items()}
+    g_rows, g_head = vmap(grad(one, argnums=(0, 1)), in_dims=(0, None))(rows, params)
+    return g_rows, {k[len('model.'):]: v for k, v in g_head.items()}
+
+
+class _Scorer(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, reps, user: Tensor, item: Tensor) -> Tensor:
+        return self.model.score(reps, user, item)
+
+
+def propagation_columns(model, adj, nodes: Tensor) -> Optional[Tensor]:
+    r"""Columns :math:`P_{:, nodes}` of the model's symmetric linear propagation, shape
+    :obj:`[num_users + num_items, len(nodes)]` (one propagation of one-hot columns);
+    :obj:`None` when :math:`P = I`.
+
+    Raises:
+        NotImplementedError: if the model has no linear propagation (NGCF, CDAE).
+    """
+    eye = torch.zeros(model.num_users + model.num_items, nodes.numel(), device=nodes.device)
+    eye[nodes, torch.arange(nodes.numel(), device=nodes.device)] = 1.0
+    cols = model.linear_propagation(eye, adj)
+    if cols is None:
+        raise NotImplementedError(
+            f"SGDL's adaptive scheduler needs per-sample gradients of the embedding tables, "
+            f"supported for models with a fixed linear propagation (LightGCN, MF, GMF, "
+            f"NeuMF); {type(model).__name__} has none: use scheduler=None")
+    return None if cols is eye else cols
+
+
+def block_grams(model, adj) -> Optional[Tensor]:
+    r"""The Gram matrices :math:`K_b = P M_b P` of the model's symmetric linear propagation
+    :math:`P` over the user rows and the item rows :math:`b`, shape
+    :obj:`[2, N + M, N + M]` (dense: for small graphs); :obj:`None` when :math:`P = I`."""
+    total = model.num_users + model.num_items
+    nodes = torch.arange(total, device=model.embedding_tables()[0].device)
+    cols = propagation_columns(model, adj, nodes)
+    if cols is None:
+        return None
+    return torch.stack([cols[:model.num_users].t() @ cols[:model.num_users],
+                        cols[model.num_users:].t() @ cols[model.num_users:]])
+
+
+def _block_kernels(model, adj, nodes: Tensor, num_users: int,
+                   grams: Optional[Tensor] = None, chunk: int = 2**24) -> Optional[Tensor]:
+    r""":math:`K_b[\rho, \sigma] = \sum_{r \in b} P_{r\rho} P_{r\sigma}` for the 3 x 3 node
+    pairs of each sample and the user / item row blocks :math:`b`, shape :obj:`[2, n, 3, 3]`,
+    where :math:`P` is the model's symmetric linear propagation (read from :obj:`grams`, the
+    output of :func:`block_grams`, if given; else the columns of the batch's distinct nodes
+    are propagated); :obj:`None` when :math:`P = I` (the kernel is then the identity on
+    each side)."""
+    if grams is not None:
+        a, b = nodes.unsqueeze(2), nodes.unsqueeze(1)  # [n, 3, 1], [n, 1, 3]
+        return torch.stack([grams[0][a, b], grams[1][a, b]])
+    uniq, index = nodes.unique(return_inverse=True)
+    cols = propagation_columns(model, adj, uniq)
+    if cols is None:
+        return None
+    rows = cols.t().contiguous()  # row k: P[:, uniq[k]] = P[uniq[k], :] (symmetric)
+    n = nodes.size(0)
+    out = rows.new_empty(2, n, 3, 3)
+    step = max(1, chunk // (3 * rows.size(1)))
+    for start in range(0, n, step):
+        x = rows[index[start:start + step]]  # [c, 3, N + M]
+        for b, part in enumerate((x[..., :num_users], x[..., num_users:])):
+            out[b, start:start + step] = torch.bmm(part, part.transpose(1, 2))
+    return out
+
+
+def gradient_cosines(model, adj, fast: Dict[str, Tensor], user: Tensor, pos: Tensor,
+                     neg: Tensor, loss: str, eps: float = 1e-8,
+                     grams: Optional[Tensor] = None) -> Tensor:
+    r"""SGDL's scheduler features: for each triple :math:`m`, the cosine between its
+    per-sample gradient at the current parameters :math:`\theta` and at :obj:`fast`
+    (:math:`\tilde\theta`), separately for each block of :func:`gradient_blocks`; shape
+    :obj:`[n, len(gradient_blocks(model))]`.
+
+    The official code takes :math:`2n` backward passes per batch. Here the per-sample
+    gradients of the representation rows and of the other parameters come from one
+    ``torch.func.vmap`` of ``grad``; for the embedding tables, whose per-sample gradient is
+    :math:`P^\top G_m` (:math:`G_m` the gradient of the sample's three representation rows,
+    :math:`P` the model's :meth:`~pyg_denoise.nn.models.Recommender.linear_propagation`),
+    the inner products are :math:`\sum_{\rho\sigma} K_b[\rho,\sigma]\langle G_{m\rho},
+    H_{m\sigma}\rangle` with :math:`K_b = P M_b P` on the sample's nodes (exact; one
+    propagation of the batch's distinct nodes, or entries of the dense :obj:`grams` of
+    :func:`block_grams` when the caller keeps them, as :class:`SGDL` does on small graphs).
+
+    Raises:
+        NotImplementedError: for a model without a linear propagation (NGCF, CDAE).
+    """
+    num_users = model.num_users
+    nodes = torch.stack([user, pos + num_users, neg + num_users], dim=1)
+    with torch.no_grad():
+        kernel = _block_kernels(model, adj, nodes, num_users, grams)
+    was = model.training
+    model.eval()  # deterministic features (no dropout)
+    tables = {id(t) for t in model.embedding_tables()}
+    names = [k for k, p in model.named_parameters() if p.requires_grad and id(p) not in tables]
+    own = dict(model.named_parameters())
+    with torch.no_grad():
+        reps = model.get_embedding(adj)
+        reps_fast = functional_call(Embedder(model), {'model.' + k: v for k, v in fast.items()},
+                                    (adj, ))
+    g, gh = _rows_and_head_grads(model, reps, {k: own[k].detach() for k in names},
+                                 user, pos, neg, loss)
+    h, hh = _rows_and_head_grads(model, reps_fast, {k: fast[k].detach() for k in names},
+                                 user, pos, neg, loss)
+    model.train(was)
+    with torch.no_grad():
+        gh_ = torch.einsum('nad,ncd->nac', g, h)
+        gg = torch.einsum('nad,ncd->nac', g, g)
+        hh_ = torch.einsum('nad,ncd->nac', h, h)
+        if kernel is None:  # P = I: only a node with itself, on its own side
+            same = (nodes.unsqueeze(2) == nodes.unsqueeze(1)).to(g.dtype)
+            side = (nodes >= num_users).to(g.dtype)            # 0 user, 1 item
+            kernel = torch.stack([same * (1 - side).unsqueeze(2) * (1 - side).unsqueeze(1),
+                                  same * side.unsqueeze(2) * side.unsqueeze(1)])
+        inner = (kernel * gh_).sum((-2, -1))                 # [2, n]
+        ng = (kernel * gg).sum((-2, -1)).clamp_min(0).sqrt()
+        nh = (kernel * hh_).sum((-2, -1)).clamp_min(0).sqrt()
+        out = [inner / (ng.clamp_min(eps) * nh.clamp_min(eps))]
+        for k in names:
+            a, b = gh[k].flatten(1), hh[k].flatten(1)
+            out.append(F.cosine_similarity(a, b, dim=1, eps=eps).unsqueeze(0))
+        return torch.cat(out).t().contiguous()
+
+
 class SGDL(Denoiser):
     r"""Self-Guided Denoising Learning from the `"Self-Guided Learning to Denoise for Robust
     Recommendation" <https://arxiv.org/abs/2204.06832>`_ paper (Gao et al., SIGIR 2022).
@@ -69,6 +281,17 @@ class SGDL(Denoiser):
     :math:`\psi` (Adam, :obj:`meta_lr`), then the real step trains :math:`\theta` with the
     new (detached) weights.
 
+    **Adaptive denoising scheduler** (:obj:`scheduler='gumbel'` or :obj:`'reinforce'`): the
+    meta samples are not all used; an :class:`AdaptiveScheduler` scores each memorised
+    sample of the meta batch from its loss and, per parameter block, the cosine between its
+    gradient at :math:`\theta` and after a virtual step on the :math:`g`-weighted meta-batch
+    loss (:func:`gradient_cosines`), and :math:`|B_m|` samples are drawn with replacement
+    from the softmax of the scores: by straight-through hard Gumbel-softmax (the meta loss
+    then trains the scheduler directly, Adam :obj:`schedule_lr`) or by categorical sampling
+    with a REINFORCE loss :math:`\sum \log\pi_{selected} \cdot L^{meta}` (reward
+    detached). The scheduler is re-created every Phase-II epoch, as in the code.
+    :obj:`scheduler=None` is the paper's "w/o ADS" ablation (every meta sample used).
+
     .. note::
         This follows the official code (``ZJU-DAILY/SGDL``): memorisation ranks each user's
         positives against as many **sampled** negatives (:obj:`memorization='sampled'`;
@@ -80,10 +303,22 @@ class SGDL(Denoiser):
         batches cycle through :math:`\mathcal{M}` in a random order, independently of the
         training batches.
 
-        **Not implemented yet**: the adaptive denoising scheduler (ADS: LSTM scores of
-        per-sample loss and gradient-cosine features, Gumbel or REINFORCE selection of the
-        meta samples). Without it this is the paper's "w/o ADS" ablation (all memorised
-        samples of a meta batch are used).
+        **Where this differs from the official code.** (1) In the code the look-ahead
+        weights are written into the model with ``load_state_dict``, which copies values
+        and drops their graph, so the meta loss has no path to :math:`\psi`: the weighting
+        MLP is never updated (its optimiser sees no gradient) and Phase II trains with
+        :math:`g` at its random initialisation. Here :math:`\hat\theta(\psi)` is kept
+        differentiable (``torch.func.functional_call``), as the paper's bi-level objective
+        states; :obj:`learn_weights=False` reproduces what the code effectively runs (no
+        meta step, fixed :math:`g`). (2) For the same reason the code's Gumbel scheduler
+        learns from the selected samples' loss after the virtual step on the meta batch,
+        not from :math:`L^{meta}(\hat\theta(\psi))`; here the selection weights the
+        meta loss at :math:`\hat\theta(\psi)`, so :math:`\psi` learns from the samples
+        the scheduler picks (the paper's design). (3) The code's straight-through selection
+        multiplies the one-hot draws into the samples' embeddings; here it multiplies them
+        into the per-sample meta losses (the same forward value). (4) The REINFORCE reward
+        is detached. (5) For BCE backbones a meta sample is a (user, positive, negative)
+        triple whose loss is the mean of its two rows.
 
     Args:
         history_len (int, optional): Epochs of memorisation history :math:`h`.
@@ -98,12 +333,34 @@ class SGDL(Denoiser):
             (default: :obj:`True`)
         max_phase1_epochs (int, optional): Switch at this epoch at the latest
             (default: :obj:`None`, only by the memorisation criterion).
+        scheduler (str, optional): :obj:`'gumbel'` (the code's default), :obj:`'reinforce'`
+            or :obj:`None` / :obj:`'none'` ("w/o ADS"). (default: :obj:`'gumbel'`)
+        schedule_lr (float, optional): Adam learning rate of the scheduler.
+            (default: :obj:`5e-3`)
+        tau (float, optional): Gumbel-softmax temperature. (default: :obj:`1.0`)
+        learn_weights (bool, optional): Meta-learn :math:`\psi`; :obj:`False` keeps
+            :math:`g` at its initialisation as the official code effectively does (no meta
+            step, no scheduler). (default: :obj:`True`)
     """
     supports_distributed = False  # its own meta / multi-model steps
+    SCHEDULERS = ('gumbel', 'reinforce')
+    #: Largest graph (users + items) whose dense :func:`block_grams` the scheduler keeps.
+    max_gram_nodes = 4096
+
     def __init__(self, history_len: int = 10, memorization: str = 'sampled',
                  phase1_lr_scale: float = 0.2, meta_lr: float = 5e-4, hidden: int = 100,
                  reset_optimizers: bool = True,
-                 max_phase1_epochs: Optional[int] = None) -> None:
+                 max_phase1_epochs: Optional[int] = None, scheduler: Optional[str] = 'gumbel',
+                 schedule_lr: float = 5e-3, tau: float = 1.0,
+                 learn_weights: bool = True) -> None:
+        if scheduler == 'none':
+            scheduler = None
+        if scheduler is not None and scheduler not in self.SCHEDULERS:
+            raise ValueError(f"'scheduler' must be 'gumbel', 'reinforce' or None "
+                             f"(got {scheduler!r})")
+        if not (schedule_lr > 0 and tau > 0):
+            raise ValueError(f"'schedule_lr' and 'tau' must be positive "
+                             f"(got {schedule_lr}, {tau})")
         if int(history_len) != history_len or history_len < 1:
             raise ValueError(f"'history_len' must be a positive integer (got {history_len})")
         if memorization not in ('sampled', 'full'):
@@ -120,6 +377,10 @@ class SGDL(Denoiser):
         self.phase1_lr_scale, self.meta_lr = float(phase1_lr_scale), float(meta_lr)
         self.hidden, self.reset_optimizers = int(hidden), bool(reset_optimizers)
         self.max_phase1_epochs = max_phase1_epochs
+        self.scheduler_type, self.schedule_lr = scheduler, float(schedule_lr)
+        self.tau, self.learn_weights = float(tau), bool(learn_weights)
+        self.scheduler: Optional[AdaptiveScheduler] = None
+        self.schedule_optimizer: Optional[torch.optim.Optimizer] = None
         self.phase = 1
         self.switch_epoch: Optional[int] = None
         self.history: Optional[Tensor] = None   # [h, E] memorisation flags, ring buffer
@@ -129,12 +390,15 @@ class SGDL(Denoiser):
         self.ltw = LossToWeight(hidden)
         self.meta_optimizer = torch.optim.Adam(self.ltw.parameters(), lr=meta_lr)
         self.noisy: Optional[Tensor] = None
+        self._made = 0  # epoch the scheduler was created in
+        self._gram_cache: Optional[Tuple[Any, Optional[Tensor]]] = None
         self._trainer: Optional['Trainer'] = None
         self._meta_order: Optional[Tensor] = None
         self._meta_pos = 0
         self._epoch = 0
         self._acc = DetectionAccumulator()
         self._meta_loss = 0.0
+        self._selection: Dict[str, float] = {}
 
     # Phase I --------------------------------------------------------------------------------
     def _set_lr(self, trainer: 'Trainer', scale: float) -> None:
@@ -189,6 +453,9 @@ class SGDL(Denoiser):
         if self.history is None:
             self.history = torch.zeros(self.history_len, num_edges, dtype=torch.bool,
                                        device=device)
+            if self.uses_scheduler:  # fail now, not after Phase I, if the model cannot
+                propagation_columns(trainer.model, trainer.current_adjacency(),
+                                    torch.zeros(1, dtype=torch.long, device=device))
         if self.phase == 1:
             self._set_lr(trainer, self.phase1_lr_scale)
             if ctx.epoch > 1:
@@ -196,6 +463,26 @@ class SGDL(Denoiser):
         if self.phase == 2 and self.reset_optimizers and ctx.epoch > self.switch_epoch:
             trainer.optimizer = trainer.make_optimizer()
             self.meta_optimizer = torch.optim.Adam(self.ltw.parameters(), lr=self.meta_lr)
+        if self.phase == 2 and self.uses_scheduler and (
+                self.scheduler is None or (self.reset_optimizers and ctx.epoch > self._made)):
+            self._new_scheduler(trainer, ctx.epoch)
+        self._selection = {}
+
+    @property
+    def uses_scheduler(self) -> bool:
+        return self.scheduler_type is not None and self.learn_weights
+
+    def _new_scheduler(self, trainer: 'Trainer', epoch: int) -> None:
+        r"""A fresh scheduler and its optimiser (the code re-creates both every Phase-II
+        epoch), initialised from the trainer's seed and the epoch."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(2**62, (1, ),
+                                                generator=trainer.generator(epoch, salt=7))))
+            self.scheduler = AdaptiveScheduler(len(gradient_blocks(trainer.model)))
+        self.scheduler.to(trainer.device)
+        self.schedule_optimizer = torch.optim.Adam(self.scheduler.parameters(),
+                                                   lr=self.schedule_lr)
+        self._made = epoch
 
     def _phase1_record(self, trainer: 'Trainer', epoch: int) -> None:
         flags = self.memorized_now(trainer, trainer.generator(epoch, salt=5))
@@ -240,9 +527,10 @@ class SGDL(Denoiser):
         return Triples(user, item, trainer.negatives.sample(user, gen), eid)
 
     def meta_loss(self, model: torch.nn.Module, adj, batch: Triples, meta: Triples,
-                  lr: float, loss: str = 'bpr'):
-        r"""The look-ahead meta loss :math:`\frac1{|B_m|}\sum L_m(\hat\theta(\psi))`,
-        differentiable in :math:`\psi`, and the per-sample training losses of
+                  lr: float, loss: str = 'bpr', sample_weight: Optional[Tensor] = None):
+        r"""The look-ahead meta loss :math:`\frac1{|B_m|}\sum_m c_m L_m(\hat\theta(\psi))`,
+        differentiable in :math:`\psi` (and in the selection counts :math:`c`,
+        :obj:`sample_weight`, all ones by default), and the per-sample training losses of
         :obj:`batch` at :math:`\theta` (their graph kept for the real step)."""
         n = batch.user.numel()
         pairs = torch.stack([batch.user.repeat(2), torch.cat([batch.pos, batch.neg])])
@@ -256,27 +544,107 @@ class SGDL(Denoiser):
         m = meta.user.numel()
         meta_pairs = torch.stack([meta.user.repeat(2), torch.cat([meta.pos, meta.neg])])
         meta_scores = functional_call(model, fast, (adj, meta_pairs))
-        return sgdl_losses(meta_scores, m, loss).mean(), losses
+        per = triple_losses(meta_scores[:m], meta_scores[m:], loss)
+        if sample_weight is None:
+            return per.mean(), losses
+        return (sample_weight * per).sum() / m, losses
+
+    def schedule(self, trainer: 'Trainer', meta: Triples) -> Tuple[Tensor, Tensor, Tensor]:
+        r"""The scheduler's draw over the meta batch: the selection counts :math:`c`
+        (:obj:`[n]`, summing to :math:`n`; differentiable in the scheduler's parameters
+        for Gumbel), the log-probabilities :math:`\log\pi` and the drawn indices
+        (REINFORCE; empty for Gumbel)."""
+        model, adj, cfg = trainer.model, trainer.current_adjacency(), trainer.config
+        n = meta.user.numel()
+        pairs = torch.stack([meta.user.repeat(2), torch.cat([meta.pos, meta.neg])])
+        scores = model(adj, pairs)
+        per = triple_losses(scores[:n], scores[n:], cfg.loss)
+        with torch.no_grad():
+            v = self.ltw(per.detach())
+        names = [k for k, p in model.named_parameters() if p.requires_grad]
+        params = [p for p in model.parameters() if p.requires_grad]
+        grads = torch.autograd.grad((per * v).sum() / n, params)
+        fast = {k: (p - cfg.lr * g).detach() for k, p, g in zip(names, params, grads)}
+        cos = gradient_cosines(model, adj, fast, meta.user, meta.pos, meta.neg, cfg.loss,
+                               grams=self._grams(model, adj))
+        log_prob = torch.log_softmax(self.scheduler(per.detach(), cos), dim=0)
+        gen = trainer.generator(trainer.epoch + 1, salt=2**40 + trainer.iteration)
+        if self.scheduler_type == 'gumbel':
+            counts = gumbel_selection(log_prob, n, self.tau, gen)
+            picked = meta.user.new_empty(0)
+        else:
+            picked = torch.multinomial(log_prob.detach().exp(), n, replacement=True,
+                                       generator=gen)
+            counts = torch.bincount(picked, minlength=n).to(log_prob.dtype)
+        self._record_selection(meta, counts.detach(), cos)
+        return counts, log_prob, picked
+
+    def _grams(self, model, adj) -> Optional[Tensor]:
+        r"""The scheduler features' dense :func:`block_grams`, computed once and kept while
+        the graph stays the same, for graphs of at most :attr:`max_gram_nodes` nodes (else
+        :obj:`None`: each batch propagates its own nodes)."""
+        if model.num_users + model.num_items > self.max_gram_nodes:
+            return None
+        if self._gram_cache is None or self._gram_cache[0] is not adj:
+            with torch.no_grad():
+                self._gram_cache = (adj, block_grams(model, adj))
+        return self._gram_cache[1]
+
+    def _record_selection(self, meta: Triples, counts: Tensor, cos: Tensor) -> None:
+        sel = self._selection
+        sel['batches'] = sel.get('batches', 0.0) + 1
+        sel['distinct'] = sel.get('distinct', 0.0) + float((counts > 0).float().mean())
+        sel['cosine'] = sel.get('cosine', 0.0) + float(cos.mean())
+        if self.noisy is not None:
+            noisy = self.noisy.to(counts.device)[meta.edge_id].to(counts.dtype)
+            sel['noisy_meta'] = sel.get('noisy_meta', 0.0) + float(noisy.mean())
+            sel['noisy_selected'] = (sel.get('noisy_selected', 0.0) +
+                                     float((counts * noisy).sum() / counts.sum()))
 
     def training_step(self, trainer: 'Trainer', batch: Triples) -> Optional[Dict[str, float]]:
         if self.phase == 1:
             return None
         model, adj, cfg = trainer.model, trainer.current_adjacency(), trainer.config
-        meta = self.meta_batch(trainer, batch.user.numel())
-        meta_loss, losses = self.meta_loss(model, adj, batch, meta, cfg.lr, cfg.loss)
-        grads = torch.autograd.grad(meta_loss, list(self.ltw.parameters()), retain_graph=True)
+        n = batch.user.numel()
+        if not self.learn_weights:  # the official code's effective Phase II: fixed g
+            pairs = torch.stack([batch.user.repeat(2), torch.cat([batch.pos, batch.neg])])
+            losses = sgdl_losses(model(adj, pairs), n, cfg.loss)
+            with torch.no_grad():
+                weight = self.ltw(losses.detach())
+            self._track(weight[:n], batch)
+            return {'loss': trainer.step((weight * losses).mean())}
+        meta = self.meta_batch(trainer, n)
+        counts = log_prob = picked = None
+        if self.uses_scheduler:
+            counts, log_prob, picked = self.schedule(trainer, meta)
+        meta_loss, losses = self.meta_loss(model, adj, batch, meta, cfg.lr, cfg.loss,
+                                           sample_weight=counts)
+        ltw_params = list(self.ltw.parameters())
+        sched_params = list(self.scheduler.parameters()) if counts is not None else []
+        gumbel = self.scheduler_type == 'gumbel' and counts is not None
+        grads = torch.autograd.grad(meta_loss, ltw_params + (sched_params if gumbel else []),
+                                    retain_graph=True, allow_unused=True)
+        if counts is not None and not gumbel:  # REINFORCE, reward detached
+            reinforce = log_prob[picked].sum() * meta_loss.detach()
+            grads = grads + torch.autograd.grad(reinforce, sched_params, allow_unused=True)
         self.meta_optimizer.zero_grad()
-        for p, g in zip(self.ltw.parameters(), grads):
-            p.grad = g.detach()
+        if sched_params:
+            self.schedule_optimizer.zero_grad()
+        for p, g in zip(ltw_params + sched_params, grads):
+            p.grad = None if g is None else g.detach()
         self.meta_optimizer.step()
+        if sched_params:
+            self.schedule_optimizer.step()
         with torch.no_grad():
             weight = self.ltw(losses.detach())
-        if self.noisy is not None:
-            n = batch.user.numel()
-            self._acc.update(weight[:n], self.noisy.to(weight.device)[batch.edge_id])
+        self._track(weight[:n], batch)
         self._meta_loss = float(meta_loss.detach())
         return {'loss': trainer.step((weight * losses).mean()),
                 'meta_loss': self._meta_loss}
+
+    def _track(self, weight: Tensor, batch: Triples) -> None:
+        if self.noisy is not None:
+            self._acc.update(weight, self.noisy.to(weight.device)[batch.edge_id])
 
     # Reporting and checkpoints --------------------------------------------------------------
     def epoch_diagnostics(self) -> Dict[str, float]:
@@ -288,6 +656,14 @@ class SGDL(Denoiser):
             if self.noisy is not None and self.memorized is not None:
                 out['noisy_share_of_meta_set'] = float(
                     self.noisy.to(self.memorized.device)[self.memorized].float().mean())
+            sel = self._selection
+            if sel.get('batches'):
+                b = sel['batches']
+                out['selected_distinct_share'] = sel['distinct'] / b
+                out['mean_gradient_cosine'] = sel['cosine'] / b
+                if 'noisy_meta' in sel:  # does the scheduler avoid noisy meta samples?
+                    out['noisy_share_of_meta_batches'] = sel['noisy_meta'] / b
+                    out['noisy_share_of_selected'] = sel['noisy_selected'] / b
         return out
 
     @torch.no_grad()
@@ -306,7 +682,11 @@ class SGDL(Denoiser):
                 'history': self.history, 'history_pos': self.history_pos,
                 'memorized': self.memorized, 'curve': self.curve,
                 'ltw': self.ltw.state_dict(), 'meta_optimizer': self.meta_optimizer.state_dict(),
-                'meta_order': self._meta_order, 'meta_pos': self._meta_pos}
+                'meta_order': self._meta_order, 'meta_pos': self._meta_pos,
+                'scheduler': None if self.scheduler is None else {
+                    'num_features': self.scheduler.num_features,
+                    'module': self.scheduler.state_dict(),
+                    'optimizer': self.schedule_optimizer.state_dict(), 'made': self._made}}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.phase, self.switch_epoch = state['phase'], state['switch_epoch']
@@ -317,8 +697,17 @@ class SGDL(Denoiser):
         self.meta_optimizer = torch.optim.Adam(self.ltw.parameters(), lr=self.meta_lr)
         self.meta_optimizer.load_state_dict(state['meta_optimizer'])
         self._meta_order, self._meta_pos = state['meta_order'], state['meta_pos']
+        sched = state.get('scheduler')
+        if sched is not None:
+            self.scheduler = AdaptiveScheduler(sched['num_features']).to(device)
+            self.scheduler.load_state_dict(sched['module'])
+            self.schedule_optimizer = torch.optim.Adam(self.scheduler.parameters(),
+                                                       lr=self.schedule_lr)
+            self.schedule_optimizer.load_state_dict(sched['optimizer'])
+            self._made = sched['made']
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(history_len={self.history_len}, '
                 f'memorization={self.memorization!r}, phase1_lr_scale={self.phase1_lr_scale}, '
-                f'meta_lr={self.meta_lr})')
+                f'meta_lr={self.meta_lr}, scheduler={self.scheduler_type!r}, '
+                f'learn_weights={self.learn_weights})')

@@ -45,6 +45,18 @@ class Recommender(torch.nn.Module):
     def embedding_tables(self) -> List[Tensor]:
         return [m.weight for m in self.modules() if isinstance(m, torch.nn.Embedding)]
 
+    def linear_propagation(self, x: Tensor,
+                           adj: Optional[BipartiteAdjacency] = None) -> Optional[Tensor]:
+        r"""For a model whose final representations are a fixed linear map :math:`P` of its
+        embedding tables (the user rows then the item rows stacked, the tables of a side
+        side by side in the order of the representation's columns), :math:`P x` for
+        :obj:`x` of shape :obj:`[num_users + num_items, w]`; :math:`P` must be symmetric.
+        :obj:`None` (the default) for other models. MF, GMF and NeuMF return :obj:`x`
+        (:math:`P = I`), LightGCN :math:`\sum_l \alpha_l \hat{A}^l x`. SGDL's scheduler
+        uses it to get per-sample gradients of the tables from gradients of the
+        representations."""
+        return None
+
     def score(self, reps: Reps, user: Tensor, item: Tensor) -> Tensor:
         r"""Logits of (user, item) pairs, shape :obj:`[B]`."""
         return (reps[0].index_select(0, user) * reps[1].index_select(0, item)).sum(-1)

@@ -32,6 +32,9 @@ class GMF(Recommender):
         torch.nn.init.kaiming_uniform_(self.predict.weight, a=1, nonlinearity='sigmoid')
         torch.nn.init.zeros_(self.predict.bias)
 
+    def linear_propagation(self, x: Tensor, adj=None) -> Tensor:
+        return x  # the representations are the tables themselves
+
     def get_embedding(self, adj=None) -> Reps:
         return self.user_emb.weight, self.item_emb.weight
 

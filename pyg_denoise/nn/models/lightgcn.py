@@ -71,8 +71,9 @@ class LightGCN(Recommender):
         else:
             torch.nn.init.xavier_uniform_(self.embedding.weight)
 
-    def get_embedding(self, adj: Optional[BipartiteAdjacency] = None) -> Reps:
-        x = self.embedding.weight
+    def linear_propagation(self, x: Tensor,
+                           adj: Optional[BipartiteAdjacency] = None) -> Tensor:
+        r""":math:`\sum_l \alpha_l \hat{A}^l x` for node features :obj:`x` of any width."""
         out = x * self.alpha[0]
         if self.num_layers > 0:
             if adj is None:
@@ -81,6 +82,10 @@ class LightGCN(Recommender):
             for i, conv in enumerate(self.convs):
                 x = conv(x, adj)
                 out = out + x * self.alpha[i + 1]
+        return out
+
+    def get_embedding(self, adj: Optional[BipartiteAdjacency] = None) -> Reps:
+        out = self.linear_propagation(self.embedding.weight, adj)
         return out[:self.num_users], out[self.num_users:]
 
     def ego_embeddings(self, user: Tensor, item: Tensor) -> List[Tensor]:

@@ -29,6 +29,9 @@ class MF(Recommender):
         torch.nn.init.normal_(self.user_emb.weight, std=self.init_std)
         torch.nn.init.normal_(self.item_emb.weight, std=self.init_std)
 
+    def linear_propagation(self, x: Tensor, adj=None) -> Tensor:
+        return x  # the representations are the tables themselves
+
     def get_embedding(self, adj=None) -> Reps:
         return self.user_emb.weight, self.item_emb.weight
 

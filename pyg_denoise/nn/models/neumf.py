@@ -60,6 +60,9 @@ class NeuMF(Recommender):
         torch.nn.init.kaiming_uniform_(self.predict.weight, a=1, nonlinearity='sigmoid')
         torch.nn.init.zeros_(self.predict.bias)
 
+    def linear_propagation(self, x: Tensor, adj=None) -> Tensor:
+        return x  # the representations are the tables themselves
+
     def get_embedding(self, adj=None) -> Reps:
         return (torch.cat([self.user_gmf.weight, self.user_mlp.weight], dim=-1),
                 torch.cat([self.item_gmf.weight, self.item_mlp.weight], dim=-1))
