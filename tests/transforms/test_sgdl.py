@@ -1,12 +1,16 @@
+import math
+
 import pytest
 import torch
 
 from pyg_denoise.data.negative_sampling import Triples
 from pyg_denoise.metrics import fit_gmm_1d, minmax_per_user
-from pyg_denoise.nn import MF, BipartiteAdjacency, LightGCN
+from pyg_denoise.nn import GMF, MF, NGCF, BipartiteAdjacency, LightGCN, NeuMF
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import SGDL
-from pyg_denoise.transforms.sgdl import LossToWeight, memorized_sampled
+from pyg_denoise.transforms.sgdl import (AdaptiveScheduler, LossToWeight, block_grams,
+                                         gradient_blocks, gradient_cosines, gumbel_selection,
+                                         memorized_sampled, triple_losses)
 from tests.transforms.test_loss_denoisers import planted_graph
 
 
@@ -54,7 +58,8 @@ class SmoothLTW(LossToWeight):
 
 @pytest.mark.parametrize('Model', [MF, LightGCN])
 @pytest.mark.parametrize('loss', ['bpr', 'bce'])
-def test_meta_gradient_matches_finite_differences(Model, loss):
+@pytest.mark.parametrize('weighted', [False, True])  # scheduler's selection counts
+def test_meta_gradient_matches_finite_differences(Model, loss, weighted):
     torch.manual_seed(0)
     U, I = 5, 6
     ei = torch.stack([torch.arange(10) % U, torch.arange(10) % I])
@@ -65,7 +70,9 @@ def test_meta_gradient_matches_finite_differences(Model, loss):
     batch = Triples(ei[0, :6], ei[1, :6], (ei[1, :6] + 2) % I, torch.arange(6))
     meta = Triples(ei[0, 6:], ei[1, 6:], (ei[1, 6:] + 3) % I, torch.arange(6, 10))
     psi = list(sgdl.ltw.parameters())
-    value, _ = sgdl.meta_loss(model, adj, batch, meta, lr=0.5, loss=loss)
+    counts = torch.tensor([2.0, 0.0, 1.0, 1.0], dtype=torch.float64) if weighted else None
+    value, _ = sgdl.meta_loss(model, adj, batch, meta, lr=0.5, loss=loss,
+                              sample_weight=counts)
     grads = torch.autograd.grad(value, psi)
     direction = [torch.randn_like(p) for p in psi]
     analytic = sum((g * d).sum() for g, d in zip(grads, direction)).item()
@@ -74,7 +81,8 @@ def test_meta_gradient_matches_finite_differences(Model, loss):
         with torch.no_grad():
             for p, d in zip(psi, direction):
                 p.add_(sign * eps * d)
-        out = sgdl.meta_loss(model, adj, batch, meta, lr=0.5, loss=loss)[0].item()
+        out = sgdl.meta_loss(model, adj, batch, meta, lr=0.5, loss=loss,
+                             sample_weight=counts)[0].item()
         with torch.no_grad():
             for p, d in zip(psi, direction):
                 p.sub_(sign * eps * d)
@@ -104,6 +112,180 @@ def test_phase_switch_selects_a_cleaner_meta_set():
 
 def test_bad_arguments():
     for kw in (dict(history_len=0), dict(memorization='x'), dict(meta_lr=0), dict(hidden=0),
-               dict(max_phase1_epochs=0)):
+               dict(max_phase1_epochs=0), dict(scheduler='x'), dict(schedule_lr=0),
+               dict(tau=0)):
         with pytest.raises(ValueError):
             SGDL(**kw)
+
+
+def naive_gradient_cosines(model, adj, fast, user, pos, neg, loss):
+    """The official code's way: two backward passes per sample, one per parameter set, then
+    the cosine per block (user rows / item rows of the tables, each other tensor)."""
+    U = model.num_users
+    tables = {id(t) for t in model.embedding_tables()}
+    named = list(model.named_parameters())
+    out = []
+    for k in range(user.numel()):
+        grads = []
+        for params in (None, fast):
+            saved = {n: p.detach().clone() for n, p in named}
+            if params is not None:
+                with torch.no_grad():
+                    for n, p in named:
+                        p.copy_(params[n])
+            model.eval()
+            s = model.score(model.get_embedding(adj), user[k].repeat(2),
+                            torch.stack([pos[k], neg[k]]))
+            g = torch.autograd.grad(triple_losses(s[0], s[1], loss), [p for _, p in named],
+                                    allow_unused=True)
+            grads.append({n: torch.zeros_like(p) if x is None else x
+                          for (n, p), x in zip(named, g)})
+            with torch.no_grad():
+                for n, p in named:
+                    p.copy_(saved[n])
+
+        def block(gd, b):
+            if b not in ('user', 'item'):
+                return gd[b].flatten()
+            parts = []
+            for n, p in named:
+                if id(p) in tables:
+                    if p.size(0) == U + model.num_items:  # a joint table: split its rows
+                        parts.append((gd[n][:U] if b == 'user' else gd[n][U:]).flatten())
+                    elif n.startswith(b):
+                        parts.append(gd[n].flatten())
+            return torch.cat(parts)
+        out.append(torch.stack([torch.nn.functional.cosine_similarity(
+            block(grads[0], b), block(grads[1], b), dim=0, eps=1e-8)
+            for b in gradient_blocks(model)]))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize('Model', [LightGCN, MF, GMF, NeuMF])
+@pytest.mark.parametrize('loss', ['bpr', 'bce'])
+def test_gradient_cosines_match_per_sample_backward_passes(Model, loss):
+    torch.manual_seed(0)
+    U, I = 7, 9
+    ei = torch.stack([torch.randint(0, U, (30, )), torch.randint(0, I, (30, ))]).unique(dim=1)
+    adj = BipartiteAdjacency(ei, U, I)
+    model = Model(U, I, 8) if Model is not NeuMF else NeuMF(U, I, 8, num_layers=2)
+    user, pos = torch.randint(0, U, (6, )), torch.randint(0, I, (6, ))
+    neg = (pos + 1) % I
+    fast = {n: (p + 0.3 * torch.randn_like(p)).detach() for n, p in model.named_parameters()}
+    expected = naive_gradient_cosines(model, adj, fast, user, pos, neg, loss)
+    got = gradient_cosines(model, adj, fast, user, pos, neg, loss)
+    assert got.shape == (6, len(gradient_blocks(model)))
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert got.std() > 0.01  # the virtual step does change the directions
+    grams = block_grams(model, adj)  # SGDL keeps these on small graphs: the same features
+    if Model is LightGCN:
+        assert torch.allclose(gradient_cosines(model, adj, fast, user, pos, neg, loss,
+                                               grams=grams), expected, atol=1e-5)
+    else:
+        assert grams is None  # P = I needs no kernel
+
+
+def test_scheduler_needs_a_linear_propagation():
+    ei = torch.tensor([[0, 1, 2], [0, 1, 2]])
+    model = NGCF(3, 3, 4)
+    adj = BipartiteAdjacency(ei, 3, 3)
+    with pytest.raises(NotImplementedError, match='scheduler=None'):
+        gradient_cosines(model, adj, dict(model.named_parameters()), ei[0], ei[1],
+                         (ei[1] + 1) % 3, 'bpr')
+
+
+def test_adaptive_scheduler_scores_each_sample_on_its_own():
+    torch.manual_seed(0)
+    s = AdaptiveScheduler(2)
+    loss, cos = torch.rand(8), torch.rand(8, 2)
+    perm = torch.randperm(8)
+    assert torch.allclose(s(loss, cos)[perm], s(loss[perm], cos[perm]), atol=1e-6)
+    assert torch.allclose(s(loss[:3], cos[:3]), s(loss, cos)[:3], atol=1e-6)
+    with pytest.raises(ValueError):
+        AdaptiveScheduler(0)
+
+
+def test_gumbel_selection_draws_from_pi_with_a_straight_through_gradient():
+    gen = torch.Generator().manual_seed(0)
+    log_prob = torch.log_softmax(torch.tensor([2.0, 1.0, 0.0, -1.0]), 0).requires_grad_()
+    counts = gumbel_selection(log_prob, 20000, generator=gen)
+    assert float(counts.sum()) == pytest.approx(20000, abs=1e-2)
+    assert torch.allclose(counts.detach(), counts.detach().round(), atol=1e-2)  # hard draws
+    assert torch.allclose(counts.detach() / 20000, log_prob.exp().detach(), atol=0.01)
+    # gradient = that of the summed soft samples (reference: explicit one-hot rows)
+    w = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    gen1, gen2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    g1, = torch.autograd.grad((gumbel_selection(log_prob, 50, 0.5, gen1) * w).sum(), log_prob)
+    u = torch.rand((50, 4), generator=gen2)
+    z = log_prob - torch.log(-torch.log(u))
+    soft = torch.softmax(z / 0.5, -1)
+    hard = torch.nn.functional.one_hot(z.argmax(-1), 4).float()
+    g2, = torch.autograd.grad(((hard - soft.detach() + soft).sum(0) * w).sum(), log_prob)
+    assert torch.allclose(g1, g2, atol=1e-5) and g1.abs().sum() > 0
+
+
+@pytest.mark.parametrize('kind', ['gumbel', 'reinforce'])
+def test_scheduler_learns_to_pick_samples_that_lower_the_meta_loss(kind):
+    # One meta batch whose first half costs 10x more: minimising the selected samples' loss
+    # must move the draw towards the cheap half, with either estimator. (REINFORCE, one
+    # reward per batch and no baseline as in the code, needs a larger lr: at the code's
+    # 5e-3 it does not move in 300 steps.)
+    torch.manual_seed(0)
+    n = 64
+    loss = torch.cat([torch.full((n // 2, ), 5.0), torch.full((n // 2, ), 0.5)])
+    cos = torch.cat([torch.zeros(n // 2, 2), torch.ones(n // 2, 2)])
+    sched = AdaptiveScheduler(2)
+    opt = torch.optim.Adam(sched.parameters(), lr=5e-3 if kind == 'gumbel' else 5e-2)
+    gen = torch.Generator().manual_seed(0)
+
+    def cheap_share():
+        with torch.no_grad():
+            return float(torch.softmax(sched(loss, cos), 0)[n // 2:].sum())
+    before = cheap_share()
+    for _ in range(150):
+        log_prob = torch.log_softmax(sched(loss, cos), 0)
+        if kind == 'gumbel':
+            objective = (gumbel_selection(log_prob, n, generator=gen) * loss).sum() / n
+        else:
+            picked = torch.multinomial(log_prob.detach().exp(), n, True, generator=gen)
+            meta = loss[picked].mean()
+            objective = log_prob[picked].sum() * meta
+        opt.zero_grad()
+        objective.backward()
+        opt.step()
+    assert before == pytest.approx(0.5, abs=0.1) and cheap_share() > 0.9
+
+
+@pytest.mark.parametrize('scheduler', ['gumbel', 'reinforce', None])
+def test_phase_two_with_each_scheduler(scheduler):
+    data = planted_graph()
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=5, batch_size=128, lr=0.02, ks=(5, ), select='last',
+                      progress=False, seed=0)
+    sgdl = SGDL(history_len=2, max_phase1_epochs=2, scheduler=scheduler)
+    psi = [p.detach().clone() for p in sgdl.ltw.parameters()]
+    res = Trainer(LightGCN(60, 60, embedding_dim=16), data, cfg, denoiser=sgdl).fit()
+    last = res['log'][-1]
+    assert sgdl.phase == 2 and math.isfinite(last['meta_loss'])
+    assert any(not torch.equal(a, b) for a, b in zip(psi, sgdl.ltw.parameters()))
+    if scheduler is None:
+        assert sgdl.scheduler is None and 'denoise/noisy_share_of_selected' not in last
+    else:  # re-created this epoch, then trained
+        assert sgdl.scheduler is not None and sgdl._made == 5
+        assert 0 < last['denoise/selected_distinct_share'] < 1
+        assert 0 <= last['denoise/noisy_share_of_selected'] <= 1
+        assert -1 <= last['denoise/mean_gradient_cosine'] <= 1
+    # the auxiliary weights rank the planted noise below the clean positives
+    assert last['denoise/auc'] > 0.6
+
+
+def test_fixed_weights_as_the_official_code_runs():
+    data = planted_graph()
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=4, batch_size=128, lr=0.02, ks=(5, ), select='last',
+                      progress=False, seed=0)
+    sgdl = SGDL(history_len=2, max_phase1_epochs=2, learn_weights=False)
+    psi = [p.detach().clone() for p in sgdl.ltw.parameters()]
+    res = Trainer(LightGCN(60, 60, embedding_dim=16), data, cfg, denoiser=sgdl).fit()
+    assert sgdl.phase == 2 and sgdl.scheduler is None and 'meta_loss' not in res['log'][-1]
+    assert all(torch.equal(a, b) for a, b in zip(psi, sgdl.ltw.parameters()))
