@@ -185,22 +185,26 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
 
 
 def compare(base: Sequence[Dict[str, Any]], other: Sequence[Dict[str, Any]], rule: str,
-            metrics: Sequence[str]) -> List[Dict[str, Any]]:
+            metrics: Sequence[str], base_denoiser: Optional[str] = None
+            ) -> List[Dict[str, Any]]:
     r"""Pairs the run records of two grids that differ in one option (e.g. loss-only
     denoising vs loss + structure denoising) by :obj:`(dataset, model, denoiser, seed)`:
     one row per (dataset, model, denoiser) with, for each metric, both means over the
     seeds both grids finished, the relative change of :obj:`other` against :obj:`base` and
-    the paired t-test."""
-    def index(records):
+    the paired t-test. With :obj:`base_denoiser` (e.g. :obj:`'none'`), every denoiser of
+    :obj:`other` is paired with that denoiser's runs in :obj:`base` instead."""
+    def index(records, only=None):
         out: Dict[Tuple, Dict[int, Dict[str, float]]] = {}
         for rec in records:
             sel = rec['rules'].get(rule)
-            if sel is not None:
+            if sel is not None and only in (None, rec['denoiser']):
                 out.setdefault((rec['dataset'], rec['model'], rec['denoiser']),
                                {})[rec['seed']] = sel['test']
         return out
 
-    a, b = index(base), index(other)
+    a, b = index(base, base_denoiser), index(other)
+    if base_denoiser is not None:  # the same base runs for every denoiser of `other`
+        a = {k: a[k[:2] + (base_denoiser, )] for k in b if k[:2] + (base_denoiser, ) in a}
     rows = []
     for key in sorted(set(a) & set(b)):
         seeds = sorted(set(a[key]) & set(b[key]))

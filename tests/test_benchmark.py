@@ -105,6 +105,12 @@ def test_compare_pairs_two_grids_by_seed():
     assert v['p'] == pytest.approx(paired_t_test([0.33, 0.34], [0.30, 0.32])[1])
     table = compare_to_markdown(rows, ['recall@20'], ('loss', '+graph'))
     assert 'recall@20 +graph' in table and '| d | m | tce | 2 | 0.3100 | 0.3350 | +8.1 %' in table
+    # against one base denoiser (normal training): every denoiser of `other` pairs with it
+    base.append(rec('none', 0, 0.25))
+    rows = compare(base, other, 'val:recall@20', ['recall@20'], base_denoiser='none')
+    assert [(r['denoiser'], r['seeds']) for r in rows] == [('pld', [0]), ('tce', [0])]
+    assert rows[0]['recall@20']['base'] == 0.25 and rows[0]['recall@20']['other'] == 0.5
+    assert compare(base, other, 'val:recall@20', ['recall@20'], base_denoiser='x') == []
 
 
 def test_cached_json_computes_once_and_formats(tmp_path):
