@@ -476,8 +476,9 @@ class SGDL(Denoiser):
         r"""A fresh scheduler and its optimiser (the code re-creates both every Phase-II
         epoch), initialised from the trainer's seed and the epoch."""
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1, ),
-                                                generator=trainer.generator(epoch, salt=7))))
+            gen = trainer.generator(epoch, salt=2**41)
+            torch.manual_seed(int(torch.randint(2**62, (1, ), generator=gen,
+                                                device=gen.device)))
             self.scheduler = AdaptiveScheduler(len(gradient_blocks(trainer.model)))
         self.scheduler.to(trainer.device)
         self.schedule_optimizer = torch.optim.Adam(self.scheduler.parameters(),
