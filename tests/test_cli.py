@@ -160,3 +160,17 @@ def test_extra_feedback_stages(tmp_path, mode):
     if mode == 'finetune':
         assert results['selection']['finetuned_epochs'] == 2
         assert results['test'] != results['stages']['denoiser']['test']
+
+
+def test_sgdl_scheduler_options_reach_the_denoiser():
+    from pyg_denoise.cli import DENOISERS, build_parser
+    parse = build_parser().parse_args
+    base = ['run', '--denoiser', 'sgdl']
+    sgdl = DENOISERS['sgdl'](parse(base))
+    assert (sgdl.scheduler_type, sgdl.schedule_lr, sgdl.tau, sgdl.learn_weights) == \
+        ('gumbel', 5e-3, 1.0, True)  # the official code's defaults
+    sgdl = DENOISERS['sgdl'](parse(base + ['--scheduler', 'reinforce', '--schedule-lr', '0.01',
+                                           '--gumbel-tau', '0.5', '--fixed-weights']))
+    assert (sgdl.scheduler_type, sgdl.schedule_lr, sgdl.tau, sgdl.learn_weights) == \
+        ('reinforce', 0.01, 0.5, False)
+    assert DENOISERS['sgdl'](parse(base + ['--scheduler', 'none'])).scheduler_type is None
