@@ -573,6 +573,7 @@ class Trainer:
     def state_dict(self) -> Dict[str, Any]:
         return {
             'config': self.config.to_dict(),
+            'denoiser_repr': repr(self.denoiser),
             'epoch': self.epoch,
             'iteration': self.iteration,
             'model': self.model.state_dict(),
@@ -594,7 +595,8 @@ class Trainer:
     def load_checkpoint(self, path: str) -> None:
         r"""Restores the state written by :meth:`save_checkpoint`. The configuration must
         match, except for :obj:`epochs`, :obj:`patience`, :obj:`progress`, :obj:`device`,
-        :obj:`track_test` and :obj:`distributed` (a run resumes on any number of ranks)."""
+        :obj:`track_test` and :obj:`distributed` (a run resumes on any number of ranks), and
+        so must the denoiser's hyper-parameters (its :func:`repr`)."""
         self.load_state_dict(torch.load(path, map_location='cpu', weights_only=False), path)
 
     def load_state_dict(self, state: Dict[str, Any], path: str = '<state>') -> None:
@@ -611,6 +613,11 @@ class Trainer:
                              f"{diff} ({ {k: theirs.get(k) for k in diff} } vs "
                              f"{ {k: mine.get(k) for k in diff} }); use another out_dir or "
                              f"resume=False")
+        theirs_denoiser = state.get('denoiser_repr')  # absent in checkpoints before 0.1
+        if theirs_denoiser is not None and theirs_denoiser != repr(self.denoiser):
+            raise ValueError(f"Cannot resume from '{path}': it was trained with "
+                             f"{theirs_denoiser}, not {self.denoiser!r}; use another out_dir "
+                             f"or resume=False")
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.denoiser.load_state_dict(state['denoiser'])

@@ -67,6 +67,13 @@ def test_resume_refuses_other_config(tmp_path):
     Trainer(MF(40, 30), data, config(epochs=1), out_dir=str(tmp_path)).fit()
     with pytest.raises(ValueError, match=r"differs in \['lr'\]"):
         Trainer(MF(40, 30), data, config(epochs=2, lr=0.5), out_dir=str(tmp_path)).fit()
+    # nor other denoiser hyper-parameters (an SGDL run must not change scheduler midway)
+    from pyg_denoise.transforms import ReweightedLoss
+    Trainer(MF(40, 30), data, config(epochs=1), denoiser=ReweightedLoss(0.25),
+            out_dir=str(tmp_path / 'r')).fit()
+    with pytest.raises(ValueError, match=r'trained with ReweightedLoss\(beta=0.25\)'):
+        Trainer(MF(40, 30), data, config(epochs=2), denoiser=ReweightedLoss(0.5),
+                out_dir=str(tmp_path / 'r')).fit()
 
 
 class DropNoisy(Denoiser):

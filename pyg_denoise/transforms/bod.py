@@ -263,4 +263,4 @@ class BOD(Denoiser):
         return (f'{self.__class__.__name__}(weight_bpr={self.weight_bpr}, '
                 f'weight_alignment={self.weight_alignment}, '
                 f'weight_uniformity={self.weight_uniformity}, lr={self.lr}, '
-                f'outer_positive={self.outer_positive!r})')
+                f'outer_loop={self.outer_loop}, outer_positive={self.outer_positive!r})')

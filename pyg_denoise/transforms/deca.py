@@ -305,6 +305,11 @@ class DVAE(DPI):
         if prior is not None:
             self._freeze()
 
+    def __repr__(self) -> str:
+        given = ', prior=given' if self.prior is not None else ''
+        return (super().__repr__()[:-1] + f', prior_epochs={self.prior_epochs}, '
+                f'prior_patience={self.prior_patience}{given})')
+
     def _freeze(self) -> None:
         self.prior.eval()
         for p in self.prior.parameters():

@@ -710,5 +710,8 @@ class SGDL(Denoiser):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(history_len={self.history_len}, '
                 f'memorization={self.memorization!r}, phase1_lr_scale={self.phase1_lr_scale}, '
-                f'meta_lr={self.meta_lr}, scheduler={self.scheduler_type!r}, '
+                f'meta_lr={self.meta_lr}, hidden={self.hidden}, '
+                f'reset_optimizers={self.reset_optimizers}, '
+                f'max_phase1_epochs={self.max_phase1_epochs}, scheduler={self.scheduler_type!r}, '
+                f'schedule_lr={self.schedule_lr}, tau={self.tau}, '
                 f'learn_weights={self.learn_weights})')
