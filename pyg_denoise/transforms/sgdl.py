@@ -107,33 +107,27 @@ def gumbel_selection(log_prob: Tensor, num: int, tau: float = 1.0,
     return hard - soft.detach() + soft
 
 
-def gradient_blocks(model: torch.nn.Module) -> List[str]:
-    r"""The parameter blocks whose per-sample gradient cosines feed SGDL's scheduler: the
-    user rows and the item rows of the embedding tables (for LightGCN the official code's
-    two tensors), then every other trainable parameter tensor (e.g. GMF's and NeuMF's
-    prediction layers)."""
-    tables = {id(t) for t in model.embedding_tables()}
-    return ['user', 'item'] + [k for k, p in model.named_parameters()
-                               if p.requires_grad and id(p) not in tables]
+#: The parameter blocks whose per-sample gradient cosines feed SGDL's scheduler: the user
+#: rows and the item rows of the embedding tables (LightGCN's two tensors in the code).
+GRADIENT_BLOCKS = ('user', 'item')
 
 
-def _rows_and_head_grads(model, reps, head: Dict[str, Tensor], user: Tensor, pos: Tensor,
-                         neg: Tensor, loss: str) -> Tuple[Tensor, Dict[str, Tensor]]:
+def _row_grads(model, reps, head: Dict[str, Tensor], user: Tensor, pos: Tensor, neg: Tensor,
+               loss: str) -> Tensor:
     r"""Per-sample gradients (``torch.func.vmap`` of ``grad``) of the triple losses with
-    respect to the three representation rows each reads (:obj:`[n, 3, d]`: user, positive,
-    negative) and to the other parameters :obj:`head` (:obj:`[n, *shape]` each)."""
+    respect to the three representation rows each reads, :obj:`[n, 3, d]` (user, positive,
+    negative), with the model's other parameters set to :obj:`head`."""
     scorer = _Scorer(model)
     index = torch.zeros(2, dtype=torch.long, device=user.device)
     item_index = torch.arange(2, device=user.device)
+    params = {'model.' + k: v for k, v in head.items()}
 
-    def one(rows: Tensor, params: Dict[str, Tensor]) -> Tensor:
+    def one(rows: Tensor) -> Tensor:
         s = functional_call(scorer, params, ((rows[:1], rows[1:]), index, item_index))
         return triple_losses(s[0], s[1], loss)
 
     rows = torch.stack([reps[0][user], reps[1][pos], reps[1][neg]], dim=1)
-    params = {'model.' + k: v for k, v in head.items()}
-    g_rows, g_head = vmap(grad(one, argnums=(0, 1)), in_dims=(0, None))(rows, params)
-    return g_rows, {k[len('model.'):]: v for k, v in g_head.items()}
+    return vmap(grad(one))(rows)
 
 
 class _Scorer(torch.nn.Module):
@@ -208,12 +202,21 @@ def gradient_cosines(model, adj, fast: Dict[str, Tensor], user: Tensor, pos: Ten
                      grams: Optional[Tensor] = None) -> Tensor:
     r"""SGDL's scheduler features: for each triple :math:`m`, the cosine between its
     per-sample gradient at the current parameters :math:`\theta` and at :obj:`fast`
-    (:math:`\tilde\theta`), separately for each block of :func:`gradient_blocks`; shape
-    :obj:`[n, len(gradient_blocks(model))]`.
+    (:math:`\tilde\theta`), over the user rows and over the item rows of the embedding
+    tables (:data:`GRADIENT_BLOCKS`), shape :obj:`[n, 2]`.
+
+    .. note::
+        The official code (LightGCN only) takes one cosine per parameter tensor, which for
+        LightGCN are exactly its user and item tables. Backbones with further parameters
+        (GMF's and NeuMF's prediction layers) get the same two features: per-sample
+        gradients of those layers would cost :math:`|B_m|` copies of them per batch
+        (NeuMF: 2 s per batch of 2048 on one CPU core), and their values still enter
+        through the representation rows' gradients at :math:`\theta` and
+        :math:`\tilde\theta`.
 
     The official code takes :math:`2n` backward passes per batch. Here the per-sample
-    gradients of the representation rows and of the other parameters come from one
-    ``torch.func.vmap`` of ``grad``; for the embedding tables, whose per-sample gradient is
+    gradients of the representation rows come from one ``torch.func.vmap`` of ``grad``;
+    for the embedding tables, whose per-sample gradient is
     :math:`P^\top G_m` (:math:`G_m` the gradient of the sample's three representation rows,
     :math:`P` the model's :meth:`~pyg_denoise.nn.models.Recommender.linear_propagation`),
     the inner products are :math:`\sum_{\rho\sigma} K_b[\rho,\sigma]\langle G_{m\rho},
@@ -237,10 +240,10 @@ def gradient_cosines(model, adj, fast: Dict[str, Tensor], user: Tensor, pos: Ten
         reps = model.get_embedding(adj)
         reps_fast = functional_call(Embedder(model), {'model.' + k: v for k, v in fast.items()},
                                     (adj, ))
-    g, gh = _rows_and_head_grads(model, reps, {k: own[k].detach() for k in names},
-                                 user, pos, neg, loss)
-    h, hh = _rows_and_head_grads(model, reps_fast, {k: fast[k].detach() for k in names},
-                                 user, pos, neg, loss)
+    head = {k: own[k].detach() for k in names}
+    g = _row_grads(model, reps, head, user, pos, neg, loss)
+    h = _row_grads(model, reps_fast, {k: fast[k].detach() for k in names}, user, pos, neg,
+                   loss)
     model.train(was)
     with torch.no_grad():
         gh_ = torch.einsum('nad,ncd->nac', g, h)
@@ -254,11 +257,7 @@ def gradient_cosines(model, adj, fast: Dict[str, Tensor], user: Tensor, pos: Ten
         inner = (kernel * gh_).sum((-2, -1))                 # [2, n]
         ng = (kernel * gg).sum((-2, -1)).clamp_min(0).sqrt()
         nh = (kernel * hh_).sum((-2, -1)).clamp_min(0).sqrt()
-        out = [inner / (ng.clamp_min(eps) * nh.clamp_min(eps))]
-        for k in names:
-            a, b = gh[k].flatten(1), hh[k].flatten(1)
-            out.append(F.cosine_similarity(a, b, dim=1, eps=eps).unsqueeze(0))
-        return torch.cat(out).t().contiguous()
+        return (inner / (ng.clamp_min(eps) * nh.clamp_min(eps))).t().contiguous()
 
 
 class SGDL(Denoiser):
@@ -479,7 +478,7 @@ class SGDL(Denoiser):
             gen = trainer.generator(epoch, salt=2**41)
             torch.manual_seed(int(torch.randint(2**62, (1, ), generator=gen,
                                                 device=gen.device)))
-            self.scheduler = AdaptiveScheduler(len(gradient_blocks(trainer.model)))
+            self.scheduler = AdaptiveScheduler(len(GRADIENT_BLOCKS))
         self.scheduler.to(trainer.device)
         self.schedule_optimizer = torch.optim.Adam(self.scheduler.parameters(),
                                                    lr=self.schedule_lr)
