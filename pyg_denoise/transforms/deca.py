@@ -305,10 +305,9 @@ class DVAE(DPI):
         if prior is not None:
             self._freeze()
 
-    def __repr__(self) -> str:
-        given = ', prior=given' if self.prior is not None else ''
+    def __repr__(self) -> str:  # hyper-parameters only (the prior is trained state)
         return (super().__repr__()[:-1] + f', prior_epochs={self.prior_epochs}, '
-                f'prior_patience={self.prior_patience}{given})')
+                f'prior_patience={self.prior_patience})')
 
     def _freeze(self) -> None:
         self.prior.eval()
