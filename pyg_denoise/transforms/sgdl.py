@@ -282,9 +282,9 @@ class SGDL(Denoiser):
 
     **Adaptive denoising scheduler** (:obj:`scheduler='gumbel'` or :obj:`'reinforce'`): the
     meta samples are not all used; an :class:`AdaptiveScheduler` scores each memorised
-    sample of the meta batch from its loss and, per parameter block, the cosine between its
-    gradient at :math:`\theta` and after a virtual step on the :math:`g`-weighted meta-batch
-    loss (:func:`gradient_cosines`), and :math:`|B_m|` samples are drawn with replacement
+    sample of the meta batch from its loss and, for the user rows and for the item rows of
+    the embedding tables, the cosine between its gradient at :math:`\theta` and after a
+    virtual step on the :math:`g`-weighted meta-batch loss (:func:`gradient_cosines`), and :math:`|B_m|` samples are drawn with replacement
     from the softmax of the scores: by straight-through hard Gumbel-softmax (the meta loss
     then trains the scheduler directly, Adam :obj:`schedule_lr`) or by categorical sampling
     with a REINFORCE loss :math:`\sum \log\pi_{selected} \cdot L^{meta}` (reward
