@@ -5,8 +5,8 @@ against the base grid's normal training.
 
     python benchmarks/compare_grids.py runs/bench_ml100k runs/struct_ml100k \\
         --names "loss only" "+ structure" --rule val:recall@20 --metrics recall@20,ndcg@20
-    python benchmarks/compare_grids.py runs/bench_sgdl runs/bench_sgdl_ads runs/bench_sgdl_fixed \\
-        --base-denoiser none --names normal "+ ADS" "fixed g" --rule val:recall@5
+    python benchmarks/compare_grids.py runs/bench_sgdl runs/bench_sgdl runs/bench_sgdl_ads \\
+        --base-denoiser none --denoiser sgdl --names normal "w/o ADS" "+ ADS" --rule val:recall@5
 """
 import argparse
 import json
@@ -25,6 +25,8 @@ parser.add_argument('--metrics', default='recall@20,ndcg@20')
 parser.add_argument('--base-denoiser', default=None,
                     help="pair every run of OTHER with this denoiser's run in BASE "
                     "(e.g. none: against normal training)")
+parser.add_argument('--denoiser', default=None,
+                    help="keep only this denoiser's rows of the OTHER grids")
 args = parser.parse_args()
 names = args.names or ['base'] + [osp.basename(osp.normpath(o)) for o in args.other]
 if len(names) != 1 + len(args.other):
@@ -43,6 +45,8 @@ rows = []
 for folder, name in zip(args.other, names[1:]):
     for row in compare(base, load(folder), args.rule, metrics,
                        base_denoiser=args.base_denoiser):
+        if args.denoiser not in (None, row['denoiser']):
+            continue
         if len(args.other) > 1:  # say which grid a row comes from
             row['denoiser'] = f"{row['denoiser']} ({name})"
         rows.append(row)
