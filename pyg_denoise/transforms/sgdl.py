@@ -147,15 +147,19 @@ def propagation_columns(model, adj, nodes: Tensor) -> Optional[Tensor]:
     Raises:
         NotImplementedError: if the model has no linear propagation (NGCF, CDAE).
     """
-    eye = torch.zeros(model.num_users + model.num_items, nodes.numel(), device=nodes.device)
-    eye[nodes, torch.arange(nodes.numel(), device=nodes.device)] = 1.0
-    cols = model.linear_propagation(eye, adj)
-    if cols is None:
+    total = model.num_users + model.num_items
+    probe = torch.zeros(total, 1, device=nodes.device)  # one cheap column first
+    out = model.linear_propagation(probe, adj)
+    if out is None:
         raise NotImplementedError(
             f"SGDL's adaptive scheduler needs per-sample gradients of the embedding tables, "
             f"supported for models with a fixed linear propagation (LightGCN, MF, GMF, "
             f"NeuMF); {type(model).__name__} has none: use scheduler=None")
-    return None if cols is eye else cols
+    if out is probe:  # P = I (MF, GMF, NeuMF): no columns to build
+        return None
+    eye = torch.zeros(total, nodes.numel(), device=nodes.device)
+    eye[nodes, torch.arange(nodes.numel(), device=nodes.device)] = 1.0
+    return model.linear_propagation(eye, adj)
 
 
 def block_grams(model, adj) -> Optional[Tensor]:
