@@ -5,8 +5,9 @@ after one untimed epoch each, the methods train one epoch in turn, --epochs roun
 machine drift hits all of them alike; the median epoch time is divided by the plain one's.
 PLD and UDT are timed past their warm-up (every batch resamples / reweights), SGDL in its
 Phase II (forced to switch after the first epoch; with the Gumbel or REINFORCE scheduler,
-without it, and with the weighting MLP fixed as the official code runs it), DVAE after its prior's pre-training (3
-epochs, inside the untimed first epoch); BOD's epoch includes its outer step.
+without it, and with the weighting MLP fixed as the official code runs it), DVAE after its
+prior's pre-training (3 epochs, inside the untimed first epoch); BOD's epoch includes its
+outer step.
 
     python benchmarks/denoiser_overhead.py --epochs 10 [--loss bce] [--model mf]
         [--methods sgdl,sgdl_no_ads] [--batch-size 128]

@@ -288,11 +288,12 @@ class SGDL(Denoiser):
     meta samples are not all used; an :class:`AdaptiveScheduler` scores each memorised
     sample of the meta batch from its loss and, for the user rows and for the item rows of
     the embedding tables, the cosine between its gradient at :math:`\theta` and after a
-    virtual step on the :math:`g`-weighted meta-batch loss (:func:`gradient_cosines`), and :math:`|B_m|` samples are drawn with replacement
-    from the softmax of the scores: by straight-through hard Gumbel-softmax (the meta loss
-    then trains the scheduler directly, Adam :obj:`schedule_lr`) or by categorical sampling
-    with a REINFORCE loss :math:`\sum \log\pi_{selected} \cdot L^{meta}` (reward
-    detached). The scheduler is re-created every Phase-II epoch, as in the code.
+    virtual step on the :math:`g`-weighted meta-batch loss (:func:`gradient_cosines`), and
+    :math:`|B_m|` samples are drawn with replacement from the softmax of the scores: by
+    straight-through hard Gumbel-softmax (the meta loss then trains the scheduler directly,
+    Adam :obj:`schedule_lr`) or by categorical sampling with a REINFORCE loss
+    :math:`\sum \log\pi_{selected} \cdot L^{meta}` (reward detached). The scheduler is
+    re-created every Phase-II epoch, as in the code.
     :obj:`scheduler=None` is the paper's "w/o ADS" ablation (every meta sample used).
 
     .. note::
@@ -478,10 +479,10 @@ class SGDL(Denoiser):
     def _new_scheduler(self, trainer: 'Trainer', epoch: int) -> None:
         r"""A fresh scheduler and its optimiser (the code re-creates both every Phase-II
         epoch), initialised from the trainer's seed and the epoch."""
-        with torch.random.fork_rng(devices=[]):
-            gen = trainer.generator(epoch, salt=2**41)
-            torch.manual_seed(int(torch.randint(2**62, (1, ), generator=gen,
-                                                device=gen.device)))
+        gen = trainer.generator(epoch, salt=2**41)
+        seed = int(torch.randint(2**62, (1, ), generator=gen, device=gen.device))
+        with torch.random.fork_rng(devices=[]):  # built on the CPU, the global RNG restored
+            torch.default_generator.manual_seed(seed)
             self.scheduler = AdaptiveScheduler(len(GRADIENT_BLOCKS))
         self.scheduler.to(trainer.device)
         self.schedule_optimizer = torch.optim.Adam(self.scheduler.parameters(),
