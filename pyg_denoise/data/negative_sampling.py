@@ -179,6 +179,11 @@ class Triples(NamedTuple):
     def __len__(self) -> int:  # type: ignore[override]
         return self.user.numel()
 
+    def pairs(self) -> Tensor:
+        r"""The (user, item) pairs to score, :obj:`[2, 2B]`: the positives, then the
+        negatives."""
+        return torch.stack([self.user.repeat(2), torch.cat([self.pos, self.neg])])
+
 
 class BPRSampler:
     r"""One epoch of (user, positive, negative) triples from the current positive edges.

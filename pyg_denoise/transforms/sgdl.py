@@ -50,6 +50,19 @@ def sgdl_losses(scores: Tensor, n: int, loss: str) -> Tensor:
     return torch.cat([F.softplus(-pos), F.softplus(neg)])
 
 
+def look_ahead(model: torch.nn.Module, loss: Tensor, lr: float,
+               create_graph: bool = False) -> Dict[str, Tensor]:
+    r"""The parameters after a virtual SGD step :math:`\theta - \eta\nabla_\theta L`, by
+    name (for ``torch.func.functional_call``); differentiable through :obj:`loss` with
+    :obj:`create_graph=True` (the meta step), detached otherwise (the scheduler's
+    features)."""
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, [p for _, p in named], create_graph=create_graph,
+                                retain_graph=True)
+    fast = {k: p - lr * g for (k, p), g in zip(named, grads)}
+    return fast if create_graph else {k: v.detach() for k, v in fast.items()}
+
+
 def triple_losses(pos: Tensor, neg: Tensor, loss: str) -> Tensor:
     r"""One loss per (user, positive, negative) triple: BPR, or for BCE the mean of the
     positive's and the negative's row losses (so that the mean over triples equals the
@@ -538,17 +551,11 @@ class SGDL(Denoiser):
         :obj:`sample_weight`, all ones by default), and the per-sample training losses of
         :obj:`batch` at :math:`\theta` (their graph kept for the real step)."""
         n = batch.user.numel()
-        pairs = torch.stack([batch.user.repeat(2), torch.cat([batch.pos, batch.neg])])
-        losses = sgdl_losses(model(adj, pairs), n, loss)
+        losses = sgdl_losses(model(adj, batch.pairs()), n, loss)
         weight = self.ltw(losses.detach())
-        inner = (weight * losses).mean()
-        names = [k for k, p in model.named_parameters() if p.requires_grad]
-        params = [p for p in model.parameters() if p.requires_grad]
-        grads = torch.autograd.grad(inner, params, create_graph=True, retain_graph=True)
-        fast = {k: p - lr * g for k, p, g in zip(names, params, grads)}
+        fast = look_ahead(model, (weight * losses).mean(), lr, create_graph=True)
         m = meta.user.numel()
-        meta_pairs = torch.stack([meta.user.repeat(2), torch.cat([meta.pos, meta.neg])])
-        meta_scores = functional_call(model, fast, (adj, meta_pairs))
+        meta_scores = functional_call(model, fast, (adj, meta.pairs()))
         per = triple_losses(meta_scores[:m], meta_scores[m:], loss)
         if sample_weight is None:
             return per.mean(), losses
@@ -561,15 +568,11 @@ class SGDL(Denoiser):
         (REINFORCE; empty for Gumbel)."""
         model, adj, cfg = trainer.model, trainer.current_adjacency(), trainer.config
         n = meta.user.numel()
-        pairs = torch.stack([meta.user.repeat(2), torch.cat([meta.pos, meta.neg])])
-        scores = model(adj, pairs)
+        scores = model(adj, meta.pairs())
         per = triple_losses(scores[:n], scores[n:], cfg.loss)
         with torch.no_grad():
             v = self.ltw(per.detach())
-        names = [k for k, p in model.named_parameters() if p.requires_grad]
-        params = [p for p in model.parameters() if p.requires_grad]
-        grads = torch.autograd.grad((per * v).sum() / n, params)
-        fast = {k: (p - cfg.lr * g).detach() for k, p, g in zip(names, params, grads)}
+        fast = look_ahead(model, (per * v).mean(), cfg.lr)
         cos = gradient_cosines(model, adj, fast, meta.user, meta.pos, meta.neg, cfg.loss,
                                grams=self._grams(model, adj))
         log_prob = torch.log_softmax(self.scheduler(per.detach(), cos), dim=0)
@@ -612,8 +615,7 @@ class SGDL(Denoiser):
         model, adj, cfg = trainer.model, trainer.current_adjacency(), trainer.config
         n = batch.user.numel()
         if not self.learn_weights:  # the official code's effective Phase II: fixed g
-            pairs = torch.stack([batch.user.repeat(2), torch.cat([batch.pos, batch.neg])])
-            losses = sgdl_losses(model(adj, pairs), n, cfg.loss)
+            losses = sgdl_losses(model(adj, batch.pairs()), n, cfg.loss)
             with torch.no_grad():
                 weight = self.ltw(losses.detach())
             self._track(weight[:n], batch)
