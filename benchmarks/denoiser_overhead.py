@@ -10,10 +10,12 @@ prior's pre-training (3 epochs, inside the untimed first epoch); BOD's epoch inc
 outer step.
 
     python benchmarks/denoiser_overhead.py --epochs 10 [--loss bce] [--model mf]
-        [--methods sgdl,sgdl_no_ads] [--batch-size 128]
+        [--methods sgdl,sgdl_no_ads] [--batch-size 128] [--profile sgdl]
 """
-import statistics
 import argparse
+import cProfile
+import pstats
+import statistics
 import os.path as osp
 import tempfile
 
@@ -33,6 +35,9 @@ parser.add_argument('--loss', default='bpr', choices=['bpr', 'bce'])
 parser.add_argument('--methods', default=None, help='comma-separated subset (default: all)')
 parser.add_argument('--model', default='lightgcn', choices=['lightgcn', 'mf'])
 parser.add_argument('--batch-size', type=int, default=2048)
+parser.add_argument('--profile', default=None, metavar='METHOD',
+                    help='after the timing, profile one more epoch of METHOD (cProfile, '
+                    'functions by cumulative time)')
 args = parser.parse_args()
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -69,3 +74,12 @@ print('|---|---|---|---|---|')
 for name, t in times.items():
     med = statistics.median(t)
     print(f'| {name} | {med:.3f} | {min(t):.3f} | {max(t):.3f} | {med / plain:.2f} |')
+
+if args.profile:
+    if args.profile not in trainers:
+        parser.error(f'--profile {args.profile!r} is not among the timed methods')
+    epoch = args.epochs + 2
+    with cProfile.Profile() as prof:
+        trainers[args.profile].train_epoch(epoch)
+    print(f'\ncProfile of one {args.profile} epoch (epoch {epoch}):')
+    pstats.Stats(prof).sort_stats('cumulative').print_stats(25)
