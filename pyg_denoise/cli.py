@@ -37,7 +37,8 @@ from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
                                     ExtraFeedback, GraphDenoising, InjectNoise, KCore,
                                     LabelNoise, LeaveOneOut, PositiveSubset, RandomSplit,
-                                    ReweightedLoss, TemporalSplit, TruncatedLoss)
+                                    ReweightedLoss, SampleUsers, TemporalSplit,
+                                    TruncatedLoss)
 from pyg_denoise.typing import EDGE_TYPE
 
 logger = logging.getLogger('pyg_denoise')
@@ -120,6 +121,12 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    'play_count _)')
     g.add_argument('--sep', default='\t', help='field separator of the files')
     g.add_argument('--header', action='store_true', help='files start with a header')
+    g.add_argument('--user-fraction', type=float, default=1.0,
+                   help='keep a random share of the users with all their interactions '
+                   '(before any filter or split; a CPU-sized stand-in for a large dataset)')
+    g.add_argument('--user-sample-seed', type=int, default=0,
+                   help='seed of the --user-fraction draw (the same users for every '
+                   'training seed)')
     g.add_argument('--min-interactions', type=int, default=0,
                    help='keep users with at least this many interactions (before split)')
     g.add_argument('--split', default='auto',
@@ -328,6 +335,12 @@ def load_data(args: argparse.Namespace) -> HeteroData:
         if root is None and args.dataset != 'ml-latest-small':
             raise SystemExit(f"pyg-denoise: --root is required for --dataset {args.dataset}")
         data = loader(root, args.cache)[0]
+    if args.user_fraction != 1:
+        try:
+            sampler = SampleUsers(args.user_fraction, args.user_sample_seed)
+        except ValueError as e:
+            raise SystemExit(f"pyg-denoise: --user-fraction: {e}")
+        data = sampler(data)
     if args.min_interactions > 1:
         data = KCore(args.min_interactions, 0, iterative=False)(data)
     split = args.split

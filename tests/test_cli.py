@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from pyg_denoise.cli import main
+from pyg_denoise.typing import EDGE_TYPE
 from tests.conftest import shared_path
 
 
@@ -84,6 +85,17 @@ def test_bad_arguments(tmp_path, capsys):
         main(['run', '--model', 'transformer'])
     with pytest.raises(SystemExit, match='--root is required'):
         main(['run', '--dataset', 'amazon-book', '--root', '', '--no-progress'])
+
+
+def test_user_fraction(tmp_path):
+    from pyg_denoise.cli import build_parser, load_data
+    args = build_parser().parse_args(['run', '--user-fraction', '0.1', '--cache',
+                                      str(tmp_path)])
+    data = load_data(args)
+    assert data['user'].num_nodes == round(0.1 * 671)
+    assert bool(data[EDGE_TYPE].train_mask.any() and data[EDGE_TYPE].test_mask.any())
+    with pytest.raises(SystemExit, match='--user-fraction'):
+        main(['run', '--user-fraction', '1.5', '--cache', str(tmp_path), '--no-progress'])
 
 
 @pytest.mark.realdata

@@ -45,9 +45,10 @@ class InteractionDataset(InMemoryDataset):
         pre_transform (callable, optional): Applied once before the graph is cached.
         force_reload (bool, optional): Re-process even if a cached graph exists.
             (default: :obj:`False`)
-        processed_dir (str, optional): Where to cache the processed graph. (default:
-            :obj:`root/processed` when :obj:`root` is writable, else a folder under
-            :func:`default_cache_dir`)
+        processed_dir (str, optional): A cache folder: the processed graph goes into its
+            sub-folder named by the dataset class and a hash of :obj:`root`, so one folder
+            can serve several datasets. (default: :obj:`root/processed` when :obj:`root` is
+            writable, else such a sub-folder of :func:`default_cache_dir`)
     """
     url: Optional[str] = None
     urls: Dict[str, str] = {}
@@ -78,13 +79,15 @@ class InteractionDataset(InMemoryDataset):
 
     @property
     def processed_dir(self) -> str:
+        tag = hashlib.sha1(osp.abspath(self.root).encode()).hexdigest()[:10]
+        own = f'{self.__class__.__name__}-{tag}'
         if self._processed_dir is not None:
-            return self._processed_dir
+            # one cache folder may serve several datasets (and several copies of one)
+            return osp.join(self._processed_dir, own)
         folder = osp.join(self.root, 'processed')
         if _writable(folder):
             return folder
-        tag = hashlib.sha1(osp.abspath(self.root).encode()).hexdigest()[:10]
-        return osp.join(default_cache_dir(), f'{self.__class__.__name__}-{tag}')
+        return osp.join(default_cache_dir(), own)
 
     @property
     def processed_file_names(self) -> str:

@@ -5,6 +5,7 @@ from pyg_denoise.transforms.random_split import RandomSplit
 from pyg_denoise.transforms.temporal_split import TemporalSplit
 from pyg_denoise.transforms.leave_one_out import LeaveOneOut
 from pyg_denoise.transforms.k_core import KCore
+from pyg_denoise.transforms.sample_users import SampleUsers
 from pyg_denoise.transforms.label_noise import LabelNoise, parse_rule
 from pyg_denoise.transforms.inject_noise import InjectNoise
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
@@ -27,6 +28,7 @@ __all__ = [
     'TemporalSplit',
     'LeaveOneOut',
     'KCore',
+    'SampleUsers',
     'LabelNoise',
     'parse_rule',
     'InjectNoise',

@@ -1,4 +1,6 @@
 """The real datasets of ../shared/datasets load with the published counts."""
+import os.path as osp
+
 import pytest
 import torch
 
@@ -42,6 +44,17 @@ def test_movielens_100k(tmp_path):
     assert hist == [6110, 11370, 27145, 34174, 21201]
 
 
+def test_one_cache_folder_serves_several_datasets(tmp_path):
+    # a shared --cache folder once handed one dataset's processed graph to another
+    small = MovieLensLatestSmall(processed_dir=str(tmp_path))[0]
+    ml100k = MovieLens100K(shared_path('ml-100k'), processed_dir=str(tmp_path))[0]
+    assert counts(small) == (671, 9066, 100004)
+    assert counts(ml100k) == (943, 1682, 100000)
+    again = MovieLensLatestSmall(processed_dir=str(tmp_path))[0]  # from the cache
+    assert counts(again) == counts(small)
+    assert len(list(tmp_path.iterdir())) == 2
+
+
 @pytest.mark.slow
 def test_gowalla(tmp_path):
     data = Gowalla(shared_path('gowalla'), processed_dir=str(tmp_path))[0]
@@ -81,7 +94,9 @@ def test_sgdl_split(tmp_path):
 
 def test_processed_cache_is_reused(tmp_path):
     root = shared_path('ml-100k')
+    first = MovieLens100K(root, processed_dir=str(tmp_path))
+    cached = first.processed_paths[0]
+    assert cached.startswith(str(tmp_path))
+    mtime = osp.getmtime(cached)
     MovieLens100K(root, processed_dir=str(tmp_path))
-    mtime = (tmp_path / 'data.pt').stat().st_mtime
-    MovieLens100K(root, processed_dir=str(tmp_path))
-    assert (tmp_path / 'data.pt').stat().st_mtime == mtime
+    assert osp.getmtime(cached) == mtime
