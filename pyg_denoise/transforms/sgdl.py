@@ -155,20 +155,13 @@ class _Scorer(torch.nn.Module):
 def propagation_columns(model, adj, nodes: Tensor) -> Optional[Tensor]:
     r"""Columns :math:`P_{:, nodes}` of the model's symmetric linear propagation, shape
     :obj:`[num_users + num_items, len(nodes)]` (one propagation of one-hot columns);
-    :obj:`None` when :math:`P = I`.
-
-    Raises:
-        NotImplementedError: if the model has no linear propagation (NGCF, CDAE).
-    """
+    :obj:`None` when :math:`P = I`, and for a model without a linear propagation (NGCF,
+    CDAE), whose scheduler features are then taken on its final representations (see
+    :func:`gradient_cosines`)."""
     total = model.num_users + model.num_items
     probe = torch.zeros(total, 1, device=nodes.device)  # one cheap column first
     out = model.linear_propagation(probe, adj)
-    if out is None:
-        raise NotImplementedError(
-            f"SGDL's adaptive scheduler needs per-sample gradients of the embedding tables, "
-            f"supported for models with a fixed linear propagation (LightGCN, MF, GMF, "
-            f"NeuMF); {type(model).__name__} has none: use scheduler=None")
-    if out is probe:  # P = I (MF, GMF, NeuMF): no columns to build
+    if out is None or out is probe:  # no linear map, or P = I (MF, GMF, NeuMF)
         return None
     eye = torch.zeros(total, nodes.numel(), device=nodes.device)
     eye[nodes, torch.arange(nodes.numel(), device=nodes.device)] = 1.0
@@ -178,7 +171,8 @@ def propagation_columns(model, adj, nodes: Tensor) -> Optional[Tensor]:
 def block_grams(model, adj) -> Optional[Tensor]:
     r"""The Gram matrices :math:`K_b = P M_b P` of the model's symmetric linear propagation
     :math:`P` over the user rows and the item rows :math:`b`, shape
-    :obj:`[2, N + M, N + M]` (dense: for small graphs); :obj:`None` when :math:`P = I`."""
+    :obj:`[2, N + M, N + M]` (dense: for small graphs); :obj:`None` when :math:`P = I` or
+    the model has no linear propagation."""
     total = model.num_users + model.num_items
     nodes = torch.arange(total, device=model.embedding_tables()[0].device)
     cols = propagation_columns(model, adj, nodes)
@@ -231,6 +225,15 @@ def gradient_cosines(model, adj, fast: Dict[str, Tensor], user: Tensor, pos: Ten
         batch of 2048), and their values still enter through the representation rows'
         gradients at :math:`\theta` and :math:`\tilde\theta`.
 
+        **NGCF and CDAE** (a library extension: the official code is LightGCN only) have no
+        fixed linear map from tables to representations (NGCF's layers are non-linear in
+        the embeddings, CDAE's user code is a :math:`\tanh` of the user's item rows), so an
+        exact per-sample gradient of their tables would need one backward pass through the
+        whole propagation per sample. Their two features are the cosines of the per-sample
+        gradients of the **final representation rows** instead (the user's row, and the
+        positive's and negative's item rows), still evaluated at :math:`\theta` and
+        :math:`\tilde\theta`.
+
     The official code takes :math:`2n` backward passes per batch. Here the per-sample
     gradients of the representation rows come from one ``torch.func.vmap`` of ``grad``;
     for the embedding tables, whose per-sample gradient is
@@ -240,9 +243,6 @@ def gradient_cosines(model, adj, fast: Dict[str, Tensor], user: Tensor, pos: Ten
     H_{m\sigma}\rangle` with :math:`K_b = P M_b P` on the sample's nodes (exact; one
     propagation of the batch's distinct nodes, or entries of the dense :obj:`grams` of
     :func:`block_grams` when the caller keeps them, as :class:`SGDL` does on small graphs).
-
-    Raises:
-        NotImplementedError: for a model without a linear propagation (NGCF, CDAE).
     """
     num_users = model.num_users
     nodes = torch.stack([user, pos + num_users, neg + num_users], dim=1)
@@ -266,7 +266,7 @@ def gradient_cosines(model, adj, fast: Dict[str, Tensor], user: Tensor, pos: Ten
         gh_ = torch.einsum('nad,ncd->nac', g, h)
         gg = torch.einsum('nad,ncd->nac', g, g)
         hh_ = torch.einsum('nad,ncd->nac', h, h)
-        if kernel is None:  # P = I: only a node with itself, on its own side
+        if kernel is None:  # P = I (or representation rows): a node with itself only
             same = (nodes.unsqueeze(2) == nodes.unsqueeze(1)).to(g.dtype)
             side = (nodes >= num_users).to(g.dtype)            # 0 user, 1 item
             kernel = torch.stack([same * (1 - side).unsqueeze(2) * (1 - side).unsqueeze(1),
@@ -470,9 +470,6 @@ class SGDL(Denoiser):
         if self.history is None:
             self.history = torch.zeros(self.history_len, num_edges, dtype=torch.bool,
                                        device=device)
-            if self.uses_scheduler:  # fail now, not after Phase I, if the model cannot
-                propagation_columns(trainer.model, trainer.current_adjacency(),
-                                    torch.zeros(1, dtype=torch.long, device=device))
         if self.phase == 1:
             self._set_lr(trainer, self.phase1_lr_scale)
             if ctx.epoch > 1:

@@ -5,7 +5,7 @@ import torch
 
 from pyg_denoise.data.negative_sampling import Triples
 from pyg_denoise.metrics import fit_gmm_1d, minmax_per_user
-from pyg_denoise.nn import GMF, MF, NGCF, BipartiteAdjacency, LightGCN, NeuMF
+from pyg_denoise.nn import CDAE, GMF, MF, NGCF, BipartiteAdjacency, LightGCN, NeuMF
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import SGDL
 from pyg_denoise.transforms.sgdl import (AdaptiveScheduler, LossToWeight, block_grams,
@@ -183,13 +183,49 @@ def test_gradient_cosines_match_per_sample_backward_passes(Model, loss):
         assert grams is None  # P = I needs no kernel
 
 
-def test_scheduler_needs_a_linear_propagation():
-    ei = torch.tensor([[0, 1, 2], [0, 1, 2]])
-    model = NGCF(3, 3, 4)
-    adj = BipartiteAdjacency(ei, 3, 3)
-    with pytest.raises(NotImplementedError, match='scheduler=None'):
-        gradient_cosines(model, adj, dict(model.named_parameters()), ei[0], ei[1],
-                         (ei[1] + 1) % 3, 'bpr')
+def naive_representation_cosines(model, adj, fast, user, pos, neg, loss):
+    """Per sample, with the final representations as leaves: the gradient of its loss with
+    respect to its user row, and to its two item rows, at the parameters and at fast."""
+    U = model.num_users
+    out = []
+    for k in range(user.numel()):
+        grads = []
+        for params in (None, fast):
+            model.eval()
+            with torch.no_grad():
+                saved = {n: p.detach().clone() for n, p in model.named_parameters()}
+                if params is not None:
+                    for n, p in model.named_parameters():
+                        p.copy_(params[n])
+                reps = model.get_embedding(adj)
+                for n, p in model.named_parameters():
+                    p.copy_(saved[n])
+            u = reps[0].clone().requires_grad_(True)
+            i = reps[1].clone().requires_grad_(True)
+            s = model.score((u, i), user[k].repeat(2), torch.stack([pos[k], neg[k]]))
+            gu, gi = torch.autograd.grad(triple_losses(s[0], s[1], loss), [u, i])
+            grads.append((gu.flatten(), gi.flatten()))
+        out.append(torch.stack([torch.nn.functional.cosine_similarity(
+            grads[0][b], grads[1][b], dim=0, eps=1e-8) for b in range(2)]))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize('Model', [NGCF, CDAE])
+def test_gradient_cosines_on_representations_without_a_linear_propagation(Model):
+    torch.manual_seed(0)
+    U, I = 7, 9
+    ei = torch.stack([torch.randint(0, U, (30, )), torch.randint(0, I, (30, ))]).unique(dim=1)
+    adj = BipartiteAdjacency(ei, U, I)
+    model = NGCF(U, I, 8, layer_sizes=[8, 8]) if Model is NGCF else CDAE(U, I, 8)
+    user, pos = torch.randint(0, U, (6, )), torch.randint(0, I, (6, ))
+    neg = (pos + 1) % I
+    fast = {n: (p + 0.3 * torch.randn_like(p)).detach() for n, p in model.named_parameters()}
+    expected = naive_representation_cosines(model, adj, fast, user, pos, neg, 'bpr')
+    got = gradient_cosines(model, adj, fast, user, pos, neg, 'bpr')
+    assert got.shape == (6, 2)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert got.std() > 0.01
+    assert block_grams(model, adj) is None
 
 
 def test_adaptive_scheduler_scores_each_sample_on_its_own():
@@ -281,3 +317,18 @@ def test_phase_two_with_each_scheduler(scheduler):
         assert -1 <= last['denoise/mean_gradient_cosine'] <= 1
     # the auxiliary weights rank the planted noise below the clean positives
     assert last['denoise/auc'] > 0.6
+
+
+@pytest.mark.parametrize('Model', [NGCF, CDAE])
+def test_phase_two_scheduler_on_backbones_without_linear_propagation(Model):
+    data = planted_graph()
+    cfg = TrainConfig(epochs=4, batch_size=128, lr=0.02, ks=(5, ), select='last',
+                      progress=False, seed=0,
+                      loss='bce' if Model is CDAE else 'bpr')
+    sgdl = SGDL(history_len=2, max_phase1_epochs=2)  # the default: the Gumbel scheduler
+    model = NGCF(60, 60, 16, layer_sizes=[16]) if Model is NGCF else CDAE(60, 60, 16)
+    last = Trainer(model, data, cfg, denoiser=sgdl).fit()['log'][-1]
+    assert sgdl.phase == 2 and sgdl.scheduler is not None
+    assert math.isfinite(last['meta_loss'])
+    assert 0 < last['denoise/selected_distinct_share'] < 1
+    assert -1 <= last['denoise/mean_gradient_cosine'] <= 1
