@@ -223,12 +223,30 @@ def compare(base: Sequence[Dict[str, Any]], other: Sequence[Dict[str, Any]], rul
     return rows
 
 
+def rank_compared(rows: Sequence[Dict[str, Any]], metric: str) -> List[Dict[str, Any]]:
+    r""":func:`compare`'s rows sorted within each (dataset, model) by the relative change of
+    :obj:`metric`, largest first (rows without it last), each with its :obj:`rank` from 1."""
+    def key(row):
+        value = row.get(metric, {}).get('rel_change', float('nan'))
+        return (row['dataset'], row['model'], -value if math.isfinite(value) else math.inf)
+
+    out = [dict(row) for row in sorted(rows, key=key)]
+    for k, row in enumerate(out):
+        same = k > 0 and (out[k - 1]['dataset'], out[k - 1]['model']) == \
+            (row['dataset'], row['model'])
+        row['rank'] = out[k - 1]['rank'] + 1 if same else 1
+    return out
+
+
 def compare_to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
                         names: Tuple[str, str] = ('base', 'other')) -> str:
-    r"""A Markdown table of :func:`compare`'s rows."""
+    r"""A Markdown table of :func:`compare`'s rows (with a last :obj:`rank` column when the
+    rows carry one)."""
+    ranked = any('rank' in row for row in rows)
     out = ['| dataset | model | denoiser | seeds | ' + ' | '.join(
-        f'{m} {names[0]} | {m} {names[1]} | change | p' for m in metrics) + ' |',
-        '|---|---|---|---|' + '---|---|---|---|' * len(metrics)]
+        f'{m} {names[0]} | {m} {names[1]} | change | p' for m in metrics) +
+        (' | rank' if ranked else '') + ' |',
+        '|---|---|---|---|' + '---|---|---|---|' * len(metrics) + ('---|' if ranked else '')]
     for row in rows:
         cells = []
         for m in metrics:
@@ -240,6 +258,8 @@ def compare_to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
             change = f"{100 * v['rel_change']:+.1f} %" if math.isfinite(v['rel_change']) \
                 else ''
             cells += [f"{v['base']:.4f}", f"{v['other']:.4f}", change, p]
+        if ranked:
+            cells.append(str(row.get('rank', '')))
         out.append(f"| {row['dataset']} | {row['model']} | {row['denoiser']} | "
                    f"{len(row['seeds'])} | " + ' | '.join(cells) + ' |')
     return '\n'.join(out) + '\n'

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pyg_denoise.benchmark import (cached_json, compare, compare_to_markdown, format_change,
+                                   rank_compared,
                                    format_mean_std, paired_t_test, run_record, select_row,
                                    student_t_sf2, summarize, to_markdown)
 from pyg_denoise.cli import main
@@ -111,6 +112,15 @@ def test_compare_pairs_two_grids_by_seed():
     assert [(r['denoiser'], r['seeds']) for r in rows] == [('pld', [0]), ('tce', [0])]
     assert rows[0]['recall@20']['base'] == 0.25 and rows[0]['recall@20']['other'] == 0.5
     assert compare(base, other, 'val:recall@20', ['recall@20'], base_denoiser='x') == []
+    # one ranking of methods, each against its own grid's normal training
+    own = compare(other + [rec('none', 0, 0.4)], other + [rec('none', 0, 0.4)],
+                  'val:recall@20', ['recall@20'], base_denoiser='none')
+    ranked = rank_compared(own + [dict(rows[0], model='m2')], 'recall@20')
+    assert [(r['model'], r['denoiser'], r['rank']) for r in ranked] == [
+        ('m', 'pld', 1), ('m', 'none', 2), ('m', 'tce', 3), ('m2', 'pld', 1)]
+    table = compare_to_markdown(ranked, ['recall@20'], ('none', 'method'))
+    assert table.splitlines()[0].endswith('| rank |')
+    assert table.splitlines()[2] == '| d | m | pld | 1 | 0.4000 | 0.5000 | +25.0 % |  | 1 |'
 
 
 def test_cached_json_computes_once_and_formats(tmp_path):
