@@ -4,7 +4,7 @@ Users with at least 10 check-ins, a per-user 7:1:2 split with PLD's rounding, an
 floor(0.2 |train_u|) random items added to every user's training set as labelled noise.
 MF with BPR; each batch's positives are resampled by PLD from each user's pool.
 
-    python examples/gowalla.py [--root ../shared/datasets/gowalla] [--epochs 3]
+    python examples/gowalla.py [--root ../shared/datasets/gowalla] [--epochs 3] [--user-fraction 0.05]
 """
 import argparse
 import os.path as osp
@@ -17,16 +17,20 @@ from pyg_denoise.data.negative_sampling import BPRSampler
 from pyg_denoise.datasets import Gowalla
 from pyg_denoise.metrics import RankingEvaluator, evaluate_split
 from pyg_denoise.nn import MF, bpr_loss
-from pyg_denoise.transforms import PLD, InjectNoise, KCore, RandomSplit
+from pyg_denoise.transforms import PLD, InjectNoise, KCore, RandomSplit, SampleUsers
 
 here = osp.dirname(osp.abspath(__file__))
 parser = argparse.ArgumentParser()
 parser.add_argument('--root', default=osp.join(here, '..', '..', 'shared', 'datasets', 'gowalla'))
+parser.add_argument('--user-fraction', type=float, default=1.0,
+                    help='keep this share of the users (a CPU-sized run)')
 parser.add_argument('--epochs', type=int, default=3)
 args = parser.parse_args()
 
 with tempfile.TemporaryDirectory() as tmp:
     data = Gowalla(args.root, processed_dir=tmp)[0]
+if args.user_fraction < 1:
+    data = SampleUsers(args.user_fraction, seed=0)(data)
 data = KCore(user_k=10, item_k=0, iterative=False)(data)
 data = RandomSplit((0.7, 0.1, 0.2), remainder='val', seed=0)(data)  # replaces the official split
 data = InjectNoise(0.2, seed=0)(data)

@@ -4,8 +4,9 @@ The protocol every denoiser is measured with: each user's ratings split 8:1:1, r
 3 stars labelled as noisy positives (kept in training), only >= 4-star ratings kept in the
 test set, full-ranking evaluation. A most-popular ranking is shown for scale.
 
-    python examples/ml_latest_small.py
+    python examples/ml_latest_small.py [--epochs 30]
 """
+import argparse
 import logging
 
 import torch
@@ -17,6 +18,9 @@ from pyg_denoise.metrics import RankingEvaluator, evaluate_split
 from pyg_denoise.nn import BipartiteAdjacency, LightGCN
 from pyg_denoise.transforms import LabelNoise, RandomSplit
 
+parser = argparse.ArgumentParser()
+parser.add_argument('--epochs', type=int, default=30)
+args = parser.parse_args()
 logging.basicConfig(level=logging.INFO, format='%(message)s')
 torch.manual_seed(0)
 
@@ -37,7 +41,7 @@ adj = BipartiteAdjacency(train, num_users, num_items)
 optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
 sampler = BPRSampler(train, num_users, num_items, style='user')
 gen = torch.Generator().manual_seed(0)
-for epoch in range(1, 31):
+for epoch in range(1, args.epochs + 1):
     for batch in sampler.batches(2048, gen):
         reps = model.get_embedding(adj)  # one propagation serves positives and negatives
         pos = model.score(reps, batch.user, batch.pos)

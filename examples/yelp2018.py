@@ -4,7 +4,7 @@ The official LightGCN split is kept; floor(0.2 |train_u|) random items are added
 user's training set as labelled noise. MF with BPR for a few epochs (a CPU-sized run; the
 paper trains 100 epochs on a GPU).
 
-    python examples/yelp2018.py [--root ../shared/datasets/yelp2018] [--epochs 2]
+    python examples/yelp2018.py [--root ../shared/datasets/yelp2018] [--epochs 2] [--user-fraction 0.05]
 """
 import argparse
 import os.path as osp
@@ -15,16 +15,20 @@ import torch
 from pyg_denoise.datasets import Yelp2018
 from pyg_denoise.nn import MF
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import PLD, InjectNoise
+from pyg_denoise.transforms import PLD, InjectNoise, SampleUsers
 
 here = osp.dirname(osp.abspath(__file__))
 parser = argparse.ArgumentParser()
 parser.add_argument('--root', default=osp.join(here, '..', '..', 'shared', 'datasets', 'yelp2018'))
+parser.add_argument('--user-fraction', type=float, default=1.0,
+                    help='keep this share of the users (a CPU-sized run)')
 parser.add_argument('--epochs', type=int, default=2)
 args = parser.parse_args()
 
 with tempfile.TemporaryDirectory() as tmp:
     data = Yelp2018(args.root, processed_dir=tmp)[0]
+if args.user_fraction < 1:
+    data = SampleUsers(args.user_fraction, seed=0)(data)
 data = InjectNoise(0.2, seed=0)(data)
 
 for name, denoiser in (('normal', None), ('PLD', PLD(k=5, tau=0.1, warmup=0))):
