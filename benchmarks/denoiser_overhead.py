@@ -10,7 +10,7 @@ prior's pre-training (3 epochs, inside the untimed first epoch); BOD's epoch inc
 outer step.
 
     python benchmarks/denoiser_overhead.py --epochs 10 [--loss bce] [--model mf]
-        [--methods sgdl,sgdl_no_ads] [--batch-size 128] [--profile sgdl]
+        [--methods sgdl,sgdl_no_ads] [--batch-size 128] [--profile sgdl] [--model ngcf]
 """
 import argparse
 import cProfile
@@ -22,7 +22,7 @@ import tempfile
 import torch
 
 from pyg_denoise.datasets import MovieLens100K
-from pyg_denoise.nn import LightGCN, MF
+from pyg_denoise.nn import NGCF, LightGCN, MF
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, LabelNoise,
                                     RandomSplit, ReweightedLoss, TruncatedLoss)
@@ -33,7 +33,7 @@ parser.add_argument('--root', default=osp.join(HERE, '..', '..', 'shared', 'data
 parser.add_argument('--epochs', type=int, default=10)
 parser.add_argument('--loss', default='bpr', choices=['bpr', 'bce'])
 parser.add_argument('--methods', default=None, help='comma-separated subset (default: all)')
-parser.add_argument('--model', default='lightgcn', choices=['lightgcn', 'mf'])
+parser.add_argument('--model', default='lightgcn', choices=['lightgcn', 'mf', 'ngcf'])
 parser.add_argument('--batch-size', type=int, default=2048)
 parser.add_argument('--profile', default=None, metavar='METHOD',
                     help='after the timing, profile one more epoch of METHOD (cProfile, '
@@ -56,7 +56,7 @@ methods = {k: v for k, v in methods.items() if k in chosen or k == 'none'}
 trainers = {}
 for name, denoiser in methods.items():
     torch.manual_seed(0)
-    Model = LightGCN if args.model == 'lightgcn' else MF
+    Model = {'lightgcn': LightGCN, 'mf': MF, 'ngcf': NGCF}[args.model]
     model = Model(data['user'].num_nodes, data['item'].num_nodes)
     cfg = TrainConfig(progress=False, seed=0, loss=args.loss, batch_size=args.batch_size,
                       negative_distribution='popularity' if name == 'wbpr' else 'uniform')
