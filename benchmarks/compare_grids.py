@@ -24,8 +24,8 @@ from pyg_denoise.benchmark import compare, compare_to_markdown, rank_compared
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('base', help="the first grid's --grid-out folder")
-parser.add_argument('other', nargs='+', help="the other grids' --grid-out folders, each "
-                    "compared with BASE (one block of rows per grid)")
+parser.add_argument('other', nargs='*', help="the other grids' --grid-out folders, each "
+                    "compared with BASE (one block of rows per grid; none with --own-base)")
 parser.add_argument('--names', nargs='+', default=None,
                     help='a name for BASE, then one per OTHER grid')
 parser.add_argument('--rule', default='val:recall@20')
@@ -41,6 +41,8 @@ parser.add_argument('--own-base', action='store_true',
 parser.add_argument('--rank', action='store_true', help='sort the rows of each (dataset, '
                     'model) by the change of the first metric, best first, and number them')
 args = parser.parse_args()
+if not args.other and not args.own_base:
+    parser.error('give at least one OTHER grid (or --own-base)')
 if args.own_base and args.base_denoiser is None:
     parser.error('--own-base needs --base-denoiser (e.g. none)')
 names = args.names or ['base'] + [osp.basename(osp.normpath(o)) for o in args.other]

@@ -145,6 +145,10 @@ def report(cells: List[Dict[str, Any]], metrics: Sequence[str], out: str) -> str
     for (model, den), cs in groups.items():
         for thr in GROUPS:
             g = [c['colliding'][str(thr)] for c in cs]
+            if not any(x['users'] for x in g):  # no user that sparse in this data
+                lines.append(f'| {model} | {den} | ratio < {thr} | 0 | ' +
+                             ' | '.join(['—'] * (2 * len(metrics) + 2)) + ' |')
+                continue
             cols = []
             for m in metrics:
                 cols += [format_mean_std([x['warmup'][m] for x in g]),

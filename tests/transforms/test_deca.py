@@ -145,11 +145,6 @@ def test_model_based_denoisers_with_every_backbone(model, method):
         with pytest.raises(ValueError, match='dot-product'):
             trainer.fit()
         return
-    if method == 'sgdl' and model in ('ngcf', 'cdae'):  # no per-sample table gradients
-        with pytest.raises(NotImplementedError, match='scheduler=None'):
-            trainer.fit()
-        trainer = Trainer(make_model(40, 30), small(), cfg,
-                          denoiser=SGDL(history_len=1, max_phase1_epochs=1, scheduler=None))
     res = trainer.fit()
     assert math.isfinite(res['log'][-1]['loss'])
     if method == 'sgdl':
