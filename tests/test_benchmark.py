@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from pyg_denoise.benchmark import (cached_json, compare, compare_to_markdown, format_change,
-                                   rank_compared,
-                                   format_mean_std, paired_t_test, run_record, select_row,
-                                   student_t_sf2, summarize, to_markdown)
+                                   format_mean_std, paired_t_test, rank_compared, run_record,
+                                   select_row, student_t_sf2, summarize, to_markdown)
 from pyg_denoise.cli import main
 from tests.test_cli import write_split_files
 

@@ -1,3 +1,4 @@
+import contextlib
 import math
 
 import pytest
@@ -118,6 +119,23 @@ def test_bad_arguments():
             SGDL(**kw)
 
 
+@contextlib.contextmanager
+def parameters_set_to(model, params):
+    """The model's parameters temporarily replaced by ``params`` (``None``: unchanged)."""
+    named = list(model.named_parameters())
+    saved = {n: p.detach().clone() for n, p in named}
+    if params is not None:
+        with torch.no_grad():
+            for n, p in named:
+                p.copy_(params[n])
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for n, p in named:
+                p.copy_(saved[n])
+
+
 def naive_gradient_cosines(model, adj, fast, user, pos, neg, loss):
     """The official code's way: two backward passes per sample, one per parameter set, then
     the cosine per block (the user rows and the item rows of the tables)."""
@@ -128,21 +146,14 @@ def naive_gradient_cosines(model, adj, fast, user, pos, neg, loss):
     for k in range(user.numel()):
         grads = []
         for params in (None, fast):
-            saved = {n: p.detach().clone() for n, p in named}
-            if params is not None:
-                with torch.no_grad():
-                    for n, p in named:
-                        p.copy_(params[n])
-            model.eval()
-            s = model.score(model.get_embedding(adj), user[k].repeat(2),
-                            torch.stack([pos[k], neg[k]]))
-            g = torch.autograd.grad(triple_losses(s[0], s[1], loss), [p for _, p in named],
-                                    allow_unused=True)
+            with parameters_set_to(model, params):
+                model.eval()
+                s = model.score(model.get_embedding(adj), user[k].repeat(2),
+                                torch.stack([pos[k], neg[k]]))
+                g = torch.autograd.grad(triple_losses(s[0], s[1], loss),
+                                        [p for _, p in named], allow_unused=True)
             grads.append({n: torch.zeros_like(p) if x is None else x
                           for (n, p), x in zip(named, g)})
-            with torch.no_grad():
-                for n, p in named:
-                    p.copy_(saved[n])
 
         def block(gd, b):
             parts = []
@@ -186,20 +197,13 @@ def test_gradient_cosines_match_per_sample_backward_passes(Model, loss):
 def naive_representation_cosines(model, adj, fast, user, pos, neg, loss):
     """Per sample, with the final representations as leaves: the gradient of its loss with
     respect to its user row, and to its two item rows, at the parameters and at fast."""
-    U = model.num_users
     out = []
     for k in range(user.numel()):
         grads = []
         for params in (None, fast):
             model.eval()
-            with torch.no_grad():
-                saved = {n: p.detach().clone() for n, p in model.named_parameters()}
-                if params is not None:
-                    for n, p in model.named_parameters():
-                        p.copy_(params[n])
+            with parameters_set_to(model, params), torch.no_grad():
                 reps = model.get_embedding(adj)
-                for n, p in model.named_parameters():
-                    p.copy_(saved[n])
             u = reps[0].clone().requires_grad_(True)
             i = reps[1].clone().requires_grad_(True)
             s = model.score((u, i), user[k].repeat(2), torch.stack([pos[k], neg[k]]))
