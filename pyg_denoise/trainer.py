@@ -435,10 +435,11 @@ class Trainer:
                 self.load_state_dict(state, self._ckpt_path)
                 logger.info(f"Resumed from {self._ckpt_path} after epoch {self.epoch}")
         self.model.train()
-        bar = tqdm(range(self.epoch + 1, cfg.epochs + 1),
+        # a run resumed after it stopped early trains no further epoch
+        stopped = cfg.patience is not None and self.bad_evals >= cfg.patience
+        bar = tqdm(range(self.epoch + 1, 1 if stopped else cfg.epochs + 1),
                    disable=not cfg.progress or self.rank != 0,
                    desc='train', unit='epoch', initial=self.epoch, total=cfg.epochs)
-        stopped = False
         for epoch in bar:
             row = self.train_epoch(epoch)
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
@@ -472,6 +473,11 @@ class Trainer:
         t_denoise = time.perf_counter() - t0
         pos_index = store.get('edge_label_index', store.edge_index).to(self.device)
         weight = store.get('edge_label_weight')
+        if weight is not None and weight.numel() != pos_index.size(1):
+            raise ValueError(f"{self.denoiser!r} gave {weight.numel()} positive weights "
+                             f"('edge_label_weight') for {pos_index.size(1)} positives "
+                             f"('edge_label_index'): a method that resamples the positives "
+                             f"must align the weights with them")
         weight = None if weight is None else weight.to(self.device)
         adj = self.adjacency(store.get('edge_weight'))
         sampler = BPRSampler(pos_index, self.num_users, self.num_items, cfg.sampling,

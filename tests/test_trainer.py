@@ -62,6 +62,37 @@ def test_resume_equals_uninterrupted(tmp_path, Model):
     assert [json.loads(x)['epoch'] for x in lines] == [1, 2, 3, 4]
 
 
+def test_resuming_an_early_stopped_run_trains_nothing_more(tmp_path):
+    data = small_data()
+    cfg = config(epochs=40, eval_every=1, patience=1, lr=0.05)
+    torch.manual_seed(0)
+    res = Trainer(MF(40, 30), data, cfg, out_dir=str(tmp_path)).fit()
+    assert res['selection']['early_stopped'] and len(res['log']) < 40
+    model = MF(40, 30)
+    again = Trainer(model, data, cfg, out_dir=str(tmp_path)).fit()
+    assert len(again['log']) == len(res['log'])  # no epoch was added
+    assert again['test'] == res['test'] and again['selection'] == res['selection']
+    lines = (tmp_path / 'log.jsonl').read_text().splitlines()
+    assert len(lines) == len(res['log'])
+    # a larger patience on resume goes on training
+    more = Trainer(MF(40, 30), data, config(epochs=40, eval_every=1, patience=3, lr=0.05),
+                   out_dir=str(tmp_path)).fit()
+    assert len(more['log']) > len(res['log'])
+
+
+def test_positive_weights_must_match_the_positives():
+    class Misaligned(Denoiser):
+        def forward(self, data):
+            data = data.clone()
+            store = data[EDGE]
+            store.edge_label_index = store.edge_index[:, :10]
+            store.edge_label_weight = torch.ones(store.edge_index.size(1))
+            return data
+
+    with pytest.raises(ValueError, match=r"gave \d+ positive weights .* for 10 positives"):
+        Trainer(MF(40, 30), small_data(), config(epochs=1), denoiser=Misaligned()).fit()
+
+
 def test_resume_refuses_other_config(tmp_path):
     data = small_data()
     Trainer(MF(40, 30), data, config(epochs=1), out_dir=str(tmp_path)).fit()

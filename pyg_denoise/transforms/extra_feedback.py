@@ -78,8 +78,11 @@ class PositiveSubset(Denoiser):
 
     def forward(self, data: HeteroData) -> HeteroData:
         store = data[EDGE_TYPE]
+        keep = store[self.key]
         data = data.clone()
-        data[EDGE_TYPE].edge_label_index = store.edge_index[:, store[self.key]]
+        data[EDGE_TYPE].edge_label_index = store.edge_index[:, keep]
+        if 'edge_label_weight' in store:  # loss weights follow their positives
+            data[EDGE_TYPE].edge_label_weight = store.edge_label_weight[keep]
         return data
 
     def __repr__(self) -> str:

@@ -123,15 +123,27 @@ class DropByScore(BaseTransform):
     graph, marked by the boolean attribute :obj:`dropped`, so that evaluation keeps excluding
     them from the ranking (they were observed, as in the uncleaned graph).
 
+    With :obj:`weight > 0` the same edges are **down-weighted** instead of dropped: they stay
+    training edges (in the propagation graph and among the positives) with loss weight
+    :obj:`weight` (:obj:`edge_label_weight`, 1 for the other training edges; multiplied into
+    a weight the graph already carries), which normal training and the loss-weighting
+    denoisers apply to their positives.
+
     Args:
         score (torch.Tensor): Clean scores of the training edges (higher = cleaner).
         ratio (float): Share to drop, in :math:`[0, 1)`.
         per_user (bool, optional): Drop within each user. (default: :obj:`True`)
+        weight (float, optional): Loss weight of the selected edges, in :math:`[0, 1)`;
+            :obj:`0` drops them. (default: :obj:`0`)
     """
-    def __init__(self, score: Tensor, ratio: float, per_user: bool = True) -> None:
+    def __init__(self, score: Tensor, ratio: float, per_user: bool = True,
+                 weight: float = 0.0) -> None:
         if not 0 <= ratio < 1:
             raise ValueError(f"'ratio' must be in [0, 1) (got {ratio})")
+        if not 0 <= weight < 1:
+            raise ValueError(f"'weight' must be in [0, 1) (got {weight})")
         self.score, self.ratio, self.per_user = score.detach().cpu(), float(ratio), per_user
+        self.weight = float(weight)
 
     def forward(self, data: HeteroData) -> HeteroData:
         train = split_mask(data, 'train')
@@ -154,13 +166,20 @@ class DropByScore(BaseTransform):
             if bool(for_user.any()):
                 best = segment_rank(user, data['user'].num_nodes, -self.score.double())[0]
                 drop &= ~(for_user & (best == 0))
-        dropped = torch.zeros(train.numel(), dtype=torch.bool)
-        dropped[idx[drop]] = True
         data = copy_graph(data)
         store = data[EDGE_TYPE]
+        if self.weight > 0:
+            weight = store.get('edge_label_weight')
+            weight = torch.ones(train.numel()) if weight is None else weight.clone().float()
+            weight[idx[drop]] *= self.weight
+            store.edge_label_weight = weight
+            return data
+        dropped = torch.zeros(train.numel(), dtype=torch.bool)
+        dropped[idx[drop]] = True
         store.train_mask = store.train_mask & ~dropped
         store.dropped = dropped | store.dropped if 'dropped' in store else dropped
         return data
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(ratio={self.ratio}, per_user={self.per_user})'
+        return (f'{self.__class__.__name__}(ratio={self.ratio}, per_user={self.per_user}, '
+                f'weight={self.weight})')

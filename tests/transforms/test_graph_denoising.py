@@ -101,3 +101,56 @@ def test_drop_by_score_removes_the_least_trusted_training_edges(per_user):
     assert recall[0] == recall[1] > 0
     with pytest.raises(ValueError, match='training edges'):
         DropByScore(score[:5], 0.2)(data)
+
+
+def test_drop_by_score_with_a_weight_down_weights_the_same_edges_instead():
+    from pyg_denoise.data.graph import split_mask
+    from pyg_denoise.transforms import DropByScore
+    data = planted_graph()
+    store = data['user', 'rates', 'item']
+    train = split_mask(data, 'train')
+    gen = torch.Generator().manual_seed(1)
+    score = torch.rand(int(train.sum()), generator=gen)
+    dropped = DropByScore(score, 0.2)(data)['user', 'rates', 'item'].dropped
+    out = DropByScore(score, 0.2, weight=0.25)(data)
+    o = out['user', 'rates', 'item']
+    assert torch.equal(split_mask(out, 'train'), train) and 'dropped' not in o
+    expected = torch.where(dropped, 0.25, 1.0)
+    assert torch.equal(o.edge_label_weight, expected)
+    # an existing weight is multiplied, and the input graph is untouched
+    twice = DropByScore(score, 0.2, weight=0.5)(out)['user', 'rates', 'item']
+    assert torch.equal(twice.edge_label_weight, torch.where(dropped, 0.125, 1.0))
+    assert 'edge_label_weight' not in store and torch.equal(o.edge_label_weight, expected)
+    with pytest.raises(ValueError, match="'weight'"):
+        DropByScore(score, 0.2, weight=1.0)
+
+    class Record(Denoiser):  # normal training, recording the weights of its positives
+        seen = []
+
+        def reduce(self, batch):
+            self.seen.append((batch.edge_id, batch.weight))
+            return super().reduce(batch)
+
+    trainer = Trainer(LightGCN(60, 60, num_layers=1), out, TrainConfig(
+        epochs=1, batch_size=64, ks=(5, ), progress=False, select='last'), denoiser=Record())
+    trainer.fit()
+    w_train = expected[train]  # the training edges' weights, in training-graph order
+    assert Record.seen and all(torch.equal(w, w_train[e]) for e, w in Record.seen)
+    assert bool((w_train < 1).any())
+
+
+def test_extra_feedback_subset_keeps_the_weights_of_its_positives():
+    from pyg_denoise.data.graph import split_mask
+    from pyg_denoise.nn import MF
+    from pyg_denoise.transforms import DropByScore, ExtraFeedback, PositiveSubset
+    data = ExtraFeedback(0.5, 'noisy==0')(planted_graph())
+    train = split_mask(data, 'train')
+    score = torch.rand(int(train.sum()), generator=torch.Generator().manual_seed(2))
+    data = DropByScore(score, 0.3, weight=0.5)(data)
+    cfg = TrainConfig(epochs=1, batch_size=64, ks=(5, ), progress=False, select='last')
+    trainer = Trainer(MF(60, 60), data, cfg, denoiser=PositiveSubset())
+    store = trainer.train_data['user', 'rates', 'item']
+    out = trainer.denoiser(trainer.train_data)['user', 'rates', 'item']
+    assert torch.equal(out.edge_label_weight, store.edge_label_weight[store.extra])
+    assert bool((out.edge_label_weight < 1).any())
+    trainer.fit()

@@ -262,12 +262,13 @@ def test_gumbel_selection_draws_from_pi_with_a_straight_through_gradient():
     assert torch.allclose(g1, g2, atol=1e-5) and g1.abs().sum() > 0
 
 
-@pytest.mark.parametrize('kind', ['gumbel', 'reinforce'])
+@pytest.mark.parametrize('kind', ['gumbel'])
 def test_scheduler_learns_to_pick_samples_that_lower_the_meta_loss(kind):
     # One meta batch whose first half costs 10x more: minimising the selected samples' loss
-    # must move the draw towards the cheap half, with either estimator. (REINFORCE, one
-    # reward per batch and no baseline as in the code, needs a larger lr: at the code's
-    # 5e-3 it does not move in 300 steps.)
+    # must move the draw towards the cheap half. (REINFORCE as the code has it, one reward
+    # per batch and no baseline, is too noisy for such a training check: at lr 5e-2 it
+    # reaches the cheap half for some initialisations and falls back to uniform for
+    # others, depending on the CPU's float rounding; its expectation is checked below.)
     torch.manual_seed(0)
     n = 64
     loss = torch.cat([torch.full((n // 2, ), 5.0), torch.full((n // 2, ), 0.5)])
@@ -292,6 +293,25 @@ def test_scheduler_learns_to_pick_samples_that_lower_the_meta_loss(kind):
         objective.backward()
         opt.step()
     assert before == pytest.approx(0.5, abs=0.1) and cheap_share() > 0.9
+
+
+def test_reinforce_surrogate_is_unbiased_for_the_expected_meta_loss():
+    # The code's REINFORCE surrogate, sum(log pi[picked]) * meta_loss (reward detached), as
+    # SGDL's training step builds it: averaged over many draws, its gradient in the logits
+    # equals the exact gradient of E[meta loss] = sum_i pi_i loss_i, pi_i (loss_i - E).
+    gen = torch.Generator().manual_seed(0)
+    n, draws = 8, 200_000
+    logits = torch.randn(n, generator=gen).requires_grad_()
+    loss = torch.rand(n, generator=gen) * 5
+    log_prob = torch.log_softmax(logits, 0)
+    picked = torch.multinomial(log_prob.detach().exp().expand(draws, n), n, True,
+                               generator=gen)
+    meta = loss[picked].mean(1)
+    (log_prob[picked].sum(1) * meta.detach()).mean().backward()
+    pi = log_prob.detach().exp()
+    exact = pi * (loss - (pi * loss).sum())
+    assert torch.allclose(logits.grad, exact, atol=0.02)
+    assert float(torch.nn.functional.cosine_similarity(logits.grad, exact, 0)) > 0.99
 
 
 @pytest.mark.parametrize('scheduler', ['gumbel', 'reinforce', None, 'fixed'])
