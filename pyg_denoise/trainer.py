@@ -7,6 +7,7 @@ import math
 import os
 import os.path as osp
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -235,6 +236,7 @@ class Trainer:
         self.best_state: Optional[Dict[str, Tensor]] = None
         self.best_edge_weight: Optional[Tensor] = None  # propagation weights of that epoch
         self.train_seconds = 0.0
+        self._warned_weight = False  # see train_epoch
 
     # Set-up ---------------------------------------------------------------------------------
     def make_optimizer(self) -> torch.optim.Optimizer:
@@ -488,6 +490,12 @@ class Trainer:
             if out is None:
                 losses, reg = self.batch_losses(batch, weight, adj)
                 out = {'loss': self.step(self.denoiser.reduce(losses) + reg)}
+            elif weight is not None and not self._warned_weight:
+                self._warned_weight = True
+                warnings.warn(f"{self.denoiser!r} runs its own training step, which ignores "
+                              f"the positive weights ('edge_label_weight') the graph "
+                              f"carries: train with a loss-weighting denoiser (or none) to "
+                              f"apply them", UserWarning, stacklevel=2)
             if not math.isfinite(out['loss']):
                 raise FloatingPointError(f"The loss became {out['loss']} at epoch {epoch}, "
                                          f"iteration {self.iteration}: lower 'lr'")

@@ -1,5 +1,6 @@
 import copy
 import json
+import warnings
 
 import pytest
 import torch
@@ -91,6 +92,22 @@ def test_positive_weights_must_match_the_positives():
 
     with pytest.raises(ValueError, match=r"gave \d+ positive weights .* for 10 positives"):
         Trainer(MF(40, 30), small_data(), config(epochs=1), denoiser=Misaligned()).fit()
+
+
+def test_a_method_owning_its_step_warns_that_it_ignores_positive_weights():
+    class OwnStep(Denoiser):
+        def training_step(self, trainer, batch):
+            losses, reg = trainer.batch_losses(batch)
+            return {'loss': trainer.step(losses.loss.mean() + reg)}
+
+    data = small_data()
+    data[EDGE].edge_label_weight = torch.full((data[EDGE].edge_index.size(1), ), 0.5)
+    with pytest.warns(UserWarning, match="ignores the positive weights"):
+        Trainer(MF(40, 30), data, config(epochs=2), denoiser=OwnStep()).fit()
+    with warnings.catch_warnings(record=True) as caught:  # the trainer's step applies them
+        warnings.simplefilter('always')
+        Trainer(MF(40, 30), data, config(epochs=1)).fit()
+    assert not [w for w in caught if 'positive weights' in str(w.message)]
 
 
 def test_resume_refuses_other_config(tmp_path):

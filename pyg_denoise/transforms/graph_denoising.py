@@ -127,7 +127,9 @@ class DropByScore(BaseTransform):
     training edges (in the propagation graph and among the positives) with loss weight
     :obj:`weight` (:obj:`edge_label_weight`, 1 for the other training edges; multiplied into
     a weight the graph already carries), which normal training and the loss-weighting
-    denoisers apply to their positives.
+    denoisers apply to their positives; the methods that run their own training step
+    (PLD after its warm-up, SGDL in Phase II, DPI / DVAE, BOD) ignore them, and the trainer
+    warns.
 
     Args:
         score (torch.Tensor): Clean scores of the training edges (higher = cleaner).
