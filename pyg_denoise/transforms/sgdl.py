@@ -120,6 +120,15 @@ def gumbel_selection(log_prob: Tensor, num: int, tau: float = 1.0,
     return hard - soft.detach() + soft
 
 
+def reinforce_surrogate(log_prob: Tensor, picked: Tensor, reward: Tensor) -> Tensor:
+    r"""SGDL's REINFORCE loss for the scheduler, as the official code builds it:
+    :math:`\mathrm{sg}(r) \sum_{k} \log\pi_{i_k}` over the drawn indices :obj:`picked`
+    (last dimension), with the meta loss :math:`r` as the reward, no baseline. Its gradient
+    is an unbiased estimate of that of :math:`\mathbb{E}_\pi[r]`. Leading dimensions of
+    :obj:`picked` and :obj:`reward` are independent draws (one per row)."""
+    return log_prob[picked].sum(-1) * reward.detach()
+
+
 #: The parameter blocks whose per-sample gradient cosines feed SGDL's scheduler: the user
 #: rows and the item rows of the embedding tables (LightGCN's two tensors in the code).
 GRADIENT_BLOCKS = ('user', 'item')
@@ -629,7 +638,7 @@ class SGDL(Denoiser):
         grads = torch.autograd.grad(meta_loss, ltw_params + (sched_params if gumbel else []),
                                     retain_graph=True, allow_unused=True)
         if counts is not None and not gumbel:  # REINFORCE, reward detached
-            reinforce = log_prob[picked].sum() * meta_loss.detach()
+            reinforce = reinforce_surrogate(log_prob, picked, meta_loss)
             grads = grads + torch.autograd.grad(reinforce, sched_params, allow_unused=True)
         self.meta_optimizer.zero_grad()
         if sched_params:

@@ -11,7 +11,7 @@ from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import SGDL
 from pyg_denoise.transforms.sgdl import (AdaptiveScheduler, LossToWeight, block_grams,
                                          GRADIENT_BLOCKS, gradient_cosines, gumbel_selection,
-                                         memorized_sampled, triple_losses)
+                                         memorized_sampled, reinforce_surrogate, triple_losses)
 from tests.transforms.test_loss_denoisers import planted_graph
 
 
@@ -297,8 +297,10 @@ def test_scheduler_learns_to_pick_samples_that_lower_the_meta_loss(kind):
 
 def test_reinforce_surrogate_is_unbiased_for_the_expected_meta_loss():
     # The code's REINFORCE surrogate, sum(log pi[picked]) * meta_loss (reward detached), as
-    # SGDL's training step builds it: averaged over many draws, its gradient in the logits
-    # equals the exact gradient of E[meta loss] = sum_i pi_i loss_i, pi_i (loss_i - E).
+    # SGDL's training step builds it: averaged over many draws (the meta loss of a draw is
+    # the mean loss of its picks, as meta_loss weights by the counts), its gradient in the
+    # logits equals the exact gradient of E[meta loss] = sum_i pi_i loss_i,
+    # pi_i (loss_i - E).
     gen = torch.Generator().manual_seed(0)
     n, draws = 8, 200_000
     logits = torch.randn(n, generator=gen).requires_grad_()
@@ -307,7 +309,7 @@ def test_reinforce_surrogate_is_unbiased_for_the_expected_meta_loss():
     picked = torch.multinomial(log_prob.detach().exp().expand(draws, n), n, True,
                                generator=gen)
     meta = loss[picked].mean(1)
-    (log_prob[picked].sum(1) * meta.detach()).mean().backward()
+    reinforce_surrogate(log_prob, picked, meta).mean().backward()
     pi = log_prob.detach().exp()
     exact = pi * (loss - (pi * loss).sum())
     assert torch.allclose(logits.grad, exact, atol=0.02)
