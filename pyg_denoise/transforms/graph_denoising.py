@@ -37,6 +37,8 @@ class GraphDenoising(Denoiser):
     (:func:`rank_weights`), since the methods' scores live on different scales (weights,
     negative losses, posteriors); with :obj:`prune_below`, edges whose weight is below it get
     weight 0 (pruned, as RGCF prunes unreliable edges). Between updates the weights are kept.
+    Where the graph has noise labels, each epoch's diagnostics say how the weights treat
+    them (:meth:`labelled_diagnostics`).
     Everything else (loss reduction, the training step, the checkpointed state) is the
     wrapped denoiser's.
 
@@ -60,6 +62,7 @@ class GraphDenoising(Denoiser):
         self.prune_below = prune_below
         self.edge_weight: Optional[Tensor] = None
         self._pruned = 0
+        self._labelled: Dict[str, float] = {}
 
     def update(self, ctx: EpochContext) -> None:
         self.denoiser.update(ctx)
@@ -70,6 +73,24 @@ class GraphDenoising(Denoiser):
                                      weight)
             self._pruned = int((weight == 0).sum())
             self.edge_weight = weight.detach().cpu()
+            store = ctx.data[EDGE_TYPE]
+            self._labelled = (self.labelled_diagnostics(self.edge_weight, store.noisy)
+                              if 'noisy' in store else {})
+
+    @staticmethod
+    def labelled_diagnostics(weight: Tensor, noisy: Tensor) -> Dict[str, float]:
+        r"""How the propagation weights treat the labelled noise: the mean weight of the
+        noisy and of the clean training edges and, when edges were pruned, the noisy share
+        of the pruned ones."""
+        noisy = noisy.to(torch.bool).cpu()
+        out: Dict[str, float] = {}
+        if bool(noisy.any()):
+            out['graph_weight_noisy'] = float(weight[noisy].mean())
+        if bool((~noisy).any()):
+            out['graph_weight_clean'] = float(weight[~noisy].mean())
+        if bool((weight == 0).any()):
+            out['graph_pruned_noisy_share'] = float(noisy[weight == 0].float().mean())
+        return out
 
     def forward(self, data: HeteroData) -> HeteroData:
         data = self.denoiser(data)
@@ -96,15 +117,17 @@ class GraphDenoising(Denoiser):
         if self.edge_weight is not None:
             out['graph_mean_weight'] = float(self.edge_weight.mean())
             out['graph_pruned'] = float(self._pruned)
+            out.update(self._labelled)
         return out
 
     def state_dict(self) -> Dict[str, Any]:
         return {'inner': self.denoiser.state_dict(), 'edge_weight': self.edge_weight,
-                'pruned': self._pruned}
+                'pruned': self._pruned, 'labelled': dict(self._labelled)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.denoiser.load_state_dict(state['inner'])
         self.edge_weight, self._pruned = state['edge_weight'], state['pruned']
+        self._labelled = dict(state.get('labelled', {}))  # absent from older checkpoints
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.denoiser!r}, every={self.every}, '

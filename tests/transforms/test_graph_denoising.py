@@ -42,6 +42,34 @@ def test_scores_weight_and_prune_the_propagation_graph():
     assert tr.history[-1]['denoise/graph_pruned'] == float((w == 0).sum())
 
 
+def test_diagnostics_say_how_the_weights_treat_the_labelled_noise():
+    data = planted_graph()
+    cfg = TrainConfig(epochs=2, batch_size=128, ks=(5, ), progress=False, select='last')
+    tr = Trainer(LightGCN(60, 60, embedding_dim=8), data, cfg,
+                 denoiser=GraphDenoising(Fixed(), every=1, start_epoch=2, prune_below=0.3))
+    tr.fit()
+    w, noisy = tr.denoiser.edge_weight, tr.train_data['user', 'rates', 'item'].noisy
+    row = tr.history[-1]
+    # naive reference, edge by edge
+    pairs = list(zip(w.tolist(), noisy.tolist()))
+    wn = [x for x, n in pairs if n]
+    wc = [x for x, n in pairs if not n]
+    pruned = [n for x, n in pairs if x == 0]
+    assert wn and wc and pruned
+    assert row['denoise/graph_weight_noisy'] == pytest.approx(sum(wn) / len(wn))
+    assert row['denoise/graph_weight_clean'] == pytest.approx(sum(wc) / len(wc))
+    assert row['denoise/graph_pruned_noisy_share'] == pytest.approx(
+        sum(map(float, pruned)) / len(pruned))
+    # a detector that knows the noise gives the noisy edges the lowest weights
+    perfect = GraphDenoising.labelled_diagnostics(rank_weights((~noisy).float()), noisy)
+    assert perfect['graph_weight_noisy'] < perfect['graph_weight_clean']
+    assert 'graph_pruned_noisy_share' not in perfect  # nothing pruned
+    # the diagnostics survive a checkpoint round trip
+    again = GraphDenoising(Fixed(), every=1, start_epoch=2, prune_below=0.3)
+    again.load_state_dict(tr.denoiser.state_dict())
+    assert again.epoch_diagnostics() == tr.denoiser.epoch_diagnostics()
+
+
 def test_selected_epoch_is_tested_on_its_own_graph():
     data = planted_graph()
     cfg = TrainConfig(epochs=4, batch_size=128, ks=(5, ), progress=False,
