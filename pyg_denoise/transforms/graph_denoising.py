@@ -6,6 +6,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from pyg_denoise.data.graph import copy_graph, segment_rank, split_mask
+from pyg_denoise.metrics.diagnostics import noise_detection, weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
 
@@ -79,17 +80,16 @@ class GraphDenoising(Denoiser):
 
     @staticmethod
     def labelled_diagnostics(weight: Tensor, noisy: Tensor) -> Dict[str, float]:
-        r"""How the propagation weights treat the labelled noise: the mean weight of the
-        noisy and of the clean training edges and, when edges were pruned, the noisy share
-        of the pruned ones."""
+        r"""How the propagation weights treat the labelled noise (:func:`weight_summary`):
+        the mean weight of the noisy and of the clean training edges, the weights' AUC as a
+        noise detector and, when edges were pruned, the noisy share of the pruned ones."""
         noisy = noisy.to(torch.bool).cpu()
-        out: Dict[str, float] = {}
-        if bool(noisy.any()):
-            out['graph_weight_noisy'] = float(weight[noisy].mean())
-        if bool((~noisy).any()):
-            out['graph_weight_clean'] = float(weight[~noisy].mean())
-        if bool((weight == 0).any()):
-            out['graph_pruned_noisy_share'] = float(noisy[weight == 0].float().mean())
+        summary = weight_summary(weight, noisy)
+        out = {'graph_weight_noisy': summary['mean_weight_noisy'],
+               'graph_weight_clean': summary['mean_weight_clean'],
+               'graph_auc': summary['auc']}
+        if bool((weight == 0).any()):  # the pruned edges are the flagged ones
+            out['graph_pruned_noisy_share'] = noise_detection(weight > 0, noisy)['precision']
         return out
 
     def forward(self, data: HeteroData) -> HeteroData:
