@@ -89,9 +89,11 @@ def run_record(results: Dict[str, Any], rules: Iterable[str]) -> Dict[str, Any]:
     r"""The per-rule selections of one run's :obj:`results.json` (epoch, selection value
     and the test metrics of that evaluation)."""
     min_epoch = results['config'].get('min_epoch', 0)
+    # a model without parameters (a baseline) has one evaluation, which every rule selects
+    trained = results.get('selection', {}).get('trainable', True)
     out = {}
     for rule in rules:
-        row = select_row(results['log'], rule, min_epoch)
+        row = select_row(results['log'], rule if trained else 'last', min_epoch)
         if row is None:
             continue
         out[rule] = {'epoch': row['epoch'], 'value': row.get(_rule_key(rule)),
@@ -181,6 +183,45 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
         out.append(f"| {row['model']} | {row['denoiser']} | {len(row['seeds'])} | " +
                    ' | '.join(cells) + f" | {change} | {p} | {row.get('rank', '')} | "
                    f"{','.join(str(e) for e in row['epochs'])} |")
+    return '\n'.join(out).strip() + '\n'
+
+
+def groups_to_markdown(rows: Sequence[Dict[str, Any]], metric: str,
+                       groups: Sequence[str], baseline: str = 'none') -> str:
+    r"""One Markdown table per (dataset, rule) of :func:`summarize`'s rows for the per-group
+    metrics :obj:`'<group>/<metric>'` (summarize them with those names): per group the
+    mean over seeds, the relative change against :obj:`baseline` and the paired t-test's
+    p-value over the seeds, and the group's mean number of users in the header."""
+    out: List[str] = []
+    current = None
+    for row in rows:
+        head = (row['dataset'], row['rule'])
+        if head != current:
+            current = head
+            members = [r for r in rows if (r['dataset'], r['rule']) == head]
+            sizes = []
+            for g in groups:
+                n = [r[f'{g}/num_users']['mean'] for r in members if f'{g}/num_users' in r]
+                sizes.append(f"{g} (n≈{statistics.fmean(n):.0f})" if n else g)
+            oracle = ' (oracle: best test epoch, a diagnostic only)' \
+                if row['rule'].startswith('test:') else ''
+            out += ['', f"### {row['dataset']}, {metric} by user group, selected by "
+                    f"`{row['rule']}`{oracle}", '',
+                    '| model | denoiser | seeds | ' + ' | '.join(sizes) + ' |',
+                    '|---|---|---|' + '---|' * len(groups)]
+        cells = []
+        for g in groups:
+            v = row.get(f'{g}/{metric}')
+            if v is None:
+                cells.append('—')
+                continue
+            cell = f"{v['mean']:.4f}"
+            if 'rel_change' in v and math.isfinite(v['rel_change']):
+                p = f", p {v['p']:.3f}" if math.isfinite(v.get('p', math.nan)) else ''
+                cell += f" ({100 * v['rel_change']:+.1f} %{p})"
+            cells.append(cell)
+        out.append(f"| {row['model']} | {row['denoiser']} | {len(row['seeds'])} | " +
+                   ' | '.join(cells) + ' |')
     return '\n'.join(out).strip() + '\n'
 
 

@@ -27,11 +27,13 @@ import torch.distributed as dist
 from torch_geometric.data import HeteroData
 
 from pyg_denoise import datasets as D
-from pyg_denoise.benchmark import (DEFAULT_RULES, run_record, summarize, to_markdown,
-                                   write_report)
+from pyg_denoise.benchmark import (DEFAULT_RULES, groups_to_markdown, run_record, summarize,
+                                   to_markdown, write_report)
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
-from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF, Recommender
+from pyg_denoise.nn import (CDAE, GMF, MF, NGCF, ItemKNN, LightGCN, NeuMF, Popularity,
+                            Recommender)
 from pyg_denoise.distributed import init_distributed
+from pyg_denoise.metrics.ranking import COLD_START, GROUPS
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
@@ -62,7 +64,11 @@ MODELS: Dict[str, Callable[..., Recommender]] = {
     'gmf': lambda u, i, a: GMF(u, i, factor_num=a.dim),
     'neumf': lambda u, i, a: NeuMF(u, i, factor_num=a.dim),
     'cdae': lambda u, i, a: CDAE(u, i, hidden_dim=a.dim),
+    'pop': lambda u, i, a: Popularity(u, i),
+    'itemknn': lambda u, i, a: ItemKNN(u, i, k=a.knn_k, shrink=a.knn_shrink),
 }
+#: Baselines without parameters: evaluated once, never with a denoiser.
+BASELINES = ('pop', 'itemknn')
 #: Models trained with pointwise BCE by default (the DenoisingRec code), others with BPR.
 BCE_MODELS = ('gmf', 'neumf', 'cdae')
 def _deca_kwargs(a: argparse.Namespace) -> Dict[str, Any]:
@@ -153,7 +159,15 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help='epochs of plain training on the extra feedback')
 
     g = run.add_argument_group('model and training')
-    g.add_argument('--model', default='lightgcn', choices=sorted(MODELS))
+    g.add_argument('--model', default='lightgcn', choices=sorted(MODELS),
+                   help='a backbone, or a baseline without training: pop (most popular '
+                   'in the training graph), itemknn (item-based cosine neighbours)')
+    g.add_argument('--knn-k', type=int, default=100, help='itemknn: neighbours per item')
+    g.add_argument('--knn-shrink', type=float, default=0.0,
+                   help='itemknn: shrinkage of the cosine similarity')
+    g.add_argument('--cold-start', default='none', choices=['none', *COLD_START],
+                   help='popularity: rank the users without training edges by popularity '
+                   "in every evaluation and top-k list (off in the papers' protocols)")
     g.add_argument('--denoiser', default='none', choices=sorted(DENOISERS))
     g.add_argument('--dim', type=int, default=None,
                    help='embedding size (default: 64; 32 for gmf/neumf; 200 for cdae)')
@@ -297,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the model); 'test:...' is an oracle, reported as a diagnostic")
     g.add_argument('--metrics', type=_str_list, default=None,
                    help='metrics of the tables (default: recall and ndcg at each --ks)')
+    g.add_argument('--no-pop', action='store_true', help='leave out the most-popular '
+                   'ranking (by default a pop row joins every table, one run per dataset '
+                   'and seed)')
     g.add_argument('--report-only', action='store_true', help='train nothing: summarise '
                    'the finished runs of the grid (e.g. while it runs, or after several '
                    'calls with different method options)')
@@ -410,13 +427,10 @@ def export_graph(trainer: Trainer, data: HeteroData, path: str) -> int:
 
 def save_topk(trainer: Trainer, data: HeteroData, k: int, path: str) -> int:
     r"""Writes :obj:`user, item, rank` (raw ids, rank from 1) for every user with a test
-    positive, excluding training and validation items as the metrics do."""
+    positive: the ranking the test metrics scored (:meth:`Trainer.recommend`: training and
+    validation items excluded, the cold-start fallback applied when it is on)."""
     users = split_edge_index(data, 'test')[0].unique()
-    exclude = data[EDGE_TYPE].edge_index[:, split_mask(data, 'train') |
-                                        split_mask(data, 'val')]
-    trainer.model.eval()
-    top = trainer.model.recommend(trainer.current_adjacency(), users.to(trainer.device), k,
-                                  exclude=exclude).cpu()
+    top = trainer.recommend(users, k, 'test')  # exactly what the test evaluation ranked
     u_col = _raw(data['user'].raw_id, users.repeat_interleave(k))
     i_col = _raw(data['item'].raw_id, top.reshape(-1))
     ranks = list(range(1, k + 1)) * users.numel()
@@ -438,10 +452,38 @@ def format_table(results: Dict[str, Any], ks: Sequence[int]) -> str:
                                                  for k in ks))
     sel = results['selection']
     t = results['timings']
+    seconds = (f"; {t['epoch_seconds_mean']:.2f} s/epoch" if t['epoch_seconds_mean']
+               else '')
     lines.append(f"selected epoch {sel['epoch']} by {sel['rule']}; {results['test']['num_users']}"
                  f" test users ({results['test']['num_users_no_train']} without training "
-                 f"edges); {t['epoch_seconds_mean']:.2f} s/epoch")
+                 f"edges){seconds}")
+    if results.get('cold_start'):
+        lines.append(f"users without training edges ranked by {results['cold_start']} "
+                     f"(--cold-start {results['cold_start']}), the others by the model")
+    group_lines = format_groups(results['test'], ks)
+    if group_lines:
+        lines += ['', 'test, by user group (training edges of the user):'] + group_lines
     return '\n'.join(lines)
+
+
+def format_groups(res: Dict[str, Any], ks: Sequence[int]) -> List[str]:
+    r"""The per-group rows of an evaluation (:func:`~pyg_denoise.metrics.user_groups`):
+    users, degree range, Recall and NDCG at each cut-off."""
+    metrics = [f'{m}@{k}' for k in ks for m in ('recall', 'ndcg')]
+    if f'{GROUPS[0]}/num_users' not in res:
+        return []
+    out = [f"{'group':<11}{'users':>7}{'degree':>11}" + ''.join(f'{m:>12}' for m in metrics)]
+    for g in GROUPS:
+        n = res.get(f'{g}/num_users')
+        if n is None:
+            continue
+        lo, hi = res.get(f'{g}/min_degree'), res.get(f'{g}/max_degree')
+        deg = '0' if g == 'no_train' else (f'{lo}-{hi}' if lo is not None else
+                                           ('>0' if g == 'with_train' else '-'))
+        out.append(f'{g:<11}{n:>7}{deg:>11}' + ''.join(
+            f"{res[f'{g}/{m}']:>12.4f}" if f'{g}/{m}' in res else f"{'-':>12}"
+            for m in metrics))
+    return out
 
 
 def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: bool = False
@@ -450,6 +492,9 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
     (wrapped by :class:`GraphDenoising` with :obj:`--graph-every`) that :obj:`args` name for
     :obj:`data`: what :obj:`pyg-denoise run` trains, for scripts that train variants of it."""
     model_name = args.model
+    if model_name in BASELINES and args.denoiser != 'none':
+        raise SystemExit(f"pyg-denoise: --model {model_name} is a baseline without "
+                         f"training: --denoiser {args.denoiser} does not apply to it")
     if args.dim is None:
         args.dim = {'gmf': 32, 'neumf': 32, 'cdae': 200}.get(model_name, 64)
     loss = args.loss if args.loss != 'auto' else ('bce' if model_name in BCE_MODELS
@@ -466,6 +511,7 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
                       eval_every=args.eval_every, ks=args.ks, select=select,
                       patience=args.patience, min_epoch=args.min_epoch,
                       ndcg_idcg=args.ndcg_idcg, track_test=args.track_test,
+                      cold_start=None if args.cold_start == 'none' else args.cold_start,
                       seed=args.seed, device=args.device,
                       progress=not args.no_progress, distributed=args.distributed,
                       negative_distribution='popularity' if args.denoiser == 'wbpr'
@@ -562,8 +608,10 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         datasets = ['files']  # the --train/--val/--test files, one grid cell
     metrics = args.metrics or [f'{m}@{k}' for k in args.ks for m in ('recall', 'ndcg')]
     records, failed = [], []
-    cells = [(d, m, n, s) for d in datasets for m in models for n in args.denoisers
-             for s in args.seeds]
+    if not args.no_pop and 'pop' not in models:
+        models = models + ['pop']
+    cells = [(d, m, n, s) for d in datasets for m in models
+             for n in (['none'] if m in BASELINES else args.denoisers) for s in args.seeds]
     for i, (dataset, model, denoiser, seed) in enumerate(cells):
         out = osp.join(args.grid_out, dataset, model, denoiser, f'seed{seed}')
         path = osp.join(out, 'results.json')
@@ -591,12 +639,23 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         records.append({'dataset': dataset, 'model': model, 'denoiser': denoiser,
                         'seed': seed, 'path': path, 'rules': run_record(results, args.rules)})
     rows = summarize(records, args.rules, metrics)
+    group_metric = metrics[0]
+    group_rows = summarize(records, args.rules, [f'{g}/{group_metric}' for g in GROUPS] +
+                           [f'{g}/num_users' for g in GROUPS])
     os.makedirs(args.grid_out, exist_ok=True)
     with open(osp.join(args.grid_out, 'results.json'), 'w') as f:
         json.dump({'command': ' '.join(['pyg-denoise'] + sys.argv[1:]), 'rules': args.rules,
                    'metrics': metrics, 'runs': records, 'summary': rows,
-                   'failed': failed}, f, indent=1)
-    write_report(args.grid_out, to_markdown(rows, metrics))
+                   'groups': group_rows, 'failed': failed}, f, indent=1)
+    report = to_markdown(rows, metrics)
+    if any(f'{GROUPS[0]}/{group_metric}' in r for r in group_rows):
+        report += ('\n## By user group (training edges of the test user: with / without, '
+                   'training-degree quartiles)\n' +
+                   groups_to_markdown(group_rows, group_metric, GROUPS))
+    if args.cold_start != 'none':
+        report = (f'Users without training edges ranked by {args.cold_start} '
+                  f'(--cold-start {args.cold_start}) in every run.\n\n' + report)
+    write_report(args.grid_out, report)
     if failed:
         raise SystemExit(f"pyg-denoise: {len(failed)} run(s) failed: " +
                          '; '.join(f'{o} ({e})' for o, e in failed))

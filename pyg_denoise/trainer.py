@@ -18,11 +18,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
-from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges
+from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges, to_csr
 from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Triples
 from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
                                      rank_and_world, shard_bounds)
-from pyg_denoise.metrics.ranking import RankingEvaluator, evaluate_split
+from pyg_denoise.metrics.ranking import (COLD_START, RankingEvaluator, ScoreFn,
+                                         cold_start_scorer, evaluate_split, excluded_index,
+                                         topk_excluding)
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.loss import REGULARIZERS, bce_loss, bpr_loss, regularization
 from pyg_denoise.nn.models.base import Recommender
@@ -65,6 +67,10 @@ class TrainConfig:
         ndcg_idcg: :obj:`'truncated'`, :obj:`'untruncated'` (PLD) or :obj:`'both'`
             (:obj:`ndcg@k` truncated and :obj:`ndcg_full@k` untruncated).
         eval_chunk_size: Users scored at once in evaluation.
+        cold_start: :obj:`'popularity'`: users without training edges are ranked by
+            popularity in every evaluation and top-:math:`k` list, everyone else by the
+            model (:func:`~pyg_denoise.metrics.cold_start_scorer`); :obj:`None` (the
+            papers' protocols): the model ranks them too.
         track_test: Also evaluate the test split at every evaluation (logged as
             :obj:`test/<metric>`), so that several selection rules can be reported from one
             run (:func:`~pyg_denoise.benchmark.select_row`); selection reads it only under an
@@ -99,6 +105,7 @@ class TrainConfig:
     min_epoch: int = 0
     ndcg_idcg: str = 'truncated'
     eval_chunk_size: int = 1024
+    cold_start: Optional[str] = None
     track_test: bool = False
     seed: int = 0
     device: str = 'auto'
@@ -124,6 +131,9 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"'{name}' must be one of {list(allowed)} "
                                  f"(got {getattr(self, name)!r})")
+        if self.cold_start is not None and self.cold_start not in COLD_START:
+            raise ValueError(f"'cold_start' must be None or one of {list(COLD_START)} "
+                             f"(got {self.cold_start!r})")
         if self.patience is not None and self.patience <= 0:
             raise ValueError(f"'patience' must be positive or None (got {self.patience})")
         sel = self.select
@@ -225,7 +235,12 @@ class Trainer:
                                          cfg.negative_distribution, cfg.negative_alpha)
         self.evaluator = RankingEvaluator(cfg.ks, ndcg_idcg=cfg.ndcg_idcg,
                                           chunk_size=cfg.eval_chunk_size)
-        self.optimizer = self.make_optimizer()
+        if not model.trainable and type(self.denoiser) is not Denoiser:
+            raise ValueError(f"{type(model).__name__} has no parameters to train, so "
+                             f"{self.denoiser!r} has nothing to denoise: evaluate it without "
+                             f"a denoiser")
+        #: :obj:`None` for a model without parameters (evaluated once by :meth:`fit`).
+        self.optimizer = self.make_optimizer() if model.trainable else None
         self.adj: Optional[BipartiteAdjacency] = None
         self._adj_weight: Optional[Tensor] = None
         self.epoch = 0          # the last finished epoch
@@ -375,10 +390,35 @@ class Trainer:
         reps = self.model.get_embedding(self.current_adjacency())
         if self._ddp is not None:  # each rank its share of the users, metrics summed
             kwargs.setdefault('shard', (self.rank, self.world_size))
-        out = evaluate_split(lambda u: self.model.score_all(reps, u.to(self.device)),
-                             self.data, split, self.evaluator, **kwargs)
+        out = evaluate_split(self.scorer(reps), self.data, split, self.evaluator, **kwargs)
         self.model.train()
         return out
+
+    def scorer(self, reps: Optional[Tuple[Tensor, Tensor]] = None) -> ScoreFn:
+        r"""The scores evaluation ranks (users -> :obj:`[len(users), num_items]`): the
+        model's, with :attr:`TrainConfig.cold_start` applied."""
+        if reps is None:
+            reps = self.model.get_embedding(self.current_adjacency())
+        return cold_start_scorer(lambda u: self.model.score_all(reps, u.to(self.device)),
+                                 self.data, self.config.cold_start)
+
+    @torch.no_grad()
+    def recommend(self, users: Tensor, k: int, split: str = 'test') -> Tensor:
+        r"""The top-:math:`k` items of each of :obj:`users` (best first, :obj:`[len(users),
+        k]`) exactly as the evaluation of :obj:`split` ranks them: the same scores
+        (:meth:`scorer`, cold-start fallback included) and the same excluded items."""
+        if not 0 < k <= self.num_items:
+            raise ValueError(f"'k' must be in [1, {self.num_items}] (got {k})")
+        was = self.model.training
+        self.model.eval()
+        score_fn = self.scorer()
+        exclude = excluded_index(self.data, split)
+        ex_rowptr, ex_col, _ = to_csr(exclude[0].cpu(), exclude[1].cpu(), self.num_users)
+        out = []
+        for chunk in users.cpu().split(self.config.eval_chunk_size):
+            out.append(topk_excluding(score_fn(chunk), chunk, ex_rowptr, ex_col, k)[1].cpu())
+        self.model.train(was)
+        return torch.cat(out) if out else users.new_empty(0, k)
 
     @torch.no_grad()
     def validation_loss(self, revised: float = 0.2) -> Dict[str, float]:
@@ -424,6 +464,8 @@ class Trainer:
             metrics, timings.
         """
         cfg = self.config
+        if self.optimizer is None:  # nothing to train: one evaluation is the run
+            return self._evaluate_only()
         if self.out_dir is not None:
             os.makedirs(self.out_dir, exist_ok=True)
             state = None  # read by rank 0 and broadcast (no shared file system needed)
@@ -460,6 +502,17 @@ class Trainer:
                 break
         bar.close()
         return self._finish(stopped)
+
+    def _evaluate_only(self) -> Dict[str, Any]:
+        r"""The run of a model without parameters: one evaluation (epoch 0), which every
+        selection rule selects."""
+        if self.out_dir is not None:
+            os.makedirs(self.out_dir, exist_ok=True)
+        row: Dict[str, Any] = {'epoch': 0, 'seconds': 0.0}
+        row.update(self._evaluate_and_select(0))
+        self.history = [row]
+        self._rewrite_log()
+        return self._finish(False)
 
     def train_epoch(self, epoch: int) -> Dict[str, Any]:
         r"""One epoch: denoiser update and transform, sampling, optimisation."""
@@ -523,11 +576,12 @@ class Trainer:
         row: Dict[str, Any] = {}
         if self.has_val:
             row.update({f'val/{k}': v for k, v in self.evaluate('val').items()})
-            row.update(self.validation_loss())
+            if self.optimizer is not None:  # no loss without a trained model
+                row.update(self.validation_loss())
         if cfg.select.startswith('test:') or cfg.track_test:
             row.update({f'test/{k}': v for k, v in self.evaluate('test').items()})
         row['eval_seconds'] = time.perf_counter() - t0
-        if cfg.select == 'last':
+        if cfg.select == 'last' or self.optimizer is None:
             value, better = float(epoch), True
         else:
             value = row[self._select_key()]
@@ -565,8 +619,11 @@ class Trainer:
             'config': self.config.to_dict(),
             'model': repr(self.model),
             'denoiser': repr(self.denoiser),
-            'selection': {'rule': self.config.select, 'epoch': self.best['epoch'],
-                          'value': self.best['value'], 'early_stopped': stopped},
+            'selection': {'rule': self.config.select if self.optimizer is not None
+                          else 'none (no parameters: one evaluation)',
+                          'epoch': self.best['epoch'], 'value': self.best['value'],
+                          'early_stopped': stopped, 'trainable': self.optimizer is not None},
+            'cold_start': self.config.cold_start,
             'val': val,
             'test': test,
             'log': self.history,

@@ -148,7 +148,12 @@ def test_benchmark_command_is_resumable(tmp_path, capsys):
             '-q']
     main(args)
     out = json.loads((grid / 'results.json').read_text())
-    assert len(out['runs']) == 4
+    assert len(out['runs']) == 6  # 2 denoisers x 2 seeds, and the popularity row's 2 seeds
+    pop = [r for r in out['summary'] if r['model'] == 'pop']
+    # the baseline's one evaluation answers every rule
+    assert {r['rule'] for r in pop} == {'val:recall@20', 'val_loss', 'val_loss_revised',
+                                        'test:recall@20'}
+    assert {r['denoiser'] for r in pop} == {'none'}
     assert {r['rule'] for r in out['summary']} == {'val:recall@20', 'val_loss',
                                                   'val_loss_revised', 'test:recall@20'}
     run = json.loads((grid / 'files' / 'mf' / 'rce' / 'seed1' / 'results.json').read_text())
@@ -158,7 +163,9 @@ def test_benchmark_command_is_resumable(tmp_path, capsys):
     rec = [r for r in out['runs'] if r['denoiser'] == 'rce' and r['seed'] == 1][0]
     assert rec['rules']['test:recall@20']['test']['recall@20'] == oracle
     md = (grid / 'results.md').read_text()
-    assert 'oracle' in md and '| mf | rce | 2 |' in md
+    assert 'oracle' in md and '| mf | rce | 2 |' in md and '| pop | none | 2 |' in md
+    assert 'recall@5 by user group, selected by `val_loss`' in md
+    assert 'with_train (n≈' in md and 'deg_q4 (n≈' in md
     # A second call trains nothing: every run is finished.
     stamp = (grid / 'files' / 'mf' / 'none' / 'seed0' / 'results.json').stat().st_mtime_ns
     main(args)
@@ -167,6 +174,6 @@ def test_benchmark_command_is_resumable(tmp_path, capsys):
     # Report only: a cell that never ran is left out, nothing is trained.
     main(args[:-2] + ['--denoisers', 'none,tce', '--report-only', '--no-progress', '-q'])
     out = json.loads((grid / 'results.json').read_text())
-    assert len(out['runs']) == 2 and not (grid / 'files' / 'mf' / 'tce').exists()
+    assert len(out['runs']) == 4 and not (grid / 'files' / 'mf' / 'tce').exists()
     with pytest.raises(SystemExit, match='unknown --denoisers'):
         main(args[:-6] + ['--denoisers', 'magic', '--grid-out', str(grid)])

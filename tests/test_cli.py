@@ -121,7 +121,10 @@ def test_bare_command_trains_on_embedded_data():
     test_row = next(line for line in lines if line.startswith('test'))
     recall20 = float(test_row.split()[2])
     assert 0.15 < recall20 < 0.5  # well above chance (20 of 9,066 items), see README
-    assert 'selected epoch' in lines[-1]
+    assert any(line.startswith('selected epoch') for line in lines)
+    groups = lines[lines.index('test, by user group (training edges of the user):') + 1:]
+    assert [g.split()[0] for g in groups] == ['group', 'with_train', 'no_train', 'deg_q1',
+                                              'deg_q2', 'deg_q3', 'deg_q4']
 
 
 def test_export_graph_maps_scores_to_raw_training_pairs(tmp_path):

@@ -25,7 +25,7 @@ when :math:`|G_u| > K`). The Recall denominator is :math:`|G_u|`, never
 :math:`\min(K, |G_u|)`, as in every official code base. Metrics are averaged over the users
 with at least one ground-truth positive.
 """
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -53,6 +53,46 @@ def topk_excluding(scores: Tensor, users: Tensor, ex_rowptr: Tensor, ex_col: Ten
     return scores.topk(k, dim=1)
 
 
+#: The user groups of every evaluation (:func:`user_groups`).
+GROUPS = ('with_train', 'no_train', 'deg_q1', 'deg_q2', 'deg_q3', 'deg_q4')
+
+
+def user_groups(train_degree: Tensor, users: Tensor, num_buckets: int = 4
+                ) -> Tuple[Tensor, List[Tuple[str, Dict[str, int]]]]:
+    r"""The groups an evaluation reports separately: users with and without training edges,
+    and the users with training edges in :obj:`num_buckets` buckets of their training
+    degree (quartiles for 4: bucket :math:`b` holds the degrees in
+    :math:`(q_{b-1}, q_b]`, with :math:`q_b` the :math:`b/B` quantile of the evaluated
+    users' degrees, so tied degrees share a bucket and a bucket may be empty).
+
+    Args:
+        train_degree (torch.Tensor): Training edges of every user, :obj:`[num_users]`.
+        users (torch.Tensor): The evaluated users.
+        num_buckets (int, optional): Degree buckets. (default: :obj:`4`)
+
+    Returns:
+        :obj:`(membership, info)`: a :obj:`[len(users), G]` 0/1 matrix (float64) and, per
+        group, its name and its degree range (:obj:`min_degree`, :obj:`max_degree`).
+    """
+    deg = train_degree.cpu()[users.cpu()]
+    warm = deg > 0
+    cols = [warm, ~warm]
+    info: List[Tuple[str, Dict[str, int]]] = [('with_train', {}), ('no_train', {})]
+    if bool(warm.any()):
+        q = torch.quantile(deg[warm].double(),
+                           torch.arange(1, num_buckets, dtype=torch.float64) / num_buckets)
+        bucket = torch.searchsorted(q, deg.double(), right=False)  # (q_{b-1}, q_b] -> b
+    else:
+        bucket = torch.zeros_like(deg)
+    for b in range(num_buckets):
+        member = warm & (bucket == b)
+        cols.append(member)
+        rng = {'min_degree': int(deg[member].min()), 'max_degree': int(deg[member].max())} \
+            if bool(member.any()) else {}
+        info.append((f'deg_q{b + 1}' if num_buckets == 4 else f'deg_b{b + 1}', rng))
+    return torch.stack(cols, 1).double(), info
+
+
 class RankingEvaluator:
     r"""Full-ranking Recall / NDCG / Precision / HitRate / MRR at several :math:`K`.
 
@@ -64,6 +104,11 @@ class RankingEvaluator:
             (PLD), or :obj:`'both'`: :obj:`ndcg@k` truncated and :obj:`ndcg_full@k`
             untruncated. (default: :obj:`'truncated'`)
         chunk_size (int, optional): Users scored at once. (default: :obj:`1024`)
+        groups (bool, optional): Also report every metric per user group
+            (:func:`user_groups`: with / without training edges, training-degree buckets)
+            as :obj:`'<group>/<metric>'`, with :obj:`'<group>/num_users'`; a group without
+            users reports its count only. (default: :obj:`True`)
+        num_buckets (int, optional): Training-degree buckets. (default: :obj:`4`)
 
     Example:
         >>> evaluator = RankingEvaluator(ks=[20, 50])
@@ -72,7 +117,8 @@ class RankingEvaluator:
         >>> out['recall@20'], out['num_users']
     """
     def __init__(self, ks: Sequence[int] = (20, ), metrics: Sequence[str] = METRICS,
-                 ndcg_idcg: str = 'truncated', chunk_size: int = 1024) -> None:
+                 ndcg_idcg: str = 'truncated', chunk_size: int = 1024,
+                 groups: bool = True, num_buckets: int = 4) -> None:
         ks = [ks] if isinstance(ks, int) else list(ks)
         if not ks or any(not isinstance(k, int) or isinstance(k, bool) or k <= 0
                          for k in ks):
@@ -89,6 +135,9 @@ class RankingEvaluator:
         self.metrics = list(metrics)
         self.ndcg_idcg = ndcg_idcg
         self.chunk_size = int(chunk_size)
+        if int(num_buckets) != num_buckets or num_buckets < 1:
+            raise ValueError(f"'num_buckets' must be a positive integer (got {num_buckets!r})")
+        self.groups, self.num_buckets = bool(groups), int(num_buckets)
 
     @torch.no_grad()
     def __call__(
@@ -125,22 +174,31 @@ class RankingEvaluator:
 
         Returns:
             A dict :obj:`{'recall@20': float, ..., 'num_users': int,
-            'num_users_no_train': int}`.
+            'num_users_no_train': int}`, and with :obj:`groups` the same per group
+            (:obj:`'no_train/recall@20'`, :obj:`'no_train/num_users'`, ...).
+
+        Raises:
+            ValueError: if no user has a ground-truth positive (metrics over zero users
+                are undefined; they are never reported as 0).
         """
         if max(self.ks) > num_items:
             raise ValueError(f"'ks' contains {max(self.ks)}, more than the {num_items} items")
         max_k = max(self.ks)
         gt_rowptr, gt_col, _ = to_csr(gt_index[0], gt_index[1], num_users)
-        users = (gt_rowptr.diff() > 0).nonzero().view(-1)
+        all_users = (gt_rowptr.diff() > 0).nonzero().view(-1)
+        users, lo = all_users, 0
         if shard is not None:
             from pyg_denoise.distributed import shard_bounds
-            users = users[slice(*shard_bounds(users.numel(), *shard))]
+            lo, hi = shard_bounds(all_users.numel(), *shard)
+            users = all_users[lo:hi]
         if exclude_index is None:
             exclude_index = gt_index.new_empty(2, 0)
         ex_rowptr, ex_col, _ = to_csr(exclude_index[0], exclude_index[1], num_users)
         tr = exclude_index if train_index is None else train_index
-        has_train = torch.zeros(num_users, dtype=torch.bool)
-        has_train[tr[0].cpu()] = True
+        train_degree = torch.bincount(tr[0].cpu(), minlength=num_users)
+        has_train = train_degree > 0
+        group_of, group_info = (user_groups(train_degree, all_users, self.num_buckets)
+                                if self.groups else (None, []))
 
         # Discounts 1/log2(r+1), r = 1..max(max_k, |G_u|), and their prefix sums (IDCG).
         max_gt = int(gt_rowptr.diff().max()) if users.numel() else 0
@@ -169,10 +227,17 @@ class RankingEvaluator:
         out: Dict[str, Union[float, int, Tensor]] = {}
         values = {name: torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
                   for name, parts in per_user.items()}
-        # sums and counts (over the ranks' users when sharded), then the means
-        totals = torch.stack([v.sum() for v in values.values()] +
-                             [torch.tensor(float(users.numel()), dtype=torch.float64),
-                              (~has_train[users.cpu()]).sum().double()])
+        # sums and counts (over the ranks' users when sharded), then the means; per group,
+        # the sums of the group's users and their count (G groups x (metrics + 1); a user
+        # belongs to several groups, e.g. with_train and its degree bucket)
+        names = list(values)
+        sums = torch.stack([values[n] for n in names] +
+                           [torch.ones(users.numel(), dtype=torch.float64)], 1) \
+            if names else torch.ones(users.numel(), 1, dtype=torch.float64)
+        totals = torch.cat([sums.sum(0), (~has_train[users.cpu()]).sum().double().view(1)])
+        if group_of is not None:
+            group_totals = group_of[lo:lo + users.numel()].t() @ sums
+            totals = torch.cat([totals, group_totals.view(-1)])
         if shard is not None and shard[1] > 1:
             import torch.distributed as dist
 
@@ -180,13 +245,30 @@ class RankingEvaluator:
             totals = totals.to(collective_device())
             dist.all_reduce(totals)
             totals = totals.cpu()
-        count = int(totals[-2])
-        for j, (name, v) in enumerate(values.items()):
-            out[name] = float(totals[j] / count) if count else 0.0
+        width = len(names) + 1
+        count = int(totals[width - 1])
+        if count == 0:
+            raise ValueError("No user to evaluate: the ground truth holds no (user, item) "
+                             "pair (an empty split, or a clean rule that matches nothing); "
+                             "metrics over zero users are undefined")
+        out: Dict[str, Union[float, int, Tensor]] = {}
+        for j, name in enumerate(names):
+            out[name] = float(totals[j] / count)
             if return_per_user:
-                out[f'per_user/{name}'] = v
+                out[f'per_user/{name}'] = values[name]
         out['num_users'] = count
-        out['num_users_no_train'] = int(totals[-1])
+        out['num_users_no_train'] = int(totals[width])
+        if group_of is not None:
+            group_totals = totals[width + 1:].view(len(group_info), width)
+            for (group, info), row in zip(group_info, group_totals):
+                n = int(row[-1])
+                out[f'{group}/num_users'] = n
+                for key, value in info.items():
+                    out[f'{group}/{key}'] = value
+                if n == 0:  # no metric over zero users (never a 0.0 that means nothing)
+                    continue
+                for j, name in enumerate(names):
+                    out[f'{group}/{name}'] = float(row[j] / n)
         if return_per_user:
             out['users'] = users
         return out
@@ -220,7 +302,57 @@ class RankingEvaluator:
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(ks={self.ks}, metrics={self.metrics}, '
-                f'ndcg_idcg={self.ndcg_idcg!r})')
+                f'ndcg_idcg={self.ndcg_idcg!r}, groups={self.groups})')
+
+
+#: Rankings for the users without training edges (:func:`cold_start_scorer`).
+COLD_START = ('popularity', )
+
+
+def cold_start_scorer(score_fn: ScoreFn, data: HeteroData,
+                      cold_start: Optional[str] = None) -> ScoreFn:
+    r"""The scores that evaluation and top-:math:`k` export rank: :obj:`score_fn`'s, except
+    that with :obj:`cold_start='popularity'` every user without a training edge gets the
+    items' training counts instead (the most-popular ranking), and the users with training
+    edges keep the model's scores untouched. :obj:`None` returns :obj:`score_fn` itself.
+
+    Off by default, as in the papers' protocols (they rank such users with the model,
+    whose embeddings for them are whatever the initialisation and the regulariser left).
+    """
+    if cold_start is None:
+        return score_fn
+    if cold_start not in COLD_START:
+        raise ValueError(f"'cold_start' must be None or one of {list(COLD_START)} "
+                         f"(got {cold_start!r})")
+    train = split_edge_index(data, 'train')
+    num_users, num_items = data['user'].num_nodes, data['item'].num_nodes
+    cold = torch.bincount(train[0], minlength=num_users) == 0
+    popularity = torch.bincount(train[1], minlength=num_items).to(torch.float)
+
+    def scores(users: Tensor) -> Tensor:
+        out = score_fn(users)
+        mask = cold.to(users.device)[users]
+        if bool(mask.any()):
+            out = out.clone() if out._is_view() else out
+            out[mask.to(out.device)] = popularity.to(out.device, out.dtype)
+        return out
+
+    return scores
+
+
+def excluded_index(data: HeteroData, split: str = 'test') -> Tensor:
+    r"""The (user, item) pairs never ranked when evaluating :obj:`split`: the training
+    edges (and the ones :class:`~pyg_denoise.transforms.DropByScore` removed from training,
+    marked :obj:`dropped`), and for :obj:`split='test'` the validation edges too."""
+    if split not in ('val', 'test'):
+        raise ValueError(f"'split' must be 'val' or 'test' (got {split!r})")
+    store = data[EDGE_TYPE]
+    exclude = split_mask(data, 'train')
+    if 'dropped' in store:  # training edges removed by DropByScore: still observed
+        exclude = exclude | store.dropped
+    if split == 'test':
+        exclude = exclude | split_mask(data, 'val')
+    return store.edge_index[:, exclude]
 
 
 def evaluate_split(
@@ -228,32 +360,28 @@ def evaluate_split(
     data: HeteroData,
     split: str = 'test',
     evaluator: Optional[RankingEvaluator] = None,
+    cold_start: Optional[str] = None,
     **kwargs,
 ) -> Dict[str, Union[float, int, Tensor]]:
     r"""Full-ranking evaluation of :obj:`split` on a split graph.
 
     The ground truth is the edges of :obj:`split` (after :class:`~pyg_denoise.transforms.
-    LabelNoise`, the clean test positives). Excluded from the ranking: the training edges
-    (and the ones :class:`~pyg_denoise.transforms.DropByScore` removed from training, marked
-    :obj:`dropped`), and for :obj:`split='test'` the validation edges too.
+    LabelNoise`, the clean test positives). Excluded from the ranking:
+    :func:`excluded_index`.
 
     Args:
         score_fn (callable): Maps user ids to :obj:`[len(users), num_items]` scores.
         data (HeteroData): The split interaction graph.
         split (str, optional): :obj:`'val'` or :obj:`'test'`. (default: :obj:`'test'`)
         evaluator (RankingEvaluator, optional): (default: :obj:`RankingEvaluator()`)
+        cold_start (str, optional): :obj:`'popularity'` ranks the users without training
+            edges by popularity (:func:`cold_start_scorer`). (default: :obj:`None`)
         **kwargs: Passed to :meth:`RankingEvaluator.__call__` (e.g.
             :obj:`return_per_user=True`).
     """
-    if split not in ('val', 'test'):
-        raise ValueError(f"'split' must be 'val' or 'test' (got {split!r})")
+    exclude = excluded_index(data, split)
     evaluator = evaluator or RankingEvaluator()
-    store = data[EDGE_TYPE]
-    exclude = split_mask(data, 'train')
-    if 'dropped' in store:  # training edges removed by DropByScore: still observed
-        exclude = exclude | store.dropped
-    if split == 'test':
-        exclude = exclude | split_mask(data, 'val')
-    return evaluator(score_fn, split_edge_index(data, split), store.edge_index[:, exclude],
+    return evaluator(cold_start_scorer(score_fn, data, cold_start),
+                     split_edge_index(data, split), exclude,
                      data['user'].num_nodes, data['item'].num_nodes,
                      train_index=split_edge_index(data, 'train'), **kwargs)

@@ -35,6 +35,12 @@ class Recommender(torch.nn.Module):
                 raise ValueError(f"'{name}' must be a positive integer (got {n!r})")
         self.num_users, self.num_items = int(num_users), int(num_items)
 
+    @property
+    def trainable(self) -> bool:
+        r"""Whether the model has parameters to train (:obj:`False` for the baselines
+        :class:`Popularity` and :class:`ItemKNN`, which the trainer evaluates once)."""
+        return any(p.requires_grad for p in self.parameters())
+
     def get_embedding(self, adj: Optional[BipartiteAdjacency] = None) -> Reps:
         raise NotImplementedError
 
