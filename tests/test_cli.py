@@ -189,3 +189,59 @@ def test_sgdl_scheduler_options_reach_the_denoiser():
     assert (sgdl.scheduler_type, sgdl.schedule_lr, sgdl.tau, sgdl.learn_weights) == \
         ('reinforce', 0.01, 0.5, False)
     assert DENOISERS['sgdl'](parse(base + ['--scheduler', 'none'])).scheduler_type is None
+
+
+def _recall_from_topk(path, test, k):
+    top = {}
+    with open(path) as f:
+        for row in csv.DictReader(f, delimiter='\t'):
+            top.setdefault(row['user'], []).append((int(row['rank']), row['item']))
+    assert set(top) == set(test)
+    recall = [len({i for _, i in sorted(top[u])[:k]} & test[u]) / len(test[u]) for u in test]
+    return sum(recall) / len(recall), top
+
+
+@pytest.mark.parametrize('model', ['pop', 'itemknn', 'mf'])
+@pytest.mark.parametrize('cold_start', ['none', 'popularity'])
+def test_baselines_and_cold_start_through_run_and_topk(tmp_path, model, cold_start):
+    """pop / itemknn / a trained model, with and without the popularity fallback: the
+    exported top-k is exactly what the test metrics scored, the groups are recorded and
+    printed, and the fallback ranks the users without training edges by popularity."""
+    files = write_split_files(tmp_path)
+    with open(files['test'], 'a') as f:  # two users seen only in test
+        f.write('new1\ti3\t5\nnew1\ti7\t4\nnew2\ti1\t5\n')
+    out = tmp_path / 'out'
+    main(['run', '--train', files['train'], '--val', files['val'], '--test', files['test'],
+          '--columns', 'user,item,rating', '--noisy', 'rating<3', '--clean', 'rating>=4',
+          '--model', model, '--epochs', '2', '--eval-every', '1', '--ks', '5,10',
+          '--cold-start', cold_start, '--knn-k', '5',
+          '--out', str(out), '--save-topk', '10', '--no-progress', '-q'])
+    results = json.loads((out / 'results.json').read_text())
+    res = results['test']
+    assert res['no_train/num_users'] == 2 and res['num_users_no_train'] == 2
+    assert res['with_train/num_users'] + 2 == res['num_users']
+    test = {}
+    for line in open(files['test']):
+        u, i, r = line.rstrip('\n').split('\t')
+        if int(r) >= 4:
+            test.setdefault(u, set()).add(i)
+    recall, top = _recall_from_topk(out / 'topk.tsv', test, 10)
+    assert recall == pytest.approx(res['recall@10'], abs=1e-9)
+    if model != 'mf':
+        assert results['selection']['trainable'] is False and len(results['log']) == 1
+    counts = {}
+    for line in open(files['train']):
+        counts[line.split('\t')[1]] = counts.get(line.split('\t')[1], 0) + 1
+    popular = sorted(counts.values(), reverse=True)[:10]
+    for user in ('new1', 'new2'):
+        got = [counts.get(i, 0) for _, i in sorted(top[user])]
+        if cold_start == 'popularity' or model == 'pop':
+            assert got == popular  # the most popular items (ties in any order)
+    assert results['cold_start'] == (None if cold_start == 'none' else cold_start)
+
+
+def test_a_baseline_refuses_a_denoiser(tmp_path):
+    files = write_split_files(tmp_path)
+    with pytest.raises(SystemExit, match='--model pop is a baseline'):
+        main(['run', '--train', files['train'], '--test', files['test'], '--model', 'pop',
+              '--denoiser', 'tce', '--no-progress', '-q'])

@@ -333,7 +333,7 @@ def cold_start_scorer(score_fn: ScoreFn, data: HeteroData,
         out = score_fn(users)
         mask = cold.to(users.device)[users]
         if bool(mask.any()):
-            out = out.clone() if out._is_view() else out
+            out = out.clone()  # never write into the caller's tensor
             out[mask.to(out.device)] = popularity.to(out.device, out.dtype)
         return out
 
