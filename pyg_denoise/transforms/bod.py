@@ -142,10 +142,9 @@ class BOD(Denoiser):
         self._dim = dim
 
     def update(self, ctx: EpochContext) -> None:
-        from pyg_denoise.nn.models.base import Recommender
         trainer = ctx.trainer
         model = trainer.model
-        if type(model).score is not Recommender.score:
+        if not model.dot_product:
             raise ValueError(f"BOD needs a dot-product backbone (LightGCN, NGCF, MF, CDAE); "
                              f"{type(model).__name__} scores pairs with its own network")
         self._trainer = trainer

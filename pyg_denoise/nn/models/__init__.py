@@ -8,6 +8,7 @@ from pyg_denoise.nn.models.neumf import NeuMF
 from pyg_denoise.nn.models.cdae import CDAE
 from pyg_denoise.nn.models.popularity import Popularity
 from pyg_denoise.nn.models.item_knn import ItemKNN
+from pyg_denoise.nn.models.pyg_recommender import PyGRecommender, pyg_backbone
 
 __all__ = ['Recommender', 'LightGCN', 'NGCF', 'MF', 'GMF', 'NeuMF', 'CDAE', 'Popularity',
-           'ItemKNN']
+           'ItemKNN', 'PyGRecommender', 'pyg_backbone']

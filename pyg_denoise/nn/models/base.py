@@ -41,6 +41,12 @@ class Recommender(torch.nn.Module):
         :class:`Popularity` and :class:`ItemKNN`, which the trainer evaluates once)."""
         return any(p.requires_grad for p in self.parameters())
 
+    @property
+    def dot_product(self) -> bool:
+        r"""Whether :meth:`score` is the inner product of the representation rows (BOD
+        needs it; :meth:`score_many` uses a batched product then)."""
+        return type(self).score is Recommender.score
+
     def get_embedding(self, adj: Optional[BipartiteAdjacency] = None) -> Reps:
         raise NotImplementedError
 
@@ -72,7 +78,7 @@ class Recommender(torch.nn.Module):
         :obj:`items` :obj:`[B, m]`, result :obj:`[B, m]` (PLD scores a pool this way). For
         dot-product models each user row is gathered once (a batched matrix product);
         other models score the :math:`B m` pairs with :meth:`score`."""
-        if type(self).score is Recommender.score:
+        if self.dot_product:
             return torch.bmm(reps[1][items], reps[0][user].unsqueeze(-1)).squeeze(-1)
         return self.score(reps, user.repeat_interleave(items.size(1)),
                           items.reshape(-1)).view(items.shape)
