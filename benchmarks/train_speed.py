@@ -6,7 +6,11 @@ sampled triples):
 * ours: pyg_denoise.nn.LightGCN on a BipartiteAdjacency (CSR built once, SymmetricSpMM);
 * pyg-edge_index: torch_geometric.nn.models.LightGCN driven with the undirected edge_index
   (gcn_norm and gather/scatter message passing at every step);
-* pyg-csr: the same PyG model driven with a torch.sparse CSR adjacency (adj_t).
+* pyg-csr: the same PyG model driven with a torch.sparse CSR adjacency (adj_t);
+* adapter / adapter-csr: the same PyG model wrapped by pyg_denoise.nn.PyGRecommender (what the
+  trainer runs for `--model pyg:lightgcn`), given the graph as edge_index or as the CSR adj_t
+  it builds once per propagation graph: the adapter's own cost is the difference to the
+  matching pyg row.
 
 Reports the mean step time and the epoch time (one epoch = |train| samples): measured in
 full for ML-100K, extrapolated from --steps steps for Gowalla (its PyG edge_index epoch
@@ -27,7 +31,7 @@ from torch_geometric.utils import to_torch_csr_tensor
 from pyg_denoise.data import split_edge_index
 from pyg_denoise.data.negative_sampling import BPRSampler
 from pyg_denoise.datasets import Gowalla, MovieLens100K
-from pyg_denoise.nn import BipartiteAdjacency, LightGCN
+from pyg_denoise.nn import BipartiteAdjacency, LightGCN, PyGRecommender
 from pyg_denoise.nn.loss import bpr_loss, regularization
 from pyg_denoise.transforms import RandomSplit
 
@@ -50,6 +54,20 @@ def make_ours(U, I, train, device):
         users, items = model.get_embedding(adj)
         s = model.score((users, items), u.repeat(2), torch.cat([p, n]))
         pos, neg = s.split(u.numel())
+        reg = regularization(model.ego_embeddings(u, torch.cat([p, n])), [], 'lightgcn',
+                             1e-4, u.numel())
+        return bpr_loss(pos, neg).mean() + reg
+
+    return model, step
+
+
+def make_adapter(U, I, train, device, adjacency):
+    model = PyGRecommender(PyGLightGCN(U + I, 64, 3), U, I, adjacency=adjacency).to(device)
+    adj = BipartiteAdjacency(train.to(device), U, I)
+
+    def step(u, p, n):  # the trainer's step: Recommender API, the LightGCN regulariser
+        reps = model.get_embedding(adj)
+        pos, neg = model.score(reps, u.repeat(2), torch.cat([p, n])).split(u.numel())
         reg = regularization(model.ego_embeddings(u, torch.cat([p, n])), [], 'lightgcn',
                              1e-4, u.numel())
         return bpr_loss(pos, neg).mean() + reg
@@ -113,7 +131,9 @@ def main():
     results = {}
     for name, make in (('ours', lambda: make_ours(U, I, train, device)),
                        ('pyg-csr', lambda: make_pyg(U, I, train, device, True)),
-                       ('pyg-edge_index', lambda: make_pyg(U, I, train, device, False))):
+                       ('pyg-edge_index', lambda: make_pyg(U, I, train, device, False)),
+                       ('adapter-csr', lambda: make_adapter(U, I, train, device, 'csr')),
+                       ('adapter', lambda: make_adapter(U, I, train, device, 'edge_index'))):
         if name in args.skip.split(','):
             continue
         torch.manual_seed(0)

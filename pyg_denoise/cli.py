@@ -12,6 +12,7 @@ Everything it does is a composition of the library's API (datasets, transforms, 
 :class:`~pyg_denoise.trainer.Trainer`); it adds no logic of its own beyond choosing them.
 """
 import argparse
+import contextlib
 import copy
 import dataclasses
 import json
@@ -19,6 +20,7 @@ import logging
 import os
 import os.path as osp
 import sys
+import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -31,8 +33,9 @@ from pyg_denoise.benchmark import (DEFAULT_RULES, groups_to_markdown, run_record
                                    to_markdown, write_report)
 from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
 from pyg_denoise.nn import (CDAE, GMF, MF, NGCF, ItemKNN, LightGCN, NeuMF, Popularity,
-                            Recommender)
+                            PyGRecommender, Recommender, pyg_backbone)
 from pyg_denoise.distributed import init_distributed
+from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
 from pyg_denoise.metrics.ranking import COLD_START, GROUPS
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.trainer import Trainer, TrainConfig
@@ -66,6 +69,11 @@ MODELS: Dict[str, Callable[..., Recommender]] = {
     'cdae': lambda u, i, a: CDAE(u, i, hidden_dim=a.dim),
     'pop': lambda u, i, a: Popularity(u, i),
     'itemknn': lambda u, i, a: ItemKNN(u, i, k=a.knn_k, shrink=a.knn_shrink),
+    # PyG's own models through the adapter (pyg_denoise.nn.PyGRecommender)
+    # (the graph as one CSR adj_t built once: PyG's sparse path, same results as edge_index)
+    'pyg:lightgcn': lambda u, i, a: pyg_backbone('lightgcn', u, i, a.dim, a.layers, 'csr'),
+    'pyg:sage': lambda u, i, a: pyg_backbone('sage', u, i, a.dim, a.layers),
+    'pyg:gcn': lambda u, i, a: pyg_backbone('gcn', u, i, a.dim, a.layers, 'csr'),
 }
 #: Baselines without parameters: evaluated once, never with a denoiser.
 BASELINES = ('pop', 'itemknn')
@@ -162,6 +170,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--model', default='lightgcn', choices=sorted(MODELS),
                    help='a backbone, or a baseline without training: pop (most popular '
                    'in the training graph), itemknn (item-based cosine neighbours)')
+    g.add_argument('--model-factory', default=None, metavar='MODULE:FUNCTION',
+                   help="your own model: FUNCTION(num_users, num_items) from MODULE (a "
+                   "module path or a .py file) returns a Recommender or a PyG module "
+                   "(wrapped by PyGRecommender); replaces --model")
     g.add_argument('--knn-k', type=int, default=100, help='itemknn: neighbours per item')
     g.add_argument('--knn-shrink', type=float, default=0.0,
                    help='itemknn: shrinkage of the cosine similarity')
@@ -270,6 +282,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g = run.add_argument_group('run')
     g.add_argument('--seed', type=int, default=0)
     g.add_argument('--device', default='auto')
+    g.add_argument('--threads', type=int, default=None, metavar='N',
+                   help="intra-op CPU threads (default: torch's choice, or OMP_NUM_THREADS "
+                   'when set; in a benchmark with --jobs: the cores divided by --jobs)')
     g.add_argument('--out', default=None, help='output folder (results.json, log.jsonl, '
                    'checkpoints; an interrupted run resumes there)')
     g.add_argument('--no-resume', action='store_true', help='ignore a checkpoint in --out')
@@ -317,6 +332,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--report-only', action='store_true', help='train nothing: summarise '
                    'the finished runs of the grid (e.g. while it runs, or after several '
                    'calls with different method options)')
+    g.add_argument('--jobs', type=int, default=1, metavar='N',
+                   help='run N cells at once, each in its own process with --threads (default '
+                   'cores // N) intra-op threads; a failed cell is reported with its log '
+                   '(CELL/run.log) while the others go on')
+    g.add_argument('--executor', default='local', choices=list(EXECUTORS),
+                   help="local: --jobs processes on this machine; ray: each cell a Ray task "
+                   "asking for --threads CPUs (pip install -e '.[ray]')")
+    g.add_argument('--address', default=None, help='the Ray cluster to join (default: '
+                   'start a local one for this grid)')
     g.add_argument('--grid-out', default='runs/benchmark', help='folder of the grid: one '
                    'sub-folder per run (finished runs are skipped, interrupted ones resume), '
                    'results.json and results.md')
@@ -517,12 +541,54 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
                       negative_distribution='popularity' if args.denoiser == 'wbpr'
                       else 'uniform', negative_alpha=args.wbpr_alpha)
     torch.manual_seed(args.seed)
-    model = MODELS[model_name](data['user'].num_nodes, data['item'].num_nodes, args)
+    if args.model_factory:
+        model = model_from_factory(args.model_factory, data['user'].num_nodes,
+                                   data['item'].num_nodes)
+    else:
+        model = MODELS[model_name](data['user'].num_nodes, data['item'].num_nodes, args)
     denoiser = DENOISERS[args.denoiser](args)
     if args.graph_every > 0:
         denoiser = GraphDenoising(denoiser or Denoiser(), every=args.graph_every,
                                   prune_below=args.prune_below)
     return model, cfg, denoiser
+
+
+def model_from_factory(spec: str, num_users: int, num_items: int) -> Recommender:
+    r"""The model :obj:`MODULE:FUNCTION` builds for :obj:`(num_users, num_items)`:
+    :obj:`MODULE` is an importable module or a :obj:`.py` file; a returned
+    :class:`torch.nn.Module` that is not a :class:`Recommender` is wrapped by
+    :class:`~pyg_denoise.nn.PyGRecommender` (its kind detected)."""
+    import importlib
+    import importlib.util
+
+    module_name, sep, func_name = spec.rpartition(':')
+    if not sep or not module_name or not func_name:
+        raise SystemExit(f"pyg-denoise: --model-factory must be MODULE:FUNCTION (got "
+                         f"{spec!r})")
+    try:
+        if module_name.endswith('.py'):
+            loader = importlib.util.spec_from_file_location('_pyg_denoise_factory',
+                                                            module_name)
+            if loader is None or not osp.isfile(module_name):
+                raise ImportError(f'no file {module_name}')
+            module = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise SystemExit(f"pyg-denoise: --model-factory {spec}: cannot import "
+                         f"{module_name!r} ({e})")
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise SystemExit(f"pyg-denoise: --model-factory {spec}: {module_name!r} has no "
+                         f"function {func_name!r}")
+    model = func(num_users, num_items)
+    if isinstance(model, Recommender):
+        return model
+    if isinstance(model, torch.nn.Module):
+        return PyGRecommender(model, num_users, num_items)
+    raise SystemExit(f"pyg-denoise: --model-factory {spec} returned a "
+                     f"{type(model).__name__}, not a torch.nn.Module")
 
 
 def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
@@ -532,6 +598,11 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
             rank = init_distributed()[0]
         except RuntimeError as e:  # not under torchrun: say how to start it
             raise SystemExit(f'pyg-denoise: {e}') from e
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"pyg-denoise: --threads must be a positive integer (got "
+                             f"{args.threads})")
+        set_threads(args.threads)
     if rank != 0:
         logger.setLevel(logging.WARNING)
         dist.barrier()  # rank 0 processes (and caches) the dataset first
@@ -558,7 +629,9 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
         'train_noisy': (int((data[EDGE_TYPE].noisy & split_mask(data, 'train')).sum())
                         if 'noisy' in data[EDGE_TYPE] else None),
     }
-    results['command'] = ' '.join(['pyg-denoise'] + sys.argv[1:])
+    results['command'] = getattr(args, 'command_line', None) or \
+        ' '.join(['pyg-denoise'] + sys.argv[1:])
+    results['threads'] = torch.get_num_threads()
     if rank != 0:  # rank 0 writes the files and the table
         return results
     if args.export_graph:
@@ -590,6 +663,9 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     if args.distributed:
         raise SystemExit("pyg-denoise: --distributed is an option of 'run' (one training "
                          "under torchrun), not of 'benchmark'")
+    if args.model_factory:
+        raise SystemExit("pyg-denoise: --model-factory is an option of 'run'; in a grid, "
+                         "name the models with --models (pyg:lightgcn, pyg:sage, pyg:gcn, ...)")
     datasets = args.datasets or [args.dataset]
     models = args.models or [args.model]
     for name, given, allowed in (('datasets', [] if args.train else datasets, DATASETS),
@@ -612,28 +688,51 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         models = models + ['pop']
     cells = [(d, m, n, s) for d in datasets for m in models
              for n in (['none'] if m in BASELINES else args.denoisers) for s in args.seeds]
-    for i, (dataset, model, denoiser, seed) in enumerate(cells):
+    if args.jobs < 1:
+        raise SystemExit(f"pyg-denoise: --jobs must be a positive integer (got {args.jobs})")
+    parallel = args.jobs > 1 or args.executor != 'local'
+    command = ' '.join(['pyg-denoise'] + sys.argv[1:])
+    todo = []
+    for dataset, model, denoiser, seed in cells:
+        out = osp.join(args.grid_out, dataset, model, denoiser, f'seed{seed}')
+        if args.report_only or osp.isfile(osp.join(out, 'results.json')):
+            continue
+        run_args = copy.copy(args)
+        if not args.train:
+            run_args.dataset = dataset
+        run_args.model, run_args.denoiser = model, denoiser
+        run_args.seed, run_args.out, run_args.track_test = seed, out, True
+        run_args.command_line = command
+        if parallel:  # one progress display for the grid, not one per run
+            run_args.no_progress = True
+        if args.export_graph:  # a file name inside each run's folder
+            run_args.export_graph = osp.join(out, osp.basename(args.export_graph))
+        todo.append(run_args)
+    if todo:
+        threads = args.threads if not parallel else threads_per_job(args.jobs, args.threads)
+        how = (f'{args.jobs} at a time' if args.executor == 'local' else 'on Ray') + \
+            (f', {threads} thread(s) each' if threads else '')
+        logger.info(f"{len(todo)} of {len(cells)} cells to run ({how}); "
+                    f"{len(cells) - len(todo)} finished before")
+        t0 = time.perf_counter()
+        outcomes = execute(grid_cell if parallel else _grid_cell_here, todo,
+                           jobs=args.jobs if args.executor == 'local' else 1,
+                           threads=threads, executor=args.executor, address=args.address,
+                           describe=lambda a: f'{a.model} {a.denoiser} seed {a.seed}',
+                           progress=parallel and not args.no_progress)
+        for run_args, value, error in outcomes:
+            if error is not None:
+                last = error.strip().splitlines()[-1]
+                where = osp.join(run_args.out, 'run.log') if parallel else 'above'
+                failed.append((run_args.out, f'{last} (log: {where})'))
+            elif value:  # a worker on another machine: its files, written here
+                _write_missing(run_args.out, value)
+        logger.info(f"grid: {len(todo)} cells in {time.perf_counter() - t0:.1f} s")
+    for dataset, model, denoiser, seed in cells:
         out = osp.join(args.grid_out, dataset, model, denoiser, f'seed{seed}')
         path = osp.join(out, 'results.json')
-        if not osp.isfile(path) and args.report_only:
-            continue
         if not osp.isfile(path):
-            logger.info(f"[{i + 1}/{len(cells)}] {dataset} {model} {denoiser} seed {seed}")
-            run_args = copy.copy(args)
-            if not args.train:
-                run_args.dataset = dataset
-            run_args.model, run_args.denoiser = model, denoiser
-            run_args.seed, run_args.out, run_args.track_test = seed, out, True
-            if args.export_graph:  # a file name inside each run's folder
-                run_args.export_graph = osp.join(out, osp.basename(args.export_graph))
-            try:
-                run(run_args)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:  # one failed run must not stop the grid
-                failed.append((out, f'{type(exc).__name__}: {exc}'))
-                logger.error(f"run {out} failed:\n{traceback.format_exc()}")
-                continue
+            continue
         with open(path) as f:
             results = json.load(f)
         records.append({'dataset': dataset, 'model': model, 'denoiser': denoiser,
@@ -660,6 +759,51 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         raise SystemExit(f"pyg-denoise: {len(failed)} run(s) failed: " +
                          '; '.join(f'{o} ({e})' for o, e in failed))
     return rows
+
+
+def _grid_cell_here(run_args: argparse.Namespace, threads: Optional[int]) -> None:
+    r"""One cell of a sequential grid, in this process (its table printed as usual)."""
+    logger.info(f"{run_args.model} {run_args.denoiser} seed {run_args.seed}")
+    try:
+        run(run_args)
+    except SystemExit as e:  # a refused cell: reported, the grid goes on
+        raise RuntimeError(str(e)) from None
+
+
+def grid_cell(run_args: argparse.Namespace, threads: Optional[int]) -> Dict[str, str]:
+    r"""One cell of a grid in a worker process (local or Ray): :func:`run` with its log
+    lines and printed table going to :obj:`OUT/run.log`. Returns the texts of
+    :obj:`results.json` and :obj:`run.log`, which the grid writes into its own folder
+    when the worker's file system is another machine's."""
+    os.makedirs(run_args.out, exist_ok=True)
+    log_path = osp.join(run_args.out, 'run.log')
+    handler = logging.FileHandler(log_path)
+    handler.setFormatter(logging.Formatter('%(message)s'))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with open(log_path, 'a') as f, contextlib.redirect_stdout(f):
+            try:
+                run(run_args)
+            except SystemExit as e:
+                raise RuntimeError(str(e)) from None
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    with open(osp.join(run_args.out, 'results.json')) as f:
+        results = f.read()
+    with open(log_path) as f:
+        return {'results': results, 'log': f.read()}
+
+
+def _write_missing(out: str, value: Dict[str, str]) -> None:
+    os.makedirs(out, exist_ok=True)
+    for name, key in (('run.log', 'log'), ('results.json', 'results')):
+        path = osp.join(out, name)
+        if not osp.isfile(path):
+            with open(path + '.tmp', 'w') as f:
+                f.write(value[key])
+            os.replace(path + '.tmp', path)
 
 
 def info(args: argparse.Namespace) -> None:

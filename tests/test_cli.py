@@ -245,3 +245,37 @@ def test_a_baseline_refuses_a_denoiser(tmp_path):
     with pytest.raises(SystemExit, match='--model pop is a baseline'):
         main(['run', '--train', files['train'], '--test', files['test'], '--model', 'pop',
               '--denoiser', 'tce', '--no-progress', '-q'])
+
+
+@pytest.mark.parametrize('model', ['pyg:lightgcn', 'pyg:sage', 'pyg:gcn'])
+def test_pyg_models_through_run(tmp_path, model):
+    files = write_split_files(tmp_path)
+    out = tmp_path / 'out'
+    res = main(['run', '--train', files['train'], '--val', files['val'], '--test',
+                files['test'], '--model', model, '--denoiser', 'rce', '--epochs', '2',
+                '--dim', '8', '--layers', '2', '--ks', '5', '--out', str(out),
+                '--no-progress', '-q'])
+    results = json.loads((out / 'results.json').read_text())
+    assert results['model'].startswith('PyGRecommender(')
+    assert results['denoiser'].startswith('ReweightedLoss')
+
+
+def test_model_factory_from_a_file(tmp_path):
+    files = write_split_files(tmp_path)
+    factory = tmp_path / 'my_model.py'
+    factory.write_text(
+        'from torch_geometric.nn.models import LightGCN\n'
+        'def build(num_users, num_items):\n'
+        '    return LightGCN(num_users + num_items, 8, 2)\n')
+    out = tmp_path / 'out'
+    main(['run', '--train', files['train'], '--test', files['test'], '--model-factory',
+          f'{factory}:build', '--denoiser', 'tce', '--epochs', '2', '--ks', '5',
+          '--select', 'last', '--out', str(out), '--no-progress', '-q'])
+    results = json.loads((out / 'results.json').read_text())
+    assert "kind='lightgcn'" in results['model']
+    for spec, match in ((f'{factory}:nothing', "has no function 'nothing'"),
+                        ('no_such_module_xyz:build', 'cannot import'),
+                        ('build', 'must be MODULE:FUNCTION')):
+        with pytest.raises(SystemExit, match=match):
+            main(['run', '--train', files['train'], '--test', files['test'],
+                  '--model-factory', spec, '--epochs', '1', '--no-progress', '-q'])

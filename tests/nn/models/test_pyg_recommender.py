@@ -27,12 +27,13 @@ def edges(seed=0, n=60):
 
 @pytest.mark.parametrize('weighted', [False, True])
 @pytest.mark.parametrize('layers', [0, 1, 3])
-def test_pyg_lightgcn_equals_ours_for_the_same_weights(weighted, layers):
+@pytest.mark.parametrize('adjacency', ['edge_index', 'csr'])
+def test_pyg_lightgcn_equals_ours_for_the_same_weights(weighted, layers, adjacency):
     ei, gen = edges()
     w = torch.rand(ei.size(1), generator=gen) if weighted else None
     adj = BipartiteAdjacency(ei, U, I, w)
     ours = LightGCN(U, I, embedding_dim=8, num_layers=layers)
-    theirs = PyGRecommender(PyGLightGCN(U + I, 8, layers), U, I)
+    theirs = PyGRecommender(PyGLightGCN(U + I, 8, layers), U, I, adjacency=adjacency)
     assert theirs.kind == 'lightgcn' and theirs.accepts_edge_weight
     theirs.model.embedding.weight.data.copy_(ours.embedding.weight.data)
     for a, b in zip(ours.get_embedding(adj), theirs.get_embedding(adj)):
@@ -56,6 +57,8 @@ def test_kinds_are_detected_and_bad_models_refused():
         PyGRecommender(lambda x: x, U, I)
     with pytest.raises(ValueError, match='Unknown PyG model'):
         pyg_backbone('gat', U, I)
+    with pytest.raises(ValueError, match="'adjacency'"):
+        PyGRecommender(PyGLightGCN(U + I, 8, 2), U, I, adjacency='dense')
 
 
 def test_propagation_weights_reach_the_model_or_are_refused():
@@ -101,11 +104,12 @@ DENOISERS = {
 }
 
 
-@pytest.mark.parametrize('name', ['lightgcn', 'sage', 'gcn'])
+@pytest.mark.parametrize('name', ['lightgcn', 'lightgcn-csr', 'sage', 'gcn'])
 @pytest.mark.parametrize('method', list(DENOISERS))
 def test_every_denoiser_trains_a_wrapped_pyg_model(name, method):
     torch.manual_seed(0)
-    model = pyg_backbone(name, U, I, 8, 2)
+    model = pyg_backbone(name.split('-')[0], U, I, 8, 2,
+                         adjacency='csr' if name.endswith('-csr') else 'edge_index')
     cfg = TrainConfig(epochs=3, batch_size=64, progress=False, ks=(5, ), lr=0.01)
     trainer = Trainer(model, small(), cfg, denoiser=DENOISERS[method]())
     if method == 'graph' and name == 'sage':  # SAGEConv takes no edge weights
