@@ -148,6 +148,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help="auto: the dataset's official split if it has one, else random")
     g.add_argument('--ratios', type=_float_list, default=[0.8, 0.1, 0.1],
                    help='train,val,test shares of random/temporal splits')
+    g.add_argument('--split-remainder', default='train', choices=['train', 'val'],
+                   help="which split of a random split takes each user's rounding remainder "
+                   "(val: PLD's official code, with --ratios 0.7,0.1,0.2)")
     g.add_argument('--noisy', default='auto', help="noise rule, e.g. 'rating<3' "
                    "('none' to skip; auto: the dataset's usual rule)")
     g.add_argument('--clean', default='auto', help="clean-test rule, e.g. 'rating>=4' "
@@ -390,7 +393,7 @@ def load_data(args: argparse.Namespace) -> HeteroData:
     if split == 'official' and not has_split(data):
         raise SystemExit("pyg-denoise: this data has no official split; use --split random")
     if split == 'random':
-        data = RandomSplit(args.ratios, seed=args.seed)(data)
+        data = RandomSplit(args.ratios, remainder=args.split_remainder, seed=args.seed)(data)
     elif split == 'temporal':
         data = TemporalSplit(args.ratios)(data)
     elif split == 'loo':

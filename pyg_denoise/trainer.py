@@ -58,7 +58,8 @@ class TrainConfig:
         eval_every: Evaluate every this many epochs (and at the last one).
         ks: Cut-offs of the reported metrics.
         select: Model selection rule: :obj:`'val:<metric>'` (e.g. :obj:`'val:recall@20'`),
-            :obj:`'val_loss'` (loss on validation positives with fresh negatives, as ADT),
+            :obj:`'val_loss'` (loss on validation positives with fresh negatives, with
+            the method's own loss as ADT computes it: T-CE truncated, R-CE reweighted),
             :obj:`'val_loss_revised'` (the same without the 20 % highest-loss validation
             positives, EvalDenoisingRec's ``ERM_RE``), :obj:`'last'`, or
             :obj:`'test:<metric>'` (oracle, a diagnostic only).
@@ -426,8 +427,11 @@ class Trainer:
         trainer's sampler (seeded by the epoch), as ADT and DCF select models.
 
         Returns:
-            :obj:`val_loss`: the mean per-sample loss; :obj:`val_loss_revised`: the same
-            after dropping the :obj:`revised` share of validation positives with the
+            :obj:`val_loss`: the denoiser's
+            :meth:`~pyg_denoise.transforms.Denoiser.validation_loss` (ADT: T-CE's
+            truncated and R-CE's reweighted loss at the current iteration; the plain mean
+            per-sample loss for normal training and the other methods);
+            :obj:`val_loss_revised`: the plain mean after dropping the :obj:`revised` share of validation positives with the
             highest loss (EvalDenoisingRec's ``ERM_RE``; for BCE the negatives' rows are
             all kept, for BPR a sample is a triple).
         """
@@ -437,13 +441,15 @@ class Trainer:
         neg = self.negatives.sample(val[0], gen)
         batch = Triples(val[0], val[1], neg, torch.arange(val.size(1), device=self.device))
         losses, _ = self.batch_losses(batch, adj=self.current_adjacency())
+        losses.iteration = self.iteration
         self.model.train()
         loss, label = losses.loss, losses.label
         pos = loss[label].sort().values
         kept = pos[:int(pos.numel() * (1 - revised))]
         revised_loss = (kept.sum() + loss[~label].sum()) / max(kept.numel() +
                                                                int((~label).sum()), 1)
-        return {'val_loss': float(loss.mean()), 'val_loss_revised': float(revised_loss)}
+        return {'val_loss': float(self.denoiser.validation_loss(losses)),
+                'val_loss_revised': float(revised_loss)}
 
     @torch.no_grad()
     def export_graph(self) -> HeteroData:

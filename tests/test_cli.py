@@ -279,3 +279,25 @@ def test_model_factory_from_a_file(tmp_path):
         with pytest.raises(SystemExit, match=match):
             main(['run', '--train', files['train'], '--test', files['test'],
                   '--model-factory', spec, '--epochs', '1', '--no-progress', '-q'])
+
+
+def test_pld_split_is_reachable_from_the_command_line(tmp_path):
+    """PLD's per-user 7:1:2 split with the remainder to validation (--split-remainder val):
+    per user floor(0.7 n) training and floor(0.2 n) test edges."""
+    from pyg_denoise.cli import build_parser, load_data
+    from pyg_denoise.data.graph import split_mask
+    files = write_split_files(tmp_path)
+    for remainder in ('val', 'train'):
+        args = build_parser().parse_args([
+            'run', '--train', files['train'], '--split', 'random', '--ratios', '0.7,0.1,0.2',
+            '--split-remainder', remainder, '--noisy', 'none', '--clean', 'none'])
+        data = load_data(args)
+        user = data[EDGE_TYPE].edge_index[0]
+        for u in user.unique().tolist()[:10]:
+            n = int((user == u).sum())
+            n_train = int((split_mask(data, 'train') & (user == u)).sum())
+            n_test = int((split_mask(data, 'test') & (user == u)).sum())
+            if remainder == 'val':
+                assert (n_train, n_test) == (int(0.7 * n), int(0.2 * n))
+            else:
+                assert n_test == int(0.2 * n) and n_train >= int(0.7 * n)

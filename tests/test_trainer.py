@@ -269,3 +269,41 @@ def test_bad_config(bad):
 def test_model_graph_mismatch():
     with pytest.raises(ValueError, match='users'):
         Trainer(MF(41, 30), small_data(), config())
+
+
+def test_val_loss_is_the_methods_own_loss():
+    """ADT selects with the method's loss on the validation samples: T-CE's truncated mean
+    at the current drop rate, R-CE's reweighted mean; plain BCE for DCF, UDT and normal
+    training. val_loss_revised stays the plain loss without the worst 20 %."""
+    from pyg_denoise.data.graph import split_edge_index
+    from pyg_denoise.data.negative_sampling import Triples
+    from pyg_denoise.transforms import DCF, ReweightedLoss, TruncatedLoss
+    data = small_data()
+    out = {}
+    for name, make in (('none', lambda: None), ('dcf', lambda: DCF(num_gradual=3)),
+                       ('tce', lambda: TruncatedLoss(drop_rate=0.4, num_gradual=3)),
+                       ('rce', lambda: ReweightedLoss(beta=0.5))):
+        torch.manual_seed(0)
+        trainer = Trainer(GMF(40, 30), data, config(epochs=2, loss='bce'), denoiser=make())
+        trainer.fit()
+        got = trainer.validation_loss()
+        # the same samples by hand: validation positives and the epoch's fresh negatives
+        val = split_edge_index(data, 'val')
+        neg = trainer.negatives.sample(val[0], trainer.generator(trainer.epoch, salt=1))
+        trainer.model.eval()
+        with torch.no_grad():
+            losses, _ = trainer.batch_losses(Triples(val[0], val[1], neg,
+                                                     torch.arange(val.size(1))))
+        loss, label = losses.loss, losses.label
+        if name == 'tce':
+            rate = trainer.denoiser.rate(trainer.iteration)
+            assert rate == 0.4
+            key = loss * label
+            ref = loss[key.argsort(stable=True)[:int((1 - rate) * loss.numel())]].mean()
+        elif name == 'rce':
+            ref = (torch.exp(-0.5 * loss) * loss).mean()
+        else:
+            ref = loss.mean()
+        assert got['val_loss'] == pytest.approx(float(ref), rel=1e-6), name
+        out[name] = (got['val_loss'], float(loss.mean()))
+    assert out['tce'][0] < out['tce'][1] and out['rce'][0] < out['rce'][1]

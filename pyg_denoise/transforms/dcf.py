@@ -152,6 +152,10 @@ class DCF(TruncatedLoss):
         radius = lam * (s + lam * math.log(2 * s) / (s * s)) / ((n + 1) - lam)
         return mean, torch.relu(mean - radius)
 
+    def validation_loss(self, batch: LossBatch) -> Tensor:
+        r"""Plain BCE: the DCF code selects with the unmodified validation loss."""
+        return batch.loss.mean()
+
     def reduce(self, batch: LossBatch) -> Tensor:
         rate = self.rate(batch.iteration)
         self._last_rate = rate

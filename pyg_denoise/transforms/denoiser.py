@@ -102,6 +102,14 @@ class Denoiser(BaseTransform):
         r"""The batch loss from per-sample losses. Default: :math:`\frac1S\sum w\ell`."""
         return weighted_mean(batch.loss, batch.weight)
 
+    def validation_loss(self, batch: LossBatch) -> Tensor:
+        r"""The loss of the validation samples that the :obj:`'val_loss'` selection rule
+        minimises: the method's own training loss where its official code selects with it
+        (ADT: T-CE truncated at the current drop rate, R-CE reweighted), and the plain mean
+        per-sample loss otherwise (the default; DCF, UDT). It must not change the method's
+        state (no diagnostics are counted)."""
+        return batch.loss.mean()
+
     def training_step(self, trainer: 'Trainer', batch: 'Triples') -> Optional[Dict[str, float]]:
         r"""Override to own a batch's optimisation; return a dict of floats to log
         (:obj:`'loss'` at least). Returning :obj:`None` (the default) lets the trainer run

@@ -106,11 +106,15 @@ def nearest_users(emb: Tensor, users: Tensor, k: int, chunk_size: int = 1024) ->
 
 class CollidingInference:
     r"""Colliding inference (ADT, TKDE): for the users marked :obj:`sparse` (few extra
-    feedback relative to their implicit feedback), the scores become
+    feedback relative to their implicit feedback), the predictions become
     :math:`\lambda \hat{\mathbf y}_u + (1 - \lambda)\frac{1}{k}\sum_{j \in \mathcal N_u}
     \hat{\mathbf y}_j`, with :math:`\mathcal N_u` the :obj:`k` nearest users by inner product
-    in the **warm-up** model's user embeddings; other users keep their scores. A drop-in
+    in the **warm-up** model's user embeddings; other users keep their predictions. A drop-in
     :obj:`score_fn` for :func:`~pyg_denoise.metrics.evaluate_split`.
+
+    The predictions :math:`\hat{\mathbf y} = \sigma(\text{logits})` are probabilities, as
+    ADT mixes them (mixing raw logits weights the users unlike the paper); every row is
+    returned as probabilities, which leaves the ranking of the other users unchanged.
 
     Args:
         score_fn (callable): The final model's scores, users -> :obj:`[B, num_items]`.
@@ -133,14 +137,14 @@ class CollidingInference:
 
     @torch.no_grad()
     def __call__(self, users: Tensor) -> Tensor:
-        scores = self.score_fn(users)
+        scores = torch.sigmoid(self.score_fn(users))  # predictions, as ADT mixes them
         mask = self.sparse.to(users.device)[users]
         if self.lam == 1 or not bool(mask.any()):
             return scores
         neigh = self.neighbours.to(users.device)[users[mask]]          # [S, k]
         mix = torch.zeros_like(scores[mask])
         for t in range(self.k):  # k score rows at a time per sparse user: bounded memory
-            mix += self.score_fn(neigh[:, t])
+            mix += torch.sigmoid(self.score_fn(neigh[:, t]))
         scores[mask] = self.lam * scores[mask] + (1 - self.lam) * mix / self.k
         return scores
 

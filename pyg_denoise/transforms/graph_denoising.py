@@ -106,6 +106,9 @@ class GraphDenoising(Denoiser):
     def reduce(self, batch: LossBatch) -> Tensor:
         return self.denoiser.reduce(batch)
 
+    def validation_loss(self, batch: LossBatch) -> Tensor:
+        return self.denoiser.validation_loss(batch)
+
     def training_step(self, trainer: 'Trainer', batch: 'Triples') -> Optional[Dict[str, float]]:
         return self.denoiser.training_step(trainer, batch)
 

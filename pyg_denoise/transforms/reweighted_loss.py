@@ -46,6 +46,10 @@ class ReweightedLoss(Denoiser):
         store = ctx.data[EDGE_TYPE]
         self.noisy = store.noisy if 'noisy' in store else None
 
+    def validation_loss(self, batch: LossBatch) -> Tensor:
+        r"""ADT's validation loss for R-CE: the reweighted mean."""
+        return (torch.exp(-self.beta * batch.loss.detach()) * batch.loss).mean()
+
     def reduce(self, batch: LossBatch) -> Tensor:
         weight = torch.exp(-self.beta * batch.loss.detach())
         if self.noisy is not None:

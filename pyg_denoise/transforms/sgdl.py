@@ -616,8 +616,9 @@ class SGDL(Denoiser):
                                      float((counts * noisy).sum() / counts.sum()))
 
     def training_step(self, trainer: 'Trainer', batch: Triples) -> Optional[Dict[str, float]]:
-        if self.phase == 1:
-            return None
+        if self.phase == 1:  # normal training without the trainer's regulariser (no L2)
+            losses, _ = trainer.batch_losses(batch)
+            return {'loss': trainer.step(losses.loss.mean())}
         model, adj, cfg = trainer.model, trainer.current_adjacency(), trainer.config
         n = batch.user.numel()
         if not self.learn_weights:  # the official code's effective Phase II: fixed g

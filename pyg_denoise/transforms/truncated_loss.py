@@ -65,16 +65,23 @@ class TruncatedLoss(Denoiser):
         store = ctx.data[EDGE_TYPE]
         self.noisy = store.noisy if 'noisy' in store else None
 
+    def validation_loss(self, batch: LossBatch) -> Tensor:
+        r"""ADT's validation loss for T-CE: the truncated mean at the current drop rate."""
+        return self._truncated(batch, count=False)
+
     def reduce(self, batch: LossBatch) -> Tensor:
+        self._last_rate = self.rate(batch.iteration)
+        return self._truncated(batch, count=True)
+
+    def _truncated(self, batch: LossBatch, count: bool) -> Tensor:
         rate = self.rate(batch.iteration)
-        self._last_rate = rate
         loss = batch.loss
         num_keep = int((1 - rate) * loss.numel())
         key = loss.detach() * batch.label
         keep_idx = torch.argsort(key, stable=True)[:num_keep]
         keep = torch.zeros_like(batch.label)
         keep[keep_idx] = True
-        if self.noisy is not None:
+        if count and self.noisy is not None:
             pos = batch.label
             self._acc.update(keep[pos], self.noisy.to(keep.device)[batch.edge_id[pos]])
         kept = loss[keep_idx]

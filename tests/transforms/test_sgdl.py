@@ -358,3 +358,21 @@ def test_phase_two_scheduler_on_backbones_without_linear_propagation(Model):
     assert math.isfinite(last['meta_loss'])
     assert 0 < last['denoise/selected_distinct_share'] < 1
     assert -1 <= last['denoise/mean_gradient_cosine'] <= 1
+
+
+def test_phase_one_trains_without_the_trainers_regulariser():
+    """SGDL's official code has no L2 term in either phase: Phase I under a huge
+    lambda_reg makes exactly the steps of Phase I under none (the trainer's standard step
+    would add the regulariser)."""
+    data = planted_graph()
+    out = []
+    for lam in (0.0, 10.0):
+        torch.manual_seed(0)
+        model = MF(60, 60, embedding_dim=8)
+        cfg = TrainConfig(epochs=2, batch_size=128, lr=0.02, ks=(5, ), select='last',
+                          progress=False, lambda_reg=lam)
+        trainer = Trainer(model, data, cfg, denoiser=SGDL(history_len=5))
+        trainer.fit()
+        assert trainer.denoiser.phase == 1
+        out.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(out[0], out[1])

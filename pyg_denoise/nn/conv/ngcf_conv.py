@@ -14,9 +14,14 @@ class NGCFConv(torch.nn.Module):
         E^{(l+1)} = \mathrm{LeakyReLU}_{0.2}\big((\hat{A} + I) E^{(l)} W_1 + b_1\big) +
                     \mathrm{LeakyReLU}_{0.2}\big((\hat{A} E^{(l)} \odot E^{(l)}) W_2 + b_2\big)
 
-    followed by message dropout and row-wise L2 normalisation. The paper writes one
-    LeakyReLU over the sum (RecBole-GNN's ``BiGNNConv`` does that); the original code, which
-    produced the paper's numbers, applies it to each branch, and so does this layer.
+    followed by message dropout. The paper writes one LeakyReLU over the sum (RecBole-GNN's
+    ``BiGNNConv`` does that); the original code, which produced the paper's numbers, applies
+    it to each branch, and so does this layer.
+
+    .. note::
+        The output is **not** L2-normalised: in the original code the un-normalised
+        (post-dropout) output feeds the next layer and only the copies collected for the
+        final representation are row-normalised, which :class:`~pyg_denoise.nn.NGCF` does.
 
     Args:
         in_channels (int): Input size.
@@ -47,8 +52,7 @@ class NGCFConv(torch.nn.Module):
     def forward(self, x: Tensor, adj: BipartiteAdjacency) -> Tensor:
         side = self.conv(x, adj)
         out = F.leaky_relu(self.lin1(side + x), 0.2) + F.leaky_relu(self.lin2(side * x), 0.2)
-        out = F.dropout(out, p=self.dropout, training=self.training)
-        return F.normalize(out, p=2, dim=1)
+        return F.dropout(out, p=self.dropout, training=self.training)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.lin1.in_features}, '

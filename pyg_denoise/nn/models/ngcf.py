@@ -1,6 +1,7 @@
 from typing import List, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
@@ -13,9 +14,16 @@ class NGCF(Recommender):
     <https://arxiv.org/abs/1905.08108>`_ (Wang et al., SIGIR 2019).
 
     Layers of :class:`~pyg_denoise.nn.conv.NGCFConv` (W1 and W2 branches, element-wise
-    interaction term, LeakyReLU per branch as in the original TF code, message dropout, row
-    L2-normalisation); the final representation is the **concatenation** of layers
-    :math:`0..L` (64 + 3 x 64 = 256 dims by default); score = inner product.
+    interaction term, LeakyReLU per branch as in the original TF code, message dropout); the
+    final representation is the **concatenation** of layer 0 and the row-L2-normalised
+    outputs of layers :math:`1..L` (64 + 3 x 64 = 256 dims by default); score = inner
+    product.
+
+    .. note::
+        As in the original code, each layer's **un-normalised** (post-dropout) output
+        feeds the next layer; only the copies collected for the final representation are
+        normalised (:obj:`norm_embeddings` there). Before 0.1.0's fix the normalised
+        output was fed forward.
 
     Args:
         num_users (int): Number of users.
@@ -53,8 +61,8 @@ class NGCF(Recommender):
                 raise ValueError("NGCF needs the propagation graph ('adj')")
             adj = adj.to(x.device)
             for conv in self.convs:
-                x = conv(x, adj)
-                outs.append(x)
+                x = conv(x, adj)                             # fed forward un-normalised
+                outs.append(F.normalize(x, p=2, dim=1))      # collected normalised
         out = torch.cat(outs, dim=-1)
         return out[:self.num_users], out[self.num_users:]
 

@@ -115,3 +115,30 @@ def test_bad_arguments():
         MF(3, 3).recommend(None, torch.arange(3), k=4)
     with pytest.raises(ValueError, match='needs the propagation graph'):
         LightGCN(3, 3).get_embedding(None)
+
+
+def test_ngcf_feeds_unnormalised_layers_forward_and_collects_normalised_ones():
+    """The original NGCF code: ego = LReLU(sum branch) + LReLU(bi branch), dropout; the next
+    layer reads ego, the final representation concatenates l2_normalize(ego) per layer."""
+    import torch.nn.functional as F
+
+    from pyg_denoise.nn import NGCF, BipartiteAdjacency
+    torch.manual_seed(0)
+    U, I = 7, 5
+    ei = torch.tensor([[0, 0, 1, 2, 3, 4, 5, 6, 6], [0, 1, 2, 2, 3, 4, 0, 1, 4]])
+    adj = BipartiteAdjacency(ei, U, I)
+    model = NGCF(U, I, embedding_dim=4, layer_sizes=[3, 2], dropout=0.0).eval()
+    dense = adj.user_item_csr().to_dense()
+    A = torch.zeros(U + I, U + I)
+    A[:U] = dense
+    A[U:, :U] = dense[:, U:].t()
+    ego = model.embedding.weight
+    collected = [ego]
+    for conv in model.convs:
+        side = A @ ego
+        ego = F.leaky_relu(conv.lin1(side + ego), 0.2) + F.leaky_relu(conv.lin2(side * ego),
+                                                                      0.2)
+        collected.append(F.normalize(ego, p=2, dim=1))
+    ref = torch.cat(collected, 1)
+    users, items = model.get_embedding(adj)
+    assert torch.allclose(torch.cat([users, items]), ref, atol=1e-6)
