@@ -1,5 +1,6 @@
 r"""The epoch loop: sampling, the denoiser hooks, optimisation, evaluation, model
 selection, early stopping, checkpoints that resume exactly, progress and JSON-lines logs."""
+import copy
 import dataclasses
 import json
 import logging
@@ -251,6 +252,7 @@ class Trainer:
         self.bad_evals = 0
         self.best_state: Optional[Dict[str, Tensor]] = None
         self.best_edge_weight: Optional[Tensor] = None  # propagation weights of that epoch
+        self.best_denoiser_state: Optional[Dict[str, Any]] = None  # the method's, then
         self.train_seconds = 0.0
         self._warned_weight = False  # see train_epoch
 
@@ -455,7 +457,8 @@ class Trainer:
     def export_graph(self) -> HeteroData:
         r"""The training graph with each edge's clean score from the denoiser
         (:meth:`~pyg_denoise.transforms.Denoiser.edge_scores`, higher = more likely clean)
-        as :obj:`clean_score`, for the current model (the selected one after :meth:`fit`)."""
+        as :obj:`clean_score`, for the current model and denoiser state (after :meth:`fit`,
+        both of the selected epoch: its auxiliary models, generator, loss histories)."""
         out = self.train_data.clone()
         out[EDGE_TYPE].clean_score = self.denoiser.edge_scores(self).detach().cpu()
         return out
@@ -600,6 +603,7 @@ class Trainer:
             self.best = {'value': value, 'epoch': epoch,
                          'metrics': {k: v for k, v in row.items() if k.startswith('val')}}
             self.best_edge_weight = self._adj_weight
+            self.best_denoiser_state = copy.deepcopy(self.denoiser.state_dict())
             self.best_state = {k: v.detach().cpu().clone()
                                for k, v in self.model.state_dict().items()}
             self.bad_evals = 0
@@ -614,6 +618,8 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
             weight = self.best_edge_weight
+            if self.best_denoiser_state is not None:  # the method's state of that epoch,
+                self.denoiser.load_state_dict(self.best_denoiser_state)  # for export_graph
         self.adj = None
         self.adjacency(weight)  # the selected epoch's propagation graph
         t0 = time.perf_counter()
@@ -660,6 +666,7 @@ class Trainer:
             'best': self.best,
             'best_state': self.best_state,
             'best_edge_weight': self.best_edge_weight,
+            'best_denoiser_state': self.best_denoiser_state,
             'edge_weight': self._adj_weight,
             'bad_evals': self.bad_evals,
             'train_seconds': self.train_seconds,
@@ -702,6 +709,7 @@ class Trainer:
         self.history, self.best = state['history'], state['best']
         self.best_state, self.bad_evals = state['best_state'], state['bad_evals']
         self.best_edge_weight = state.get('best_edge_weight')
+        self.best_denoiser_state = state.get('best_denoiser_state')
         self.adjacency(state.get('edge_weight'))
         self.train_seconds = state['train_seconds']
         self._rewrite_log()

@@ -307,3 +307,37 @@ def test_val_loss_is_the_methods_own_loss():
         assert got['val_loss'] == pytest.approx(float(ref), rel=1e-6), name
         out[name] = (got['val_loss'], float(loss.mean()))
     assert out['tce'][0] < out['tce'][1] and out['rce'][0] < out['rce'][1]
+
+
+def test_export_graph_uses_the_selected_epochs_denoiser_state(tmp_path):
+    """After fit(), the exported clean scores come from the selected epoch's model *and*
+    the denoiser state of that epoch (not the last epoch's), also after a resume."""
+    class Counter(Denoiser):
+        def __init__(self):
+            self.seen = 0
+
+        def update(self, ctx):
+            self.seen = ctx.epoch
+
+        def edge_scores(self, trainer):
+            return torch.full((trainer.train_edge_index.size(1), ), float(self.seen))
+
+        def state_dict(self):
+            return {'seen': self.seen}
+
+        def load_state_dict(self, state):
+            self.seen = state['seen']
+
+    data = small_data()
+    torch.manual_seed(0)
+    cfg = config(epochs=8, eval_every=1, lr=0.05, select='val:recall@5')
+    trainer = Trainer(MF(40, 30), data, cfg, denoiser=Counter(), out_dir=str(tmp_path))
+    res = trainer.fit()
+    epoch = res['selection']['epoch']
+    assert epoch < 8  # the test is about an earlier epoch than the last
+    assert trainer.export_graph()['user', 'rates', 'item'].clean_score.unique().tolist() == \
+        [float(epoch)]
+    again = Trainer(MF(40, 30), data, cfg, denoiser=Counter(), out_dir=str(tmp_path))
+    again.fit()  # resumed: nothing to train, the state comes from the checkpoint
+    assert again.export_graph()['user', 'rates', 'item'].clean_score.unique().tolist() == \
+        [float(epoch)]
