@@ -157,6 +157,10 @@ def summarize(records: Sequence[Dict[str, Any]], rules: Sequence[str],
     return rows
 
 
+def _oracle_note(rule: str) -> str:
+    return ' (oracle: best test epoch, a diagnostic only)' if rule.startswith('test:') else ''
+
+
 def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
                 baseline: str = 'none') -> str:
     r"""Markdown tables of :func:`summarize`'s rows, one per (dataset, rule)."""
@@ -166,9 +170,8 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
         head = (row['dataset'], row['rule'])
         if head != current:
             current = head
-            oracle = ' (oracle: best test epoch, a diagnostic only)' \
-                if row['rule'].startswith('test:') else ''
-            out += ['', f"### {row['dataset']}, selected by `{row['rule']}`{oracle}", '',
+            out += ['', f"### {row['dataset']}, selected by `{row['rule']}`"
+                    f"{_oracle_note(row['rule'])}", '',
                     '| model | denoiser | seeds | ' + ' | '.join(metrics) +
                     f' | change of {metrics[0]} vs {baseline} | p (paired t) | rank | epochs |',
                     '|---|---|---|' + '---|' * len(metrics) + '---|---|---|---|']
@@ -203,10 +206,8 @@ def groups_to_markdown(rows: Sequence[Dict[str, Any]], metric: str,
             for g in groups:
                 n = [r[f'{g}/num_users']['mean'] for r in members if f'{g}/num_users' in r]
                 sizes.append(f"{g} (n≈{statistics.fmean(n):.0f})" if n else g)
-            oracle = ' (oracle: best test epoch, a diagnostic only)' \
-                if row['rule'].startswith('test:') else ''
             out += ['', f"### {row['dataset']}, {metric} by user group, selected by "
-                    f"`{row['rule']}`{oracle}", '',
+                    f"`{row['rule']}`{_oracle_note(row['rule'])}", '',
                     '| model | denoiser | seeds | ' + ' | '.join(sizes) + ' |',
                     '|---|---|---|' + '---|' * len(groups)]
         cells = []

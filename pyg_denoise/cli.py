@@ -201,6 +201,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "batch mean without 1/2), l2 (full tables), none")
     g.add_argument('--lambda-reg', type=float, default=1e-4)
     g.add_argument('--sampling', default='user', choices=['user', 'interaction'])
+    g.add_argument('--batch-unit', default='triples', choices=['triples', 'rows'],
+                   help="rows (BCE): batches of --batch-size pointwise rows, positives and "
+                   "negatives shuffled together, as the ADT family's code (a T-CE ramp "
+                   "counts those iterations)")
     g.add_argument('--eval-every', type=int, default=5)
     g.add_argument('--ks', type=_int_list, default=[10, 20])
     g.add_argument('--select', default='auto', help="'val:recall@20', 'val_loss', 'last', "
@@ -535,6 +539,7 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
     cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=lr,
                       optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
                       reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
+                      batch_unit=args.batch_unit,
                       eval_every=args.eval_every, ks=args.ks, select=select,
                       patience=args.patience, min_epoch=args.min_epoch,
                       ndcg_idcg=args.ndcg_idcg, track_test=args.track_test,

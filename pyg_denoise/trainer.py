@@ -10,7 +10,7 @@ import os.path as osp
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.distributed as dist
@@ -20,7 +20,7 @@ from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges, to_csr
-from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Triples
+from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Rows, Triples
 from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
                                      rank_and_world, shard_bounds)
 from pyg_denoise.metrics.ranking import (COLD_START, RankingEvaluator, ScoreFn,
@@ -53,6 +53,12 @@ class TrainConfig:
         reg: Regulariser, see :func:`~pyg_denoise.nn.loss.regularization`.
         lambda_reg: Its weight.
         sampling: :obj:`'user'` (user-uniform, LightGCN / PLD) or :obj:`'interaction'`.
+        batch_unit: :obj:`'triples'`: a batch is :obj:`batch_size` (user, positive,
+            negative) triples (BPR; with BCE their positive and negative rows);
+            :obj:`'rows'` (BCE only): :obj:`batch_size` pointwise rows, positives and
+            negatives shuffled together, as the ADT family's loaders (ADT, DCF,
+            EvalDenoisingRec) batch them, so an epoch has twice the iterations of
+            :obj:`'triples'` and a drop-rate ramp counted in iterations runs at their pace.
         num_negatives: Negatives per positive.
         negative_distribution: :obj:`'uniform'` or :obj:`'popularity'` (WBPR).
         negative_alpha: Popularity exponent of WBPR sampling.
@@ -97,6 +103,7 @@ class TrainConfig:
     reg: str = 'lightgcn'
     lambda_reg: float = 1e-4
     sampling: str = 'user'
+    batch_unit: str = 'triples'
     num_negatives: int = 1
     negative_distribution: str = 'uniform'
     negative_alpha: float = 1.0
@@ -126,7 +133,7 @@ class TrainConfig:
         if self.weight_decay < 0 or self.lambda_reg < 0:
             raise ValueError("'weight_decay' and 'lambda_reg' must be non-negative")
         choices = dict(optimizer=('adam', 'adamw'), loss=('bpr', 'bce'), reg=REGULARIZERS,
-                       sampling=('user', 'interaction'),
+                       sampling=('user', 'interaction'), batch_unit=('triples', 'rows'),
                        negative_distribution=('uniform', 'popularity'),
                        ndcg_idcg=('truncated', 'untruncated', 'both'))
         for name, allowed in choices.items():
@@ -136,6 +143,9 @@ class TrainConfig:
         if self.cold_start is not None and self.cold_start not in COLD_START:
             raise ValueError(f"'cold_start' must be None or one of {list(COLD_START)} "
                              f"(got {self.cold_start!r})")
+        if self.batch_unit == 'rows' and (self.loss != 'bce' or self.distributed):
+            raise ValueError("batch_unit='rows' (pointwise rows) needs loss='bce' and one "
+                             "process (not distributed)")
         if self.patience is not None and self.patience <= 0:
             raise ValueError(f"'patience' must be positive or None (got {self.patience})")
         sel = self.select
@@ -237,6 +247,11 @@ class Trainer:
                                          cfg.negative_distribution, cfg.negative_alpha)
         self.evaluator = RankingEvaluator(cfg.ks, ndcg_idcg=cfg.ndcg_idcg,
                                           chunk_size=cfg.eval_chunk_size)
+        if cfg.batch_unit == 'rows' and self.denoiser.owns_step:
+            raise ValueError(f"{self.denoiser!r} runs its own training step on (user, "
+                             f"positive, negative) triples; batch_unit='rows' is for the "
+                             f"methods that reduce the trainer's losses (normal training, "
+                             f"T-CE, R-CE, DCF, UDT)")
         if not model.trainable and type(self.denoiser) is not Denoiser:
             raise ValueError(f"{type(model).__name__} has no parameters to train, so "
                              f"{self.denoiser!r} has nothing to denoise: evaluate it without "
@@ -303,14 +318,15 @@ class Trainer:
         return self.adj if self.adj is not None else self.adjacency()
 
     # Losses ---------------------------------------------------------------------------------
-    def batch_losses(self, batch: Triples, weight: Optional[Tensor] = None,
+    def batch_losses(self, batch: Union[Triples, Rows], weight: Optional[Tensor] = None,
                      adj: Optional[BipartiteAdjacency] = None,
                      reps: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[LossBatch, Tensor]:
         r"""Per-sample losses of a batch and the regulariser (one propagation serves both
         the positive and negative scores).
 
         Args:
-            batch (Triples): The samples.
+            batch (Triples or Rows): The samples (pointwise :class:`Rows` with
+                :obj:`batch_unit='rows'`).
             weight (torch.Tensor, optional): :obj:`edge_label_weight` of the epoch's
                 positives, indexed by :obj:`batch.edge_id`.
             adj (BipartiteAdjacency, optional): The propagation graph (default: current).
@@ -324,6 +340,8 @@ class Trainer:
         cfg = self.config
         if reps is None:
             reps = self.embed(adj)
+        if isinstance(batch, Rows):
+            return self._row_losses(batch, weight, reps)
         n = batch.user.numel()
         sharded = self._ddp is not None and torch.is_grad_enabled()
         lo, hi = shard_bounds(n, self.rank, self.world_size) if sharded else (0, n)
@@ -359,6 +377,22 @@ class Trainer:
         if sharded and cfg.reg not in ('l2', 'none'):  # per-row terms: sum of the shards
             reg = all_reduce_sum(reg, self._group)
         return LossBatch(loss, label, edge_id, w, self.iteration, user), reg
+
+    def _row_losses(self, batch: Rows, weight: Optional[Tensor],
+                    reps: Tuple[Tensor, Tensor]) -> Tuple[LossBatch, Tensor]:
+        r"""Per-row BCE of a batch of pointwise rows and the regulariser of its rows."""
+        cfg = self.config
+        score = self.model.score(reps, batch.user, batch.item)
+        loss = bce_loss(score, batch.label.to(score.dtype))
+        w = None
+        if weight is not None:
+            w = torch.where(batch.label, weight[batch.edge_id.clamp(min=0)],
+                            torch.ones_like(score))
+        reg = regularization(self.model.ego_embeddings(batch.user, batch.item),
+                             self.model.embedding_tables(), cfg.reg, cfg.lambda_reg,
+                             len(batch))
+        return LossBatch(loss, batch.label, batch.edge_id, w, self.iteration,
+                         batch.user), reg
 
     def step(self, loss: Tensor) -> float:
         r"""One optimiser step on :obj:`loss`; returns its value."""
@@ -547,7 +581,9 @@ class Trainer:
         sampler = BPRSampler(pos_index, self.num_users, self.num_items, cfg.sampling,
                              self.negatives, cfg.num_negatives)
         total, count, extra = 0.0, 0, {}
-        for batch in sampler.batches(cfg.batch_size, gen):
+        batches = sampler.row_batches(cfg.batch_size, gen) if cfg.batch_unit == 'rows' \
+            else sampler.batches(cfg.batch_size, gen)
+        for batch in batches:
             out = self.denoiser.training_step(self, batch)
             if out is None:
                 losses, reg = self.batch_losses(batch, weight, adj)
@@ -688,7 +724,11 @@ class Trainer:
         # tensors to this trainer's device (the optimiser's own loader places its state)
         state = dict(_to_device({k: v for k, v in state.items() if k != 'optimizer'},
                                 self.device), optimizer=state['optimizer'])
-        mine, theirs = self.config.to_dict(), state['config']
+        # a key that an older checkpoint lacks holds its default
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        mine = self.config.to_dict()
+        theirs = {**{k: v for k, v in defaults.items() if k not in state['config']},
+                  **state['config']}
         free = {'epochs', 'patience', 'progress', 'device', 'track_test', 'distributed'}
         diff = sorted(k for k in set(mine) | set(theirs)
                       if k not in free and mine.get(k) != theirs.get(k))

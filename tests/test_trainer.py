@@ -341,3 +341,49 @@ def test_export_graph_uses_the_selected_epochs_denoiser_state(tmp_path):
     again.fit()  # resumed: nothing to train, the state comes from the checkpoint
     assert again.export_graph()['user', 'rates', 'item'].clean_score.unique().tolist() == \
         [float(epoch)]
+
+
+def test_pointwise_rows_are_the_adt_familys_batches():
+    """batch_unit='rows': an epoch is every positive row and its negative row, shuffled
+    together and cut into batch_size rows (ADT's loader), so BCE epochs have twice the
+    iterations of triples and T-CE's ramp counts them."""
+    from pyg_denoise.data.graph import split_edge_index
+    from pyg_denoise.data.negative_sampling import BPRSampler, Rows
+    from pyg_denoise.transforms import PLD, TruncatedLoss
+    data = small_data()
+    train = split_edge_index(data, 'train')
+    sampler = BPRSampler(train, 40, 30, 'interaction')
+    batches = list(sampler.row_batches(64, torch.Generator().manual_seed(0)))
+    assert [len(b) for b in batches[:-1]] == [64] * (len(batches) - 1)
+    rows = Rows(*(torch.cat(t) for t in zip(*batches)))
+    assert len(rows) == 2 * train.size(1)
+    pos = rows.edge_id[rows.label]
+    assert torch.equal(pos.sort().values, torch.arange(train.size(1)))  # each once
+    assert torch.equal(rows.item[rows.label], train[1, pos])
+    assert bool((rows.edge_id[~rows.label] == -1).all())
+    mixed = [float(b.label.float().mean()) for b in batches[:-1]]
+    assert min(mixed) < 0.5 < max(mixed)  # shuffled together, not paired
+    # the trainer: iterations per epoch, the ramp, and the row losses
+    for unit, per_epoch in (('triples', -(-train.size(1) // 64)),
+                            ('rows', -(-2 * train.size(1) // 64))):
+        torch.manual_seed(0)
+        tce = TruncatedLoss(drop_rate=0.2, num_gradual=10 ** 6)
+        trainer = Trainer(GMF(40, 30), data, config(epochs=2, loss='bce', batch_size=64,
+                                                    sampling='interaction',
+                                                    batch_unit=unit), denoiser=tce)
+        trainer.fit()
+        assert trainer.iteration == 2 * per_epoch
+        assert tce.epoch_diagnostics()['drop_rate'] == tce.rate(2 * per_epoch - 1)
+    losses, _ = trainer.batch_losses(batches[0])
+    trainer.model.eval()
+    with torch.no_grad():
+        reps = trainer.model.get_embedding(None)
+        losses, _ = trainer.batch_losses(batches[0], reps=reps)
+        score = trainer.model.score(reps, batches[0].user, batches[0].item)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(
+        score, batches[0].label.float(), reduction='none')
+    assert torch.allclose(losses.loss, ref) and torch.equal(losses.label, batches[0].label)
+    with pytest.raises(ValueError, match="needs loss='bce'"):
+        config(batch_unit='rows')
+    with pytest.raises(ValueError, match='its own training step'):
+        Trainer(GMF(40, 30), data, config(loss='bce', batch_unit='rows'), denoiser=PLD())

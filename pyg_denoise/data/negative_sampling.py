@@ -185,6 +185,24 @@ class Triples(NamedTuple):
         return torch.stack([self.user.repeat(2), torch.cat([self.pos, self.neg])])
 
 
+class Rows(NamedTuple):
+    r"""A batch of pointwise rows (the ADT family's unit): (user, item, label) with
+    :obj:`edge_id` the positive's index in the sampler's positive list (:obj:`-1` for a
+    negative row)."""
+    user: Tensor
+    item: Tensor
+    label: Tensor
+    edge_id: Tensor
+
+    def __getitem__(self, idx):  # type: ignore[override]
+        if isinstance(idx, int):
+            return tuple.__getitem__(self, idx)
+        return Rows(*(t[idx] for t in self))
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return self.user.numel()
+
+
 class BPRSampler:
     r"""One epoch of (user, positive, negative) triples from the current positive edges.
 
@@ -249,6 +267,23 @@ class BPRSampler:
         triples = self.epoch(generator)
         for start in range(0, len(triples), batch_size):
             yield triples[start:start + batch_size]
+
+    def row_batches(self, batch_size: int,
+                    generator: Optional[torch.Generator] = None) -> Iterator[Rows]:
+        r"""One epoch as pointwise rows, the unit of ADT's (and DenoisingRec's, DCF's)
+        loader: every triple of :meth:`epoch` gives a positive row and a negative row, all
+        rows are shuffled together and cut into batches of :obj:`batch_size` rows (so a
+        batch holds about as many positives as negatives, not exactly)."""
+        if batch_size <= 0:
+            raise ValueError(f"'batch_size' must be positive (got {batch_size})")
+        t = self.epoch(generator)
+        rows = Rows(t.user.repeat(2), torch.cat([t.pos, t.neg]),
+                    torch.cat([torch.ones_like(t.user, dtype=torch.bool),
+                               torch.zeros_like(t.user, dtype=torch.bool)]),
+                    torch.cat([t.edge_id, torch.full_like(t.edge_id, -1)]))
+        rows = rows[torch.randperm(len(rows), generator=generator, device=t.user.device)]
+        for start in range(0, len(rows), batch_size):
+            yield rows[start:start + batch_size]
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(style={self.style!r}, '

@@ -102,6 +102,11 @@ class Denoiser(BaseTransform):
         r"""The batch loss from per-sample losses. Default: :math:`\frac1S\sum w\ell`."""
         return weighted_mean(batch.loss, batch.weight)
 
+    @property
+    def owns_step(self) -> bool:
+        r"""Whether the method runs its own :meth:`training_step` (on BPR triples)."""
+        return type(self).training_step is not Denoiser.training_step
+
     def validation_loss(self, batch: LossBatch) -> Tensor:
         r"""The loss of the validation samples that the :obj:`'val_loss'` selection rule
         minimises: the method's own training loss where its official code selects with it

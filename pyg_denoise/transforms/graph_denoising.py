@@ -109,6 +109,10 @@ class GraphDenoising(Denoiser):
     def validation_loss(self, batch: LossBatch) -> Tensor:
         return self.denoiser.validation_loss(batch)
 
+    @property
+    def owns_step(self) -> bool:
+        return self.denoiser.owns_step
+
     def training_step(self, trainer: 'Trainer', batch: 'Triples') -> Optional[Dict[str, float]]:
         return self.denoiser.training_step(trainer, batch)
 
