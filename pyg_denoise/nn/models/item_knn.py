@@ -98,13 +98,17 @@ class ItemKNN(Recommender):
             sim = co / (norm[chunk].view(-1, 1) * norm.view(1, -1) + self.shrink)
             sim = torch.nan_to_num(sim, nan=0.0, posinf=0.0)        # items without users
             sim[torch.arange(chunk.numel(), device=device), chunk] = 0.0  # not itself
-            # the k largest, ties to the lower item id (a stable sort keeps id order)
-            top_val, top_idx = sim.sort(dim=1, descending=True, stable=True)
-            top_val, top_idx = top_val[:, :k], top_idx[:, :k]
-            keep = top_val > 0
-            rows.append(chunk.view(-1, 1).expand_as(top_idx)[keep])
-            cols.append(top_idx[keep])
-            vals.append(top_val[keep])
+            # the k largest, ties at the k-th value to the lower item ids: everything above
+            # the k-th value, then the first of the equal ones (a cumulative count, O(I))
+            kth = sim.topk(k, dim=1).values[:, -1:]
+            above = sim > kth
+            need = k - above.sum(1, keepdim=True)
+            equal = sim == kth
+            keep = (above | (equal & (equal.cumsum(1) <= need))) & (sim > 0)
+            r, c = keep.nonzero(as_tuple=True)
+            rows.append(chunk[r])
+            cols.append(c)
+            vals.append(sim[r, c])
         w_row, w_col, w_val = torch.cat(rows), torch.cat(cols), torch.cat(vals)
         w_rowptr, w_colsorted, perm = to_csr(w_row, w_col, I)
         W = sparse_csr(w_rowptr, w_colsorted, w_val[perm], (I, I))
