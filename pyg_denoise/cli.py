@@ -756,7 +756,7 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
                    'groups': group_rows, 'failed': failed}, f, indent=1)
     report = to_markdown(rows, metrics)
     if any(f'{GROUPS[0]}/{group_metric}' in r for r in group_rows):
-        report += ('\n## By user group (training edges of the test user: with / without, '
+        report += ('\n**By user group** (training edges of the test user: with / without, '
                    'training-degree quartiles)\n' +
                    groups_to_markdown(group_rows, group_metric, GROUPS))
     if args.cold_start != 'none':

@@ -270,6 +270,7 @@ class Trainer:
         self.best_denoiser_state: Optional[Dict[str, Any]] = None  # the method's, then
         self.train_seconds = 0.0
         self._warned_weight = False  # see train_epoch
+        self._selected = False       # set by fit() once the selected epoch is restored
 
     # Set-up ---------------------------------------------------------------------------------
     def make_optimizer(self) -> torch.optim.Optimizer:
@@ -493,8 +494,15 @@ class Trainer:
         (:meth:`~pyg_denoise.transforms.Denoiser.edge_scores`, higher = more likely clean)
         as :obj:`clean_score`, for the current model and denoiser state (after :meth:`fit`,
         both of the selected epoch: its auxiliary models, generator, loss histories)."""
+        denoiser = self.denoiser
+        if self._selected and self.best_denoiser_state is not None:
+            # a copy in the selected epoch's state; the trainer's denoiser keeps the last
+            # epoch's (its diagnostics, phase, ...), and shared objects are not copied
+            memo = {id(obj): obj for obj in (self, self.model, self.data, self.train_data)}
+            denoiser = copy.deepcopy(self.denoiser, memo)
+            denoiser.load_state_dict(copy.deepcopy(self.best_denoiser_state))
         out = self.train_data.clone()
-        out[EDGE_TYPE].clean_score = self.denoiser.edge_scores(self).detach().cpu()
+        out[EDGE_TYPE].clean_score = denoiser.edge_scores(self).detach().cpu()
         return out
 
     # The loop -------------------------------------------------------------------------------
@@ -654,8 +662,7 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
             weight = self.best_edge_weight
-            if self.best_denoiser_state is not None:  # the method's state of that epoch,
-                self.denoiser.load_state_dict(self.best_denoiser_state)  # for export_graph
+        self._selected = True  # the model is the selected epoch's (see export_graph)
         self.adj = None
         self.adjacency(weight)  # the selected epoch's propagation graph
         t0 = time.perf_counter()
