@@ -93,7 +93,8 @@ def run_record(results: Dict[str, Any], rules: Iterable[str]) -> Dict[str, Any]:
     trained = results.get('selection', {}).get('trainable', True)
     out = {}
     for rule in rules:
-        row = select_row(results['log'], rule if trained else 'last', min_epoch)
+        row = select_row(results['log'], rule if trained else 'last',
+                         min_epoch if trained else 0)
         if row is None:
             continue
         out[rule] = {'epoch': row['epoch'], 'value': row.get(_rule_key(rule)),

@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
                    '(CELL/run.log) while the others go on')
     g.add_argument('--executor', default='local', choices=list(EXECUTORS),
                    help="local: --jobs processes on this machine; ray: each cell a Ray task "
-                   "asking for --threads CPUs (pip install -e '.[ray]')")
+                   "asking for --threads CPUs, default 1 (pip install -e '.[ray]')")
     g.add_argument('--address', default=None, help='the Ray cluster to join (default: '
                    'start a local one for this grid)')
     g.add_argument('--grid-out', default='runs/benchmark', help='folder of the grid: one '
@@ -526,6 +526,7 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
     if model_name in BASELINES and args.denoiser != 'none':
         raise SystemExit(f"pyg-denoise: --model {model_name} is a baseline without "
                          f"training: --denoiser {args.denoiser} does not apply to it")
+    baseline = model_name in BASELINES and not args.model_factory
     if args.dim is None:
         args.dim = {'gmf': 32, 'neumf': 32, 'cdae': 200}.get(model_name, 64)
     loss = args.loss if args.loss != 'auto' else ('bce' if model_name in BCE_MODELS
@@ -539,7 +540,7 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
     cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=lr,
                       optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
                       reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
-                      batch_unit=args.batch_unit,
+                      batch_unit='triples' if baseline else args.batch_unit,
                       eval_every=args.eval_every, ks=args.ks, select=select,
                       patience=args.patience, min_epoch=args.min_epoch,
                       ndcg_idcg=args.ndcg_idcg, track_test=args.track_test,
@@ -555,7 +556,7 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
     else:
         model = MODELS[model_name](data['user'].num_nodes, data['item'].num_nodes, args)
     denoiser = DENOISERS[args.denoiser](args)
-    if args.graph_every > 0:
+    if args.graph_every > 0 and not baseline:  # a baseline has no training to denoise
         denoiser = GraphDenoising(denoiser or Denoiser(), every=args.graph_every,
                                   prune_below=args.prune_below)
     return model, cfg, denoiser
@@ -619,12 +620,13 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
         dist.barrier()
     model, cfg, denoiser = build_training(args, data, no_arguments)
     stages = {}
-    if args.extra_ratio > 0 and args.extra_mode == 'warmup':  # plain loss on D* first
+    extra = args.extra_ratio > 0 and args.model not in BASELINES
+    if extra and args.extra_mode == 'warmup':  # plain loss on D* first
         stages['warmup'] = _extra_stage(model, data, cfg, args, 'warmup')
     trainer = Trainer(model, data, cfg, denoiser=denoiser, out_dir=args.out,
                       resume=not args.no_resume)
     results = trainer.fit()
-    if args.extra_ratio > 0 and args.extra_mode == 'finetune':  # plain loss on D* after
+    if extra and args.extra_mode == 'finetune':  # plain loss on D* after
         stages['denoiser'] = {k: results[k] for k in ('selection', 'val', 'test')}
         trainer, results = _extra_stage(model, data, cfg, args, 'finetune', keep=results)
     if stages:
@@ -711,13 +713,25 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         run_args.model, run_args.denoiser = model, denoiser
         run_args.seed, run_args.out, run_args.track_test = seed, out, True
         run_args.command_line = command
+        if parallel:  # a worker may run in another folder (Ray): absolute paths
+            run_args.out = osp.abspath(out)
+            for key in ('root', 'cache', 'train', 'val', 'test'):
+                if getattr(run_args, key):
+                    setattr(run_args, key, osp.abspath(getattr(run_args, key)))
         if parallel:  # one progress display for the grid, not one per run
             run_args.no_progress = True
         if args.export_graph:  # a file name inside each run's folder
             run_args.export_graph = osp.join(out, osp.basename(args.export_graph))
         todo.append(run_args)
+    if todo and parallel and not args.train:  # process each dataset once, before the
+        for name in sorted({a.dataset for a in todo}):  # workers would race to cache it
+            root = args.root or _default_root(name)
+            if root is not None or name == 'ml-latest-small':
+                DATASETS[name][0](root, args.cache)
     if todo:
-        threads = args.threads if not parallel else threads_per_job(args.jobs, args.threads)
+        threads = args.threads if not parallel else (
+            threads_per_job(args.jobs, args.threads) if args.executor == 'local'
+            else (args.threads or 1))  # Ray: 1 CPU per cell unless told
         how = (f'{args.jobs} at a time' if args.executor == 'local' else 'on Ray') + \
             (f', {threads} thread(s) each' if threads else '')
         logger.info(f"{len(todo)} of {len(cells)} cells to run ({how}); "

@@ -13,6 +13,7 @@ import os
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from tqdm.auto import tqdm
@@ -111,24 +112,51 @@ def execute(worker: Callable[[Any, Optional[int]], Any], items: Iterable[Any], j
                 bar.set_postfix_str(f'running {describe(item)}, {failed} failed')
                 done(item, *_call(worker, item, threads))
         else:
-            n_threads = threads_per_job(jobs, threads)
-            context = multiprocessing.get_context('spawn')
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-                pending = {pool.submit(_call, worker, item, n_threads): item
-                           for item in items}
-                while pending:
-                    bar.set_postfix_str(f'{min(jobs, len(pending))} running, {failed} failed')
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        item = pending.pop(future)
-                        try:
-                            done(item, *future.result())
-                        except Exception:  # the worker process itself died
-                            done(item, None, traceback.format_exc())
-            bar.set_postfix_str(f'{failed} failed')
+            _execute_pool(worker, items, jobs, threads_per_job(jobs, threads), done, bar,
+                          lambda: failed)
     finally:
         bar.close()
     return outcomes
+
+
+def _execute_pool(worker, items, jobs, threads, done, bar, failed) -> None:
+    r"""Worker processes (spawned: no state inherited). A worker that dies (killed, out of
+    memory) breaks the pool: the cells it left unfinished are run again once in a fresh
+    pool, and fail with the error if it breaks again."""
+    context = multiprocessing.get_context('spawn')
+    todo, retried = list(items), set()
+    while todo:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+        broken: List[Any] = []
+        try:
+            pending = {pool.submit(_call, worker, item, threads): item for item in todo}
+            while pending:
+                bar.set_postfix_str(f'{min(jobs, len(pending))} running, {failed()} failed')
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = pending.pop(future)
+                    try:
+                        done(item, *future.result())
+                    except BrokenProcessPool:
+                        broken.append(item)
+                    except Exception:
+                        done(item, None, traceback.format_exc())
+        except BaseException:  # Ctrl-C: no new cell starts
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        todo = []
+        for item in broken:
+            if id(item) in retried:
+                done(item, None, 'a worker process died twice while this cell was '
+                     'pending (killed, or out of memory)')
+            else:
+                retried.add(id(item))
+                todo.append(item)
+        if todo:
+            logger.warning(f"a worker process died; running {len(todo)} unfinished cell(s) "
+                           f"again in a fresh pool")
+    bar.set_postfix_str(f'{failed()} failed')
 
 
 def _execute_ray(worker, items, threads, address, done, bar, describe) -> None:

@@ -226,6 +226,10 @@ class Trainer:
         if store.edge_index.size(1) == 0:
             raise ValueError("The training split has no edges")
         self.has_val = bool(split_mask(data, 'val').any())
+        if not bool(split_mask(data, 'test').any()):  # refused now, not after training
+            raise ValueError("The test split has no positive edge (an empty split, or a "
+                             "clean-test rule that matches nothing): there is nothing to "
+                             "evaluate")
         if cfg.select.startswith('val') and not self.has_val:
             raise ValueError(f"select={cfg.select!r} needs validation edges, but the split "
                              f"has none (official train/test splits): use select='last' or "
@@ -641,7 +645,7 @@ class Trainer:
             lower = cfg.select in LOSS_RULES
             best = self.best['value']
             better = best is None or (value < best if lower else value > best)
-        if epoch < cfg.min_epoch:
+        if epoch < cfg.min_epoch and self.optimizer is not None:
             return row
         if better:
             self.best = {'value': value, 'epoch': epoch,

@@ -177,3 +177,20 @@ def test_benchmark_command_is_resumable(tmp_path, capsys):
     assert len(out['runs']) == 4 and not (grid / 'files' / 'mf' / 'tce').exists()
     with pytest.raises(SystemExit, match='unknown --denoisers'):
         main(args[:-6] + ['--denoisers', 'magic', '--grid-out', str(grid)])
+
+
+def test_a_baseline_is_reported_whatever_min_epoch_says(tmp_path):
+    """A model without parameters has one evaluation at epoch 0; --min-epoch (PLD: 40)
+    must not drop it from the tables, nor may training-only options fail its cell."""
+    files = write_split_files(tmp_path)
+    grid = tmp_path / 'grid'
+    main(['benchmark', '--train', files['train'], '--val', files['val'], '--test',
+          files['test'], '--model', 'gmf', '--denoisers', 'none', '--seeds', '0',
+          '--epochs', '3', '--eval-every', '1', '--min-epoch', '2', '--ks', '5',
+          '--batch-unit', 'rows', '--graph-every', '1', '--grid-out', str(grid),
+          '--no-progress', '-q'])
+    out = json.loads((grid / 'results.json').read_text())
+    pop = [r for r in out['runs'] if r['model'] == 'pop']
+    assert len(pop) == 1 and set(pop[0]['rules']) == set(out['rules'])
+    assert all(sel['epoch'] == 0 for sel in pop[0]['rules'].values())
+    assert not out['failed']

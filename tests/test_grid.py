@@ -88,3 +88,17 @@ def test_threads_and_options_are_checked(tmp_path):
     files = write_split_files(tmp_path)
     with pytest.raises(SystemExit, match='--jobs must be a positive'):
         main(grid_args(files, tmp_path / 'x', '--jobs', '0'))
+
+
+def _die_once(item, threads):
+    import os
+    if item == 'die' and not os.path.exists(os.environ['PYG_DENOISE_TEST_FLAG']):
+        open(os.environ['PYG_DENOISE_TEST_FLAG'], 'w').close()
+        os._exit(1)  # the worker process dies, breaking the pool
+    return item
+
+
+def test_a_dead_worker_does_not_fail_the_other_cells(tmp_path, monkeypatch):
+    monkeypatch.setenv('PYG_DENOISE_TEST_FLAG', str(tmp_path / 'flag'))
+    out = execute(_die_once, ['a', 'die', 'b', 'c'], jobs=2, threads=1, progress=False)
+    assert sorted(item for item, _, error in out if error is None) == ['a', 'b', 'c', 'die']

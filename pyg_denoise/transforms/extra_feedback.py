@@ -113,8 +113,9 @@ class CollidingInference:
     :obj:`score_fn` for :func:`~pyg_denoise.metrics.evaluate_split`.
 
     The predictions :math:`\hat{\mathbf y} = \sigma(\text{logits})` are probabilities, as
-    ADT mixes them (mixing raw logits weights the users unlike the paper); every row is
-    returned as probabilities, which leaves the ranking of the other users unchanged.
+    ADT mixes them (mixing raw logits weights the users unlike the paper), computed in
+    float64 so that large logits do not saturate into ties; the other users' rows are
+    returned as the model's logits (a ranking is per user, so it is unchanged).
 
     Args:
         score_fn (callable): The final model's scores, users -> :obj:`[B, num_items]`.
@@ -137,15 +138,16 @@ class CollidingInference:
 
     @torch.no_grad()
     def __call__(self, users: Tensor) -> Tensor:
-        scores = torch.sigmoid(self.score_fn(users))  # predictions, as ADT mixes them
+        scores = self.score_fn(users)
         mask = self.sparse.to(users.device)[users]
         if self.lam == 1 or not bool(mask.any()):
             return scores
+        scores = scores.double()  # a copy; predictions mixed in float64 (no saturation)
         neigh = self.neighbours.to(users.device)[users[mask]]          # [S, k]
         mix = torch.zeros_like(scores[mask])
         for t in range(self.k):  # k score rows at a time per sparse user: bounded memory
-            mix += torch.sigmoid(self.score_fn(neigh[:, t]))
-        scores[mask] = self.lam * scores[mask] + (1 - self.lam) * mix / self.k
+            mix += torch.sigmoid(self.score_fn(neigh[:, t]).double())
+        scores[mask] = self.lam * torch.sigmoid(scores[mask]) + (1 - self.lam) * mix / self.k
         return scores
 
 

@@ -122,8 +122,13 @@ class PyGRecommender(Recommender):
     def reset_parameters(self) -> None:
         if self.embedding is not None:
             torch.nn.init.normal_(self.embedding.weight, std=self.init_std)
-        if hasattr(self.model, 'reset_parameters') and self.kind == 'lightgcn':
+        if callable(getattr(self.model, 'reset_parameters', None)):
             self.model.reset_parameters()
+        else:  # e.g. a to_hetero GraphModule: its layers
+            for module in self.model.modules():
+                if module is not self.model and callable(getattr(module, 'reset_parameters',
+                                                                 None)):
+                    module.reset_parameters()
 
     @property
     def dot_product(self) -> bool:
