@@ -1,4 +1,5 @@
 import inspect
+import warnings
 from typing import Any, Callable, List, Optional, Tuple
 
 import torch
@@ -160,7 +161,9 @@ class PyGRecommender(Recommender):
         if self.adjacency == 'csr':
             from torch_geometric.utils import to_torch_csr_tensor
             n = self.num_users + self.num_items
-            out = (to_torch_csr_tensor(both, w2, size=(n, n)), {}, ei, ei.flip(0))
+            with warnings.catch_warnings():  # torch's note on sparse invariant checks
+                warnings.simplefilter('ignore')
+                out = (to_torch_csr_tensor(both, w2, size=(n, n)), {}, ei, ei.flip(0))
         else:
             out = (both, {} if w2 is None else {'edge_weight': w2}, ei, ei.flip(0))
         if w is None or not w.requires_grad:
