@@ -535,8 +535,9 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
     select = args.select if args.select != 'auto' else (
         f'val:recall@{max(args.ks)}' if has_val else 'last')
     # With no arguments: a quick demonstration (about a minute on 2 CPU cores).
-    epochs = args.epochs or (50 if no_arguments else 100)
-    lr = args.lr or (5e-3 if no_arguments else 1e-3)
+    # (0 is refused by TrainConfig, never read as "the default")
+    epochs = args.epochs if args.epochs is not None else (50 if no_arguments else 100)
+    lr = args.lr if args.lr is not None else (5e-3 if no_arguments else 1e-3)
     cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=lr,
                       optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
                       reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
