@@ -61,7 +61,8 @@ DATASETS: Dict[str, Any] = {
 }
 
 MODELS: Dict[str, Callable[..., Recommender]] = {
-    'lightgcn': lambda u, i, a: LightGCN(u, i, embedding_dim=a.dim, num_layers=a.layers),
+    'lightgcn': lambda u, i, a: LightGCN(u, i, embedding_dim=a.dim, num_layers=a.layers,
+                                         init=a.init),
     'ngcf': lambda u, i, a: NGCF(u, i, embedding_dim=a.dim, layer_sizes=[a.dim] * a.layers),
     'mf': lambda u, i, a: MF(u, i, embedding_dim=a.dim),
     'gmf': lambda u, i, a: GMF(u, i, factor_num=a.dim),
@@ -187,6 +188,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--dim', type=int, default=None,
                    help='embedding size (default: 64; 32 for gmf/neumf; 200 for cdae)')
     g.add_argument('--layers', type=int, default=3)
+    g.add_argument('--init', default='normal', choices=['normal', 'xavier'],
+                   help="lightgcn: embedding init, normal std 0.1 (the official PyTorch port) "
+                   "or xavier (PyG's LightGCN)")
     g.add_argument('--epochs', type=int, default=None,
                    help='default: 100 (50 for the bare `pyg-denoise run`)')
     g.add_argument('--batch-size', type=int, default=2048)
