@@ -38,8 +38,10 @@ rows = {'popularity': Trainer(Popularity(num_users, num_items), data, config).fi
 for name, denoiser in (('normal training', None), ('T-CE', TruncatedLoss(num_gradual=2000)),
                        ('PLD', PLD(k=5, tau=0.1, warmup=5))):
     torch.manual_seed(args.seed)
+    # adjacency='csr': the graph reaches PyG's LGConv as one sparse adj_t built once (same
+    # results as edge_index, several times faster on CPU; benchmarks/train_speed.py)
     model = PyGRecommender(LightGCN(num_users + num_items, embedding_dim=64, num_layers=3),
-                           num_users, num_items)
+                           num_users, num_items, adjacency='csr')
     rows[name] = Trainer(model, data, config, denoiser=denoiser).fit()['test']
 
 print(f"{'PyG LightGCN on ML-100K':<26}{'recall@20':>10}{'ndcg@20':>10}"
