@@ -58,7 +58,7 @@ def grid(args):
     ref_name = 'sequential, --threads 1'
     ref = results[ref_name][1]
     print(f'\n| grid (ML-100K, 12 cells, 20 epochs) | wall time | speed-up vs sequential, '
-          f'default threads | largest |difference| of a test metric vs `{ref_name}` |')
+          f'default threads | largest absolute difference of a test metric vs `{ref_name}` |')
     print('|---|---|---|---|')
     base = results['sequential, default threads'][0]
     for name, (seconds, found) in results.items():

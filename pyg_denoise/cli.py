@@ -21,7 +21,6 @@ import os
 import os.path as osp
 import sys
 import time
-import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
