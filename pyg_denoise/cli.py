@@ -725,7 +725,7 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         if parallel:  # one progress display for the grid, not one per run
             run_args.no_progress = True
         if args.export_graph:  # a file name inside each run's folder
-            run_args.export_graph = osp.join(out, osp.basename(args.export_graph))
+            run_args.export_graph = osp.join(run_args.out, osp.basename(args.export_graph))
         todo.append(run_args)
     if todo and parallel and not args.train:  # process each dataset once, before the
         for name in sorted({a.dataset for a in todo}):  # workers would race to cache it
