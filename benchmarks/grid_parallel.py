@@ -81,7 +81,8 @@ U, I = data['user'].num_nodes, data['item'].num_nodes
 train = split_edge_index(data, 'train')
 model, step = make_ours(U, I, train, torch.device('cpu'))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-batches = list(BPRSampler(train, U, I, style='user').batches(2048, torch.Generator().manual_seed(1)))
+gen = torch.Generator().manual_seed(1)
+batches = list(BPRSampler(train, U, I, style='user').batches(2048, gen))
 print('ready', flush=True)
 while True:
     for b in batches:

@@ -19,13 +19,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
-from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges, to_csr
+from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges
 from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Rows, Triples
 from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
                                      rank_and_world, shard_bounds)
 from pyg_denoise.metrics.ranking import (COLD_START, RankingEvaluator, ScoreFn,
                                          cold_start_scorer, evaluate_split, excluded_index,
-                                         topk_excluding)
+                                         topk_items)
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.loss import REGULARIZERS, bce_loss, bpr_loss, regularization
 from pyg_denoise.nn.models.base import Recommender
@@ -453,14 +453,10 @@ class Trainer:
             raise ValueError(f"'k' must be in [1, {self.num_items}] (got {k})")
         was = self.model.training
         self.model.eval()
-        score_fn = self.scorer()
-        exclude = excluded_index(self.data, split)
-        ex_rowptr, ex_col, _ = to_csr(exclude[0].cpu(), exclude[1].cpu(), self.num_users)
-        out = []
-        for chunk in users.cpu().split(self.config.eval_chunk_size):
-            out.append(topk_excluding(score_fn(chunk), chunk, ex_rowptr, ex_col, k)[1].cpu())
+        top = topk_items(self.scorer(), users, excluded_index(self.data, split),
+                         self.num_users, k, self.config.eval_chunk_size)
         self.model.train(was)
-        return torch.cat(out) if out else users.new_empty(0, k)
+        return top
 
     @torch.no_grad()
     def validation_loss(self, revised: float = 0.2) -> Dict[str, float]:
@@ -472,8 +468,8 @@ class Trainer:
             :meth:`~pyg_denoise.transforms.Denoiser.validation_loss` (ADT: T-CE's
             truncated and R-CE's reweighted loss at the current iteration; the plain mean
             per-sample loss for normal training and the other methods);
-            :obj:`val_loss_revised`: the plain mean after dropping the :obj:`revised` share of validation positives with the
-            highest loss (EvalDenoisingRec's ``ERM_RE``; for BCE the negatives' rows are
+            :obj:`val_loss_revised`: the plain mean after dropping the :obj:`revised`
+            share of validation positives with the highest loss (EvalDenoisingRec's ``ERM_RE``; for BCE the negatives' rows are
             all kept, for BPR a sample is a triple).
         """
         self.model.eval()

@@ -93,6 +93,18 @@ def user_groups(train_degree: Tensor, users: Tensor, num_buckets: int = 4
     return torch.stack(cols, 1).double(), info
 
 
+def topk_items(score_fn: ScoreFn, users: Tensor, exclude_index: Optional[Tensor],
+               num_users: int, k: int, chunk_size: int = 1024) -> Tensor:
+    r"""The top-:math:`k` items of each of :obj:`users` (best first, :obj:`[len(users), k]`,
+    on the CPU) by :obj:`score_fn`, never an excluded (user, item) pair; users are scored
+    :obj:`chunk_size` at a time."""
+    ex = exclude_index if exclude_index is not None else users.new_empty(2, 0)
+    ex_rowptr, ex_col, _ = to_csr(ex[0].cpu(), ex[1].cpu(), num_users)
+    out = [topk_excluding(score_fn(chunk), chunk, ex_rowptr, ex_col, k)[1].cpu()
+           for chunk in users.cpu().split(chunk_size)]
+    return torch.cat(out) if out else users.new_empty(0, k)
+
+
 class RankingEvaluator:
     r"""Full-ranking Recall / NDCG / Precision / HitRate / MRR at several :math:`K`.
 

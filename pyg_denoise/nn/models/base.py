@@ -3,7 +3,6 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from pyg_denoise.data.graph import to_csr
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.loss import bpr_loss, regularization
 
@@ -106,19 +105,14 @@ class Recommender(torch.nn.Module):
                 training edges), :obj:`[2, X]`. (default: :obj:`None`)
             chunk_size (int, optional): Users scored at once. (default: :obj:`1024`)
         """
-        from pyg_denoise.metrics.ranking import topk_excluding
+        from pyg_denoise.metrics.ranking import topk_items
 
         if not 0 < k <= self.num_items:
             raise ValueError(f"'k' must be in [1, {self.num_items}] (got {k})")
         reps = self.get_embedding(adj)
-        ex = exclude if exclude is not None else users.new_empty(2, 0)
-        ex_rowptr, ex_col, _ = to_csr(ex[0].cpu(), ex[1].cpu(), self.num_users)
-        out = []
-        for start in range(0, users.numel(), chunk_size):
-            chunk = users[start:start + chunk_size]
-            scores = self.score_all(reps, chunk.to(reps[0].device))
-            out.append(topk_excluding(scores, chunk.cpu(), ex_rowptr, ex_col, k)[1])
-        return torch.cat(out) if out else users.new_empty(0, k)
+        top = topk_items(lambda u: self.score_all(reps, u.to(reps[0].device)), users,
+                         exclude, self.num_users, k, chunk_size)
+        return top.to(users.device)
 
     def recommendation_loss(self, pos_score: Tensor, neg_score: Tensor, user: Tensor,
                             pos: Tensor, neg: Tensor, lambda_reg: float = 1e-4,
