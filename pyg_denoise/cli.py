@@ -17,8 +17,10 @@ import copy
 import dataclasses
 import json
 import logging
+import math
 import os
 import os.path as osp
+import shutil
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -30,7 +32,9 @@ from torch_geometric.data import HeteroData
 from pyg_denoise import datasets as D
 from pyg_denoise.benchmark import (DEFAULT_RULES, groups_to_markdown, run_record, summarize,
                                    to_markdown, write_report)
-from pyg_denoise.data.graph import has_split, split_edge_index, split_mask
+from pyg_denoise.data.graph import cold_entities, has_split, split_edge_index, split_mask
+from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_diff,
+                                     graph_fingerprint)
 from pyg_denoise.nn import (CDAE, GMF, MF, NGCF, ItemKNN, LightGCN, NeuMF, Popularity,
                             PyGRecommender, Recommender, pyg_backbone)
 from pyg_denoise.distributed import init_distributed
@@ -43,6 +47,8 @@ from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoise
                                     LabelNoise, LeaveOneOut, PositiveSubset, RandomSplit,
                                     ReweightedLoss, SampleUsers, TemporalSplit,
                                     TruncatedLoss)
+from pyg_denoise.transforms.label_noise import parse_rule
+from pyg_denoise.transforms.per_user_split import check_ratios
 from pyg_denoise.typing import EDGE_TYPE
 
 logger = logging.getLogger('pyg_denoise')
@@ -297,7 +303,13 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    'when set; in a benchmark with --jobs: the cores divided by --jobs)')
     g.add_argument('--out', default=None, help='output folder (results.json, log.jsonl, '
                    'checkpoints; an interrupted run resumes there)')
-    g.add_argument('--no-resume', action='store_true', help='ignore a checkpoint in --out')
+    g.add_argument('--no-resume', action='store_true', help='ignore a checkpoint in --out '
+                   '(a fresh run; a finished run of other data or settings there is still '
+                   'never overwritten)')
+    g.add_argument('--allow-cold', action='store_true', help='accept evaluation splits whose '
+                   'users or items mostly have no training edge (cold-start splits); without '
+                   'it more than half is refused, as a sign of ids spelled differently '
+                   'across files')
     g.add_argument('--save-topk', type=int, default=0, metavar='K',
                    help='write out/topk.tsv: user, item, rank in raw ids for every '
                    'evaluated test user')
@@ -314,6 +326,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='pyg-denoise', description=(
         'Denoising training for graph recommenders on implicit feedback.'))
+    parser.add_argument('--debug', action='store_true', help='show the Python traceback of '
+                        'an error (by default an error of the data or the options is one '
+                        'line, exit code 2)')
     sub = parser.add_subparsers(dest='command', required=True)
     run = sub.add_parser('run', help='train and evaluate one model',
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -351,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "asking for --threads CPUs, default 1 (pip install -e '.[ray]')")
     g.add_argument('--address', default=None, help='the Ray cluster to join (default: '
                    'start a local one for this grid)')
+    g.add_argument('--rerun-stale', action='store_true', help='rerun the finished cells whose '
+                   'stored data digest or settings differ from this command (their old '
+                   'folder is kept as CELL.stale-N); without it such cells are refused')
     g.add_argument('--grid-out', default='runs/benchmark', help='folder of the grid: one '
                    'sub-folder per run (finished runs are skipped, interrupted ones resume), '
                    'results.json and results.md')
@@ -370,6 +388,165 @@ def _default_root(name: str) -> Optional[str]:
                      'sgdl-ml100k' if name == 'sgdl-ml100k' else
                      'lastfm-hetrec2011' if name == 'lastfm' else name)
     return osp.abspath(guess) if osp.isdir(guess) else None
+
+
+#: Options that change where a run writes or how it shows its work, not what it computes:
+#: left out of the run fingerprint (the data files count by their content, not their path).
+OPERATIONAL = frozenset({'out', 'no_resume', 'no_progress', 'quiet', 'threads', 'device',
+                         'save_topk', 'export_graph', 'track_test', 'allow_cold', 'root',
+                         'cache', 'train', 'val', 'test', 'distributed'})
+#: Options whose change extends a finished run instead of making another one.
+EXTENDING = ('epochs', 'patience')
+
+
+def _run_keys() -> List[str]:
+    parser = argparse.ArgumentParser(add_help=False)
+    add_run_options(parser)
+    return [a.dest for a in parser._actions]
+
+
+def run_settings(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""The settings of a run that change its results (every run option except
+    :data:`OPERATIONAL`), with the md5 of each data file: the fingerprint of the run, less the
+    processed graph's digest (:func:`~pyg_denoise.fingerprint.graph_fingerprint`)."""
+    out = {k: getattr(args, k, None) for k in _run_keys() if k not in OPERATIONAL}
+    if args.train:
+        out['dataset'] = None
+        out['files_md5'] = file_digests([args.train, args.val, args.test])
+    return json.loads(json.dumps(out))
+
+
+def _check_writable_dir(path: str, flag: str) -> None:
+    if osp.exists(path) and not osp.isdir(path):
+        raise ValueError(f"{flag} {path}: is a file, not a folder")
+    parent = path
+    while parent and not osp.exists(parent):
+        parent = osp.dirname(parent.rstrip(os.sep))
+    if not os.access(parent or '.', os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: {parent or '.'} is not writable")
+
+
+def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
+    r"""Checks every option before any data is read or any epoch runs: values out of range,
+    rules that do not parse, missing input files, output paths that cannot be written, a
+    denoiser's hyper-parameters (its constructor checks them). Raises :class:`ValueError`
+    naming the option."""
+    def need(ok: bool, flag: str, what: str) -> None:
+        if not ok:
+            raise ValueError(f"{flag} must be {what} (got {getattr(args, flag[2:].replace('-', '_'))!r})")
+
+    need(args.epochs is None or args.epochs >= 1, '--epochs', 'a positive integer')
+    need(args.lr is None or (args.lr > 0 and math.isfinite(args.lr)), '--lr',
+         'a positive number')
+    for flag in ('--batch-size', '--eval-every', '--extra-epochs', '--knn-k'):
+        need(getattr(args, flag[2:].replace('-', '_')) >= 1, flag, 'a positive integer')
+    for flag in ('--min-epoch', '--min-interactions', '--graph-every', '--save-topk',
+                 '--layers', '--noise', '--lambda-reg', '--weight-decay', '--knn-shrink'):
+        value = getattr(args, flag[2:].replace('-', '_'))
+        need(value >= 0 and math.isfinite(value), flag, 'non-negative')
+    need(args.patience is None or args.patience >= 1, '--patience', 'a positive integer')
+    need(args.dim is None or args.dim >= 1, '--dim', 'a positive integer')
+    need(args.threads is None or args.threads >= 1, '--threads', 'a positive integer')
+    need(0 < args.user_fraction <= 1, '--user-fraction', 'in (0, 1]')
+    need(0 <= args.extra_ratio <= 1, '--extra-ratio', 'in [0, 1]')
+    need(args.prune_below is None or 0 < args.prune_below <= 1, '--prune-below', 'in (0, 1]')
+    need(args.noise_mode != 'replace' or args.noise < 1, '--noise', 'below 1 with '
+         '--noise-mode replace')
+    need(len(args.ks) > 0 and all(k >= 1 for k in args.ks), '--ks',
+         'a comma-separated list of positive cut-offs')
+    need(bool(args.sep), '--sep', 'a non-empty separator')
+    try:
+        check_ratios(args.ratios)
+    except ValueError as e:
+        raise ValueError(f"--ratios: {e}") from None
+    for flag, rule in (('--noisy', args.noisy), ('--clean', args.clean),
+                       ('--extra-rule', args.extra_rule if args.extra_ratio > 0 else None)):
+        if rule not in (None, 'auto', 'none'):
+            try:
+                parse_rule(rule)
+            except ValueError as e:
+                raise ValueError(f"{flag}: {e}") from None
+    D.interactions._check_roles([c.strip() for c in args.columns.split(',')])
+    if (args.val or args.test) and not args.train:
+        raise ValueError("--val and --test need --train (the training file)")
+    if args.val and not args.test:
+        raise ValueError("--val needs --test too (a validation split without a test split)")
+    for flag in ('--train', '--val', '--test'):
+        path = getattr(args, flag[2:])
+        if path and not osp.isfile(path):
+            raise ValueError(f"{flag} {path}: no such file")
+    if args.root and not args.train and not osp.isdir(args.root):
+        raise ValueError(f"--root {args.root}: no such folder")
+    if args.save_topk and not args.out and not grid:
+        raise ValueError("--save-topk needs --out (the folder that receives topk.tsv)")
+    if args.out and not grid:
+        _check_writable_dir(args.out, '--out')
+    if args.export_graph:
+        if grid:
+            need(osp.basename(args.export_graph) == args.export_graph, '--export-graph',
+                 "a file name in a grid (each cell writes it into its own folder)")
+        else:
+            need(not osp.isdir(args.export_graph), '--export-graph', 'a file, not a folder')
+            _check_writable_dir(osp.dirname(osp.abspath(args.export_graph)), '--export-graph')
+    try:
+        train_config(args, has_val=True)  # the training options (TrainConfig checks them)
+    except ValueError as e:
+        raise ValueError(f"training options: {e}") from None
+    if not grid and args.model not in BASELINES:
+        try:  # the denoiser's constructor checks its hyper-parameters
+            DENOISERS[args.denoiser](args)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"--denoiser {args.denoiser}: {e}") from None
+
+
+def check_out_dir(out: str, fingerprint: Dict[str, Any]) -> None:
+    r"""Refuses to resume or overwrite a finished run in :obj:`out` that was computed from
+    other data or settings; a finished run extended with more :obj:`--epochs` (or another
+    :obj:`--patience`) keeps its old results as :obj:`results.epochs<N>.json`."""
+    path = osp.join(out, 'results.json')
+    if not osp.isfile(path):
+        return
+    try:
+        with open(path) as f:
+            stored = json.load(f).get('fingerprint')
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--out {out}: cannot read its results.json ({e}); move it away "
+                         f"or use another --out") from None
+    if stored is None:
+        raise ValueError(f"--out {out} holds a finished run without a fingerprint (an older "
+                         f"version): its data and settings cannot be checked; use another "
+                         f"--out")
+    diff = fingerprint_diff(stored, fingerprint, ignore=EXTENDING)
+    if diff:
+        raise ValueError(f"--out {out} holds a finished run of other data or settings "
+                         f"({describe_diff(diff)}); it is neither resumed nor overwritten: "
+                         f"use another --out")
+    extend = fingerprint_diff(stored, fingerprint)
+    if extend:
+        keep = osp.join(out, f"results.epochs{stored.get('epochs')}.json")
+        shutil.copyfile(path, keep)
+        logger.warning(f"--out {out}: extending the finished run ({describe_diff(extend)}); "
+                       f"its results so far are kept in {keep}")
+
+
+def check_cold(data: HeteroData, allow: bool) -> None:
+    r"""Warns about validation / test users and items without a training edge (with counts
+    and raw-id examples), and refuses when they are more than half of a split's users or
+    items, unless :obj:`allow` (a cold-start split)."""
+    for split in ('val', 'test'):
+        if not bool(split_mask(data, split).any()):
+            continue
+        for side, (cold, total, ids) in cold_entities(data, split).items():
+            if not cold:
+                continue
+            examples = ', '.join(repr(x) for x in _raw(data[side].raw_id, ids[:3]))
+            text = (f"{cold} of the {total} {side}s of the {split} split have no training "
+                    f"edge (e.g. {examples})")
+            if 2 * cold > total and not allow:
+                raise ValueError(f"{text}: ids spelled differently across files? Pass "
+                                 f"--allow-cold if this is a cold-start split")
+            logger.warning(text + ('' if side == 'item' else
+                                   '; they are scored and reported as the no_train group'))
 
 
 def load_data(args: argparse.Namespace) -> HeteroData:
@@ -408,8 +585,8 @@ def load_data(args: argparse.Namespace) -> HeteroData:
     noisy = noisy if args.noisy == 'auto' else (None if args.noisy == 'none' else args.noisy)
     clean = clean if args.clean == 'auto' else (None if args.clean == 'none' else args.clean)
     if noisy is not None or clean is not None:
-        if noisy is None and 'noisy' not in data[EDGE_TYPE]:
-            raise SystemExit("pyg-denoise: --clean needs --noisy (or a flag column)")
+        # --clean alone: the training positives stay unlabelled (no noise diagnostics), the
+        # rule selects the clean test (and with --clean-val validation) positives
         data = LabelNoise(noisy, clean, args.clean_val)(data)
     if args.noise > 0:
         data = InjectNoise(args.noise, args.noise_mode, seed=args.seed)(data)
@@ -426,7 +603,7 @@ def _extra_stage(model: Recommender, data: HeteroData, cfg: TrainConfig,
                                     select='last', min_epoch=0)
     out = osp.join(args.out, name) if args.out else None
     trainer = Trainer(model, data, stage_cfg, denoiser=PositiveSubset('extra'), out_dir=out,
-                      resume=not args.no_resume)
+                      resume=not args.no_resume, fingerprint=run_settings(args))
     res = trainer.fit()
     if keep is None:
         return {k: res[k] for k in ('selection', 'val', 'test')}
@@ -520,39 +697,47 @@ def format_groups(res: Dict[str, Any], ks: Sequence[int]) -> List[str]:
     return out
 
 
+def train_config(args: argparse.Namespace, has_val: bool, no_arguments: bool = False
+                 ) -> TrainConfig:
+    r"""The :class:`TrainConfig` that :obj:`args` name (:obj:`has_val`: whether the split
+    has validation edges, for the :obj:`auto` selection rule)."""
+    model_name = args.model
+    if model_name in BASELINES and args.denoiser != 'none':
+        raise ValueError(f"--model {model_name} is a baseline without training: "
+                         f"--denoiser {args.denoiser} does not apply to it")
+    baseline = model_name in BASELINES and not args.model_factory
+    loss = args.loss if args.loss != 'auto' else ('bce' if model_name in BCE_MODELS
+                                                  else 'bpr')
+    select = args.select if args.select != 'auto' else (
+        f'val:recall@{max(args.ks)}' if has_val and args.ks else 'last')
+    # With no arguments: a quick demonstration (about a minute on 2 CPU cores).
+    # (0 is refused by TrainConfig, never read as "the default")
+    epochs = args.epochs if args.epochs is not None else (50 if no_arguments else 100)
+    lr = args.lr if args.lr is not None else (5e-3 if no_arguments else 1e-3)
+    return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=lr,
+                       optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
+                       reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
+                       batch_unit='triples' if baseline else args.batch_unit,
+                       eval_every=args.eval_every, ks=args.ks, select=select,
+                       patience=args.patience, min_epoch=args.min_epoch,
+                       ndcg_idcg=args.ndcg_idcg, track_test=args.track_test,
+                       cold_start=None if args.cold_start == 'none' else args.cold_start,
+                       seed=args.seed, device=args.device,
+                       progress=not args.no_progress, distributed=args.distributed,
+                       negative_distribution='popularity' if args.denoiser == 'wbpr'
+                       else 'uniform', negative_alpha=args.wbpr_alpha)
+
+
 def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: bool = False
                    ) -> Tuple[Recommender, TrainConfig, Optional[Denoiser]]:
     r"""The model (initialised with :obj:`--seed`), training configuration and denoiser
     (wrapped by :class:`GraphDenoising` with :obj:`--graph-every`) that :obj:`args` name for
     :obj:`data`: what :obj:`pyg-denoise run` trains, for scripts that train variants of it."""
     model_name = args.model
-    if model_name in BASELINES and args.denoiser != 'none':
-        raise SystemExit(f"pyg-denoise: --model {model_name} is a baseline without "
-                         f"training: --denoiser {args.denoiser} does not apply to it")
     baseline = model_name in BASELINES and not args.model_factory
     if args.dim is None:
         args.dim = {'gmf': 32, 'neumf': 32, 'cdae': 200}.get(model_name, 64)
-    loss = args.loss if args.loss != 'auto' else ('bce' if model_name in BCE_MODELS
-                                                  else 'bpr')
-    has_val = bool(split_mask(data, 'val').any())
-    select = args.select if args.select != 'auto' else (
-        f'val:recall@{max(args.ks)}' if has_val else 'last')
-    # With no arguments: a quick demonstration (about a minute on 2 CPU cores).
-    # (0 is refused by TrainConfig, never read as "the default")
-    epochs = args.epochs if args.epochs is not None else (50 if no_arguments else 100)
-    lr = args.lr if args.lr is not None else (5e-3 if no_arguments else 1e-3)
-    cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=lr,
-                      optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
-                      reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
-                      batch_unit='triples' if baseline else args.batch_unit,
-                      eval_every=args.eval_every, ks=args.ks, select=select,
-                      patience=args.patience, min_epoch=args.min_epoch,
-                      ndcg_idcg=args.ndcg_idcg, track_test=args.track_test,
-                      cold_start=None if args.cold_start == 'none' else args.cold_start,
-                      seed=args.seed, device=args.device,
-                      progress=not args.no_progress, distributed=args.distributed,
-                      negative_distribution='popularity' if args.denoiser == 'wbpr'
-                      else 'uniform', negative_alpha=args.wbpr_alpha)
+    cfg = train_config(args, bool(split_mask(data, 'val').any()), no_arguments)
     torch.manual_seed(args.seed)
     if args.model_factory:
         model = model_from_factory(args.model_factory, data['user'].num_nodes,
@@ -605,6 +790,8 @@ def model_from_factory(spec: str, num_users: int, num_items: int) -> Recommender
 
 
 def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
+    validate_args(args)
+    settings = run_settings(args)  # before build_training fills in the defaults
     rank = 0
     if args.distributed:
         try:
@@ -622,13 +809,19 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
     data = load_data(args)
     if rank == 0 and args.distributed:
         dist.barrier()
+    if args.out and rank == 0:
+        check_out_dir(args.out, {'graph': graph_fingerprint(data), **settings})
+    check_cold(data, args.allow_cold)
+    if max(args.ks) > data['item'].num_nodes:
+        raise ValueError(f"--ks {max(args.ks)} is larger than the {data['item'].num_nodes} "
+                         f"items of the data")
     model, cfg, denoiser = build_training(args, data, no_arguments)
     stages = {}
     extra = args.extra_ratio > 0 and args.model not in BASELINES
     if extra and args.extra_mode == 'warmup':  # plain loss on D* first
         stages['warmup'] = _extra_stage(model, data, cfg, args, 'warmup')
     trainer = Trainer(model, data, cfg, denoiser=denoiser, out_dir=args.out,
-                      resume=not args.no_resume)
+                      resume=not args.no_resume, fingerprint=settings)
     results = trainer.fit()
     if extra and args.extra_mode == 'finetune':  # plain loss on D* after
         stages['denoiser'] = {k: results[k] for k in ('selection', 'val', 'test')}
@@ -655,10 +848,10 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
         if args.save_topk:
             n = save_topk(trainer, data, args.save_topk, osp.join(args.out, 'topk.tsv'))
             results['topk'] = {'file': 'topk.tsv', 'k': args.save_topk, 'users': n}
-        with open(osp.join(args.out, 'results.json'), 'w') as f:
+        path = osp.join(args.out, 'results.json')
+        with open(path + '.tmp', 'w') as f:  # atomic: an interrupted write loses nothing
             json.dump(_strip(results), f, indent=1)
-    elif args.save_topk:
-        raise SystemExit('pyg-denoise: --save-topk needs --out')
+        os.replace(path + '.tmp', path)
     print(format_table(results, sorted(set(cfg.ks))))
     return results
 
@@ -706,17 +899,32 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         raise SystemExit(f"pyg-denoise: --jobs must be a positive integer (got {args.jobs})")
     parallel = args.jobs > 1 or args.executor != 'local'
     command = ' '.join(['pyg-denoise'] + sys.argv[1:])
-    todo = []
+    validate_args(args, grid=True)
+    todo, stale, reused = [], [], 0
     for dataset, model, denoiser, seed in cells:
         out = osp.join(args.grid_out, dataset, model, denoiser, f'seed{seed}')
-        if args.report_only or osp.isfile(osp.join(out, 'results.json')):
-            continue
         run_args = copy.copy(args)
         if not args.train:
             run_args.dataset = dataset
         run_args.model, run_args.denoiser = model, denoiser
         run_args.seed, run_args.out, run_args.track_test = seed, out, True
         run_args.command_line = command
+        if osp.isfile(osp.join(out, 'results.json')):
+            diff = _cell_diff(out, run_args)
+            if not diff:
+                reused += 1
+                continue
+            stale.append((out, diff))
+            if not args.rerun_stale or args.report_only:
+                continue
+            n = 1
+            while osp.exists(f'{out}.stale-{n}'):
+                n += 1
+            os.replace(out, f'{out}.stale-{n}')  # the old cell is kept, never overwritten
+            logger.warning(f"{out}: stale ({describe_diff(diff, 3)}); kept as "
+                           f"{out}.stale-{n}, run again")
+        if args.report_only:
+            continue
         if parallel:  # a worker may run in another folder (Ray): absolute paths
             run_args.out = osp.abspath(out)
             for key in ('root', 'cache', 'train', 'val', 'test'):
@@ -727,6 +935,16 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         if args.export_graph:  # a file name inside each run's folder
             run_args.export_graph = osp.join(run_args.out, osp.basename(args.export_graph))
         todo.append(run_args)
+    if stale and not args.rerun_stale:
+        first, diff = stale[0]
+        text = (f"{len(stale)} finished cell(s) of --grid-out {args.grid_out} were computed "
+                f"from other data or settings (e.g. {first}: {describe_diff(diff, 3)})")
+        if not args.report_only:
+            raise ValueError(f"{text}; pass --rerun-stale to run them again (their folders "
+                             f"are kept as CELL.stale-N) or use another --grid-out")
+        logger.warning(f"{text}: left out of the report")
+    if reused:
+        logger.info(f"{reused} finished cell(s) with the same data and settings reused")
     if todo and parallel and not args.train:  # process each dataset once, before the
         for name in sorted({a.dataset for a in todo}):  # workers would race to cache it
             root = args.root or _default_root(name)
@@ -757,7 +975,7 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     for dataset, model, denoiser, seed in cells:
         out = osp.join(args.grid_out, dataset, model, denoiser, f'seed{seed}')
         path = osp.join(out, 'results.json')
-        if not osp.isfile(path):
+        if not osp.isfile(path) or (out in {o for o, _ in stale} and not args.rerun_stale):
             continue
         with open(path) as f:
             results = json.load(f)
@@ -771,7 +989,8 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     with open(osp.join(args.grid_out, 'results.json'), 'w') as f:
         json.dump({'command': ' '.join(['pyg-denoise'] + sys.argv[1:]), 'rules': args.rules,
                    'metrics': metrics, 'runs': records, 'summary': rows,
-                   'groups': group_rows, 'failed': failed}, f, indent=1)
+                   'groups': group_rows, 'failed': failed, 'reused_cells': reused,
+                   'stale_cells': [o for o, _ in stale]}, f, indent=1)
     report = to_markdown(rows, metrics)
     if any(f'{GROUPS[0]}/{group_metric}' in r for r in group_rows):
         report += ('\n**By user group** (training edges of the test user: with / without, '
@@ -785,6 +1004,20 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         raise SystemExit(f"pyg-denoise: {len(failed)} run(s) failed: " +
                          '; '.join(f'{o} ({e})' for o, e in failed))
     return rows
+
+
+def _cell_diff(out: str, run_args: argparse.Namespace) -> Dict[str, Any]:
+    r"""What differs between a finished cell's stored fingerprint and the settings this grid
+    would run it with (every key, when the cell has no fingerprint)."""
+    try:
+        with open(osp.join(out, 'results.json')) as f:
+            stored = json.load(f).get('fingerprint')
+    except (OSError, ValueError):
+        stored = None
+    if stored is None:
+        return {'fingerprint': ('none (an older run)', 'current')}
+    return fingerprint_diff({k: v for k, v in stored.items() if k != 'graph'},
+                            run_settings(run_args))
 
 
 def _grid_cell_here(run_args: argparse.Namespace, threads: Optional[int]) -> None:
@@ -852,12 +1085,51 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if getattr(args, 'quiet', False)
                         else logging.INFO, format='%(message)s')
-    if args.command == 'run':
-        run(args, no_arguments=no_arguments or argv == ['run'])
-    elif args.command == 'benchmark':
-        benchmark(args)
-    else:
-        info(args)
+    try:
+        if args.command == 'run':
+            run(args, no_arguments=no_arguments or argv == ['run'])
+        elif args.command == 'benchmark':
+            benchmark(args)
+        else:
+            info(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        out = getattr(args, 'out', None) or getattr(args, 'grid_out', None)
+        print(f"\npyg-denoise: interrupted; " + (
+            f"the same command resumes from the last checkpoint in {out}" if out else
+            "nothing was saved (no --out); pass --out to make a run resumable"),
+            file=sys.stderr)
+        raise SystemExit(130) from None
+    except (SystemExit, ValueError, OSError) as e:
+        # the library's data and option errors: one line, exit code 2 (--debug: traceback)
+        if isinstance(e, SystemExit) and not isinstance(e.code, str):
+            raise  # argparse's own exits, already printed
+        if args.debug:
+            raise
+        raise CommandError(str(e.code if isinstance(e, SystemExit) else _one_line(e))) \
+            from None
+
+
+class CommandError(SystemExit):
+    r"""A refused command: :obj:`pyg-denoise: <message>` on stderr and exit code 2. Its
+    :func:`str` is the message (so tests can match it)."""
+    def __init__(self, message: str) -> None:
+        message = message if message.startswith('pyg-denoise: ') else \
+            f'pyg-denoise: {message}'
+        print(message, file=sys.stderr)
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _one_line(error: BaseException) -> str:
+    text = ' '.join(str(error).split()) or type(error).__name__
+    if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
+        text = f'{error.filename}: {text}'
+    return text
 
 
 if __name__ == '__main__':

@@ -23,6 +23,7 @@ from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges
 from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Rows, Triples
 from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
                                      rank_and_world, shard_bounds)
+from pyg_denoise.fingerprint import describe_diff, fingerprint_diff, graph_fingerprint
 from pyg_denoise.metrics.ranking import (COLD_START, RankingEvaluator, ScoreFn,
                                          cold_start_scorer, evaluate_split, excluded_index,
                                          topk_items)
@@ -122,7 +123,12 @@ class TrainConfig:
     distributed: bool = False
 
     def __post_init__(self) -> None:
+        if not len(self.ks) or any(int(k) != k or k <= 0 for k in self.ks):
+            raise ValueError(f"'ks' must list at least one positive integer cut-off (got "
+                             f"{list(self.ks)!r})")
         self.ks = tuple(int(k) for k in self.ks)
+        if self.min_epoch < 0:
+            raise ValueError(f"'min_epoch' must be non-negative (got {self.min_epoch})")
         positive = dict(epochs=self.epochs, batch_size=self.batch_size,
                         eval_every=self.eval_every, num_negatives=self.num_negatives)
         for name, value in positive.items():
@@ -190,10 +196,16 @@ class Trainer:
             :obj:`best.pt`. (default: :obj:`None`: nothing is written)
         resume (bool, optional): Continue from :obj:`out_dir/checkpoint.pt` if present.
             (default: :obj:`True`)
+        fingerprint (dict, optional): What else the run was computed from (e.g. the command
+            line's data and model settings). It is stored with the digest of :obj:`data`
+            (:func:`~pyg_denoise.fingerprint.graph_fingerprint`) in every checkpoint and in
+            the results; a checkpoint whose fingerprint differs is refused.
+            (default: :obj:`None`)
     """
     def __init__(self, model: Recommender, data: HeteroData,
                  config: Optional[TrainConfig] = None, denoiser: Optional[Denoiser] = None,
-                 out_dir: Optional[str] = None, resume: bool = True) -> None:
+                 out_dir: Optional[str] = None, resume: bool = True,
+                 fingerprint: Optional[Dict[str, Any]] = None) -> None:
         self.config = config or TrainConfig()
         cfg = self.config
         self.rank, self.world_size = 0, 1
@@ -219,6 +231,7 @@ class Trainer:
                              f"items, the graph {data['user'].num_nodes} / "
                              f"{data['item'].num_nodes}")
         self.data = data
+        self.fingerprint = {'graph': graph_fingerprint(data), **(fingerprint or {})}
         self.train_data = subset_edges(data, split_mask(data, 'train'))
         store = self.train_data[EDGE_TYPE]
         for key in ('train_mask', 'val_mask', 'test_mask'):
@@ -672,6 +685,7 @@ class Trainer:
         epochs = [r for r in self.history if 'seconds' in r]
         return {
             'config': self.config.to_dict(),
+            'fingerprint': self.fingerprint,
             'model': repr(self.model),
             'denoiser': repr(self.denoiser),
             'selection': {'rule': self.config.select if self.optimizer is not None
@@ -699,6 +713,7 @@ class Trainer:
     def state_dict(self) -> Dict[str, Any]:
         return {
             'config': self.config.to_dict(),
+            'fingerprint': self.fingerprint,
             'denoiser_repr': repr(self.denoiser),
             'epoch': self.epoch,
             'iteration': self.iteration,
@@ -744,12 +759,25 @@ class Trainer:
                              f"{diff} ({ {k: theirs.get(k) for k in diff} } vs "
                              f"{ {k: mine.get(k) for k in diff} }); use another out_dir or "
                              f"resume=False")
+        stored = state.get('fingerprint')  # absent in checkpoints before 0.1
+        if stored is not None:
+            fdiff = fingerprint_diff(stored, self.fingerprint, ignore=('epochs', 'patience'))
+            if fdiff:
+                raise ValueError(f"Cannot resume from '{path}': it was computed from other "
+                                 f"data or settings ({describe_diff(fdiff)}); use another "
+                                 f"out_dir or resume=False")
         theirs_denoiser = state.get('denoiser_repr')  # absent in checkpoints before 0.1
         if theirs_denoiser is not None and theirs_denoiser != repr(self.denoiser):
             raise ValueError(f"Cannot resume from '{path}': it was trained with "
                              f"{theirs_denoiser}, not {self.denoiser!r}; use another out_dir "
                              f"or resume=False")
-        self.model.load_state_dict(state['model'])
+        try:
+            self.model.load_state_dict(state['model'])
+        except RuntimeError as e:  # other shapes or layers: one line, not the torch dump
+            first = str(e).strip().splitlines()[0]
+            raise ValueError(f"Cannot resume from '{path}': its model has other parameters "
+                             f"than {type(self.model).__name__} here ({first}); use another "
+                             f"out_dir or resume=False") from None
         self.optimizer.load_state_dict(state['optimizer'])
         self.denoiser.load_state_dict(state['denoiser'])
         self.epoch, self.iteration = state['epoch'], state['iteration']

@@ -303,10 +303,11 @@ def test_pld_split_is_reachable_from_the_command_line(tmp_path):
                 assert n_test == int(0.2 * n) and n_train >= int(0.7 * n)
 
 
-@pytest.mark.parametrize('flag, value, match', [('--epochs', '0', "'epochs'"),
-                                                ('--lr', '0', "'lr'")])
+@pytest.mark.parametrize('flag, value, match', [('--epochs', '0', "--epochs"),
+                                                ('--lr', '0', "--lr")])
 def test_zero_is_refused_not_read_as_the_default(tmp_path, flag, value, match):
     files = write_split_files(tmp_path)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(SystemExit, match=match) as e:
         main(['run', '--train', files['train'], '--test', files['test'], flag, value,
               '--select', 'last', '--no-progress', '-q'])
+    assert e.value.code == 2

@@ -55,6 +55,7 @@ def build_interaction_graph(
     edge_attrs: Optional[Dict[str, np.ndarray]] = None,
     split: Optional[np.ndarray] = None,
     source: str = 'interactions',
+    split_sources: Optional[Sequence[str]] = None,
 ) -> HeteroData:
     r"""Builds the bipartite interaction graph from parallel arrays of interactions.
 
@@ -72,6 +73,8 @@ def build_interaction_graph(
         split (numpy.ndarray, optional): Split code of each interaction: 0 train, 1 val,
             2 test (official splits). (default: :obj:`None`)
         source (str, optional): Name used in messages. (default: :obj:`'interactions'`)
+        split_sources (list of str, optional): The name (file) of each split code, so that
+            the warning about pairs in two splits names both files. (default: :obj:`None`)
 
     Duplicate (user, item) pairs are merged: within a split the **most recent** interaction is
     kept when there is a :obj:`time` attribute, otherwise the last one in input order; a pair
@@ -127,14 +130,30 @@ def build_interaction_graph(
     num_dup = int(drop.sum())
     if num_dup > 0:
         keep = ~drop
-        cross = 0
+        within, across = num_dup, ''
         if split_t is not None:
-            # Count how many dropped rows were the pair's only row in their split.
-            cross = num_dup - int(duplicate_mask(keys * 3 + split_t, priority).sum())
+            # The dropped rows that were the pair's only row in their split: for each, the
+            # split it was dropped from and the (earlier) split that keeps the pair.
+            only = drop & ~duplicate_mask(keys * 3 + split_t, priority)
+            within = num_dup - int(only.sum())
+            uniq, inv = torch.unique(keys, return_inverse=True)
+            kept_split = torch.full((uniq.numel(),), -1, dtype=torch.long)
+            kept_split[inv[keep]] = split_t[keep]
+            names = list(split_sources or []) + [None] * 3
+            parts = []
+            for a in range(3):
+                for b in range(a + 1, 3):
+                    n = int((only & (split_t == b) & (kept_split[inv] == a)).sum())
+                    if n:
+                        parts.append(f"{n} pair(s) of the {SPLITS[b]} split"
+                                     f"{f' ({names[b]})' if names[b] else ''} are also in "
+                                     f"the {SPLITS[a]} split"
+                                     f"{f' ({names[a]})' if names[a] else ''} and were "
+                                     f"kept there only")
+            across = '; ' + '; '.join(parts) if parts else ''
         logger.warning(
-            f"{source}: merged {num_dup} duplicate (user, item) rows "
-            f"({cross} of them across splits, kept in the earliest split); "
-            f"rule: most recent (else last) row kept")
+            f"{source}: merged {num_dup} duplicate (user, item) row(s): {within} within a "
+            f"split (most recent, else last, row kept){across}")
         u, i = u[keep], i[keep]
         attrs = {k: v[keep] for k, v in attrs.items()}
         if split_t is not None:
@@ -193,6 +212,25 @@ def split_edge_index(data: HeteroData, split: str) -> Tensor:
     r"""The :obj:`[2, E_split]` (user, item) edges of :obj:`split`."""
     store = data[EDGE_TYPE]
     return store.edge_index[:, split_mask(data, split)]
+
+
+def cold_entities(data: HeteroData, split: str) -> Dict[str, Tuple[int, int, Tensor]]:
+    r"""The users and items of :obj:`split` without a training edge.
+
+    Returns:
+        :obj:`{'user': (cold, total, cold_ids), 'item': (...)}`: how many of the split's
+        distinct users (items) have no training edge, how many it has, and their dense ids.
+    """
+    ei = split_edge_index(data, split)
+    train = split_edge_index(data, 'train')
+    out = {}
+    for side, row in (('user', 0), ('item', 1)):
+        seen = torch.zeros(data[side].num_nodes, dtype=torch.bool)
+        seen[train[row]] = True
+        ids = ei[row].unique()
+        cold = ids[~seen[ids]]
+        out[side] = (cold.numel(), ids.numel(), cold)
+    return out
 
 
 def to_csr(row: Tensor, col: Tensor, num_rows: int) -> Tuple[Tensor, Tensor, Tensor]:

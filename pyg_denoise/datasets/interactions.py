@@ -1,5 +1,6 @@
 r"""A generic loader: interactions from a DataFrame, or from CSV/TSV files with named columns,
 optionally pre-split into train / validation / test files."""
+import logging
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -8,6 +9,8 @@ from torch_geometric.data import HeteroData
 
 from pyg_denoise.data.graph import build_interaction_graph
 from pyg_denoise.datasets.io import DataFormatError, read_table
+
+logger = logging.getLogger('pyg_denoise')
 
 #: The column roles the loader understands. ``flag`` is a clean flag (1 = clean, 0 = noisy,
 #: the DenoisingRec / SGDL convention) and becomes the ``noisy`` edge attribute.
@@ -31,6 +34,7 @@ def from_dataframe(
     columns: Optional[Mapping[str, str]] = None,
     split: Optional[Union[np.ndarray, Sequence[int]]] = None,
     source: str = 'DataFrame',
+    split_sources: Optional[Sequence[str]] = None,
 ) -> HeteroData:
     r"""Builds the interaction graph from a DataFrame.
 
@@ -42,6 +46,8 @@ def from_dataframe(
         split (array, optional): Split code of each row (0 train, 1 val, 2 test).
             (default: :obj:`None`)
         source (str, optional): Name used in error messages.
+        split_sources (list of str, optional): The name (file) of each split code, used in
+            the duplicate warning. (default: :obj:`None`)
 
     Raw user and item ids are mapped to dense ids in sorted order; the mapping is kept in
     :obj:`data['user'].raw_id` and :obj:`data['item'].raw_id`.
@@ -88,7 +94,26 @@ def from_dataframe(
         attrs['noisy'] = flag == 0
     return build_interaction_graph(arrays['user'], arrays['item'], edge_attrs=attrs,
                                    split=None if split is None else np.asarray(split),
-                                   source=source)
+                                   source=source, split_sources=split_sources)
+
+
+def canonical_ids(values: pd.Series, role: str, files: Sequence[str] = ()) -> pd.Series:
+    r"""Raw ids as one spelling per id: when every id of the column is an integer
+    (:obj:`'22'`, :obj:`'022'`, :obj:`'22.0'`), they become integers, so that the files of
+    one dataset that write an id differently still name one user; otherwise the (stripped)
+    strings are kept. Two spellings merged into one id are logged as a warning."""
+    num = pd.to_numeric(values, errors='coerce')
+    if num.isna().any() or not np.all(np.floor(num.to_numpy()) == num.to_numpy()) or \
+            np.abs(num.to_numpy()).max() >= 2 ** 62:
+        return values
+    ints = num.astype(np.int64)
+    odd = values != ints.astype(str)
+    if odd.any():
+        examples = sorted({f'{v!r} -> {int(n)}' for v, n in zip(values[odd], ints[odd])})[:3]
+        logger.warning(f"{', '.join(files) or 'interactions'}: {int(odd.sum())} {role} id(s) "
+                       f"written in another form than the integer they name, read as that "
+                       f"integer (e.g. {', '.join(examples)})")
+    return ints
 
 
 def read_interactions(
@@ -142,8 +167,10 @@ def read_interactions(
         frames.append(df[[c for c in columns if c != '_']])
         codes.append(np.full(len(df), code))
     df = pd.concat(frames, ignore_index=True)
+    for role in ('user', 'item'):
+        df[role] = canonical_ids(df[role], role, [p for p, _ in files])
     try:
         return from_dataframe(df, split=np.concatenate(codes) if test else None,
-                              source=train)
+                              source=train, split_sources=[p for p, _ in files])
     except ValueError as e:  # flag values etc.: map the row back to its file and line
         raise DataFormatError(str(e)) from e

@@ -9,6 +9,7 @@ Two layouts cover every public denoising benchmark:
 """
 import csv
 import os.path as osp
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -56,16 +57,39 @@ def read_table(
         raise FileNotFoundError(f"No such file: '{path}'")
     if osp.getsize(path) == 0:
         raise DataFormatError(f"{path}: the file is empty")
+    if not isinstance(sep, str) or not sep:
+        raise ValueError(f"{path}: the field separator must be a non-empty string "
+                         f"(got {sep!r})")
     columns = list(columns)
-    first_line = 2 if header else 1
+    with open(path, 'rb') as f:
+        raw = f.read()
+    # Lines starting with '#' are comments: skipped, and the line numbers of the messages
+    # stay those of the file.
+    comments = _comment_lines(raw)
     try:
-        df = pd.read_csv(path, sep=sep, header=0 if header else None, dtype=str,
-                         keep_default_na=False, encoding=encoding, quoting=csv.QUOTE_MINIMAL,
-                         skip_blank_lines=False, engine='c')
+        first_text = raw.split(b'\n', 1)[0].decode(encoding)
+    except UnicodeDecodeError as e:
+        raise DataFormatError(f"{path}: not {encoding} text ({e.reason} at byte {e.start}); "
+                              f"convert the file to UTF-8") from None
+    try:
+        df = pd.read_csv(path, sep=sep if len(sep) == 1 else re.escape(sep),
+                         header=0 if header else None, dtype=str, keep_default_na=False,
+                         encoding=encoding, quoting=csv.QUOTE_MINIMAL,
+                         skip_blank_lines=False, engine='c' if len(sep) == 1 else 'python',
+                         skiprows=comments or None)
     except pd.errors.EmptyDataError as e:
         raise DataFormatError(f"{path}: the file is empty") from e
     except pd.errors.ParserError as e:
-        raise DataFormatError(f"{path}: malformed line ({e})") from e
+        raise DataFormatError(f"{path}: malformed line ({str(e).strip()}){_sep_hint(first_text, sep)}") from e
+    except UnicodeDecodeError as e:
+        raise DataFormatError(f"{path}: not {encoding} text ({e.reason} at byte {e.start}); "
+                              f"convert the file to UTF-8") from None
+    kept = [k for k in range(len(df) + len(comments) + int(header) + 1)
+            if k not in set(comments)] if comments else None
+
+    def line_of(row: int) -> int:  # 1-based line of a data row
+        index = row + int(header)
+        return (kept[index] if kept is not None else index) + 1
 
     if header:
         df.columns = [str(c).strip() for c in df.columns]
@@ -73,36 +97,90 @@ def read_table(
         missing = [mapping[c] for c in columns if mapping[c] not in df.columns]
         if missing:
             raise DataFormatError(f"{path}: unknown column(s) {missing}; the header has "
-                                  f"{list(df.columns)}")
+                                  f"{list(df.columns)}{_sep_hint(first_text, sep)}")
         df = df[[mapping[c] for c in columns]]
         df.columns = columns
     else:
         if df.shape[1] < len(columns):
-            raise DataFormatError(f"{path}, line 1: expected {len(columns)} fields "
-                                  f"({', '.join(columns)}), found {df.shape[1]}")
+            raise DataFormatError(f"{path}, line {line_of(0)}: expected {len(columns)} "
+                                  f"fields ({', '.join(columns)}), found "
+                                  f"{df.shape[1]}{_sep_hint(first_text, sep)}")
         df = df.iloc[:, :len(columns)]
         df.columns = columns
     if len(df) == 0:
         raise DataFormatError(f"{path}: no data rows")
+    for col in columns:  # ' 22' and '22' are one id: surrounding whitespace is not data
+        df[col] = df[col].str.strip()
 
     for col in columns:
-        empty = (df[col].isna() | (df[col].str.strip() == '')).to_numpy()
+        empty = (df[col].isna() | (df[col] == '')).to_numpy()
         if empty.any():
             k = int(np.flatnonzero(empty)[0])
-            raise DataFormatError(f"{path}, line {k + first_line}: missing value for "
+            raise DataFormatError(f"{path}, line {line_of(k)}: missing value for "
                                   f"'{col}' (line has too few fields or is blank)")
+    if not header:
+        _check_not_header(df, path, columns, numeric, integer)
     for col in set(numeric) | set(integer):
         values = pd.to_numeric(df[col], errors='coerce').to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
         if col in integer:
             bad |= np.isfinite(values) & (np.floor(values) != values)
+        elif col not in integer:  # stored as float32 in the graph: no silent -inf
+            bad |= np.abs(values) > FLOAT32_MAX
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            kind = 'an integer' if col in integer else 'a finite number'
-            raise DataFormatError(f"{path}, line {k + first_line}: '{col}' must be {kind} "
+            kind = 'an integer' if col in integer else \
+                f'a finite number within +-{FLOAT32_MAX:.3g}'
+            raise DataFormatError(f"{path}, line {line_of(k)}: '{col}' must be {kind} "
                                   f"(got {df[col].iloc[k]!r})")
         df[col] = values.astype(np.int64) if col in integer else values
     return df
+
+
+#: The largest finite float32: ratings and other signals are stored as float32 tensors.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+_HEADER_WORDS = {'user', 'item', 'rating', 'time', 'timestamp', 'userid', 'user_id',
+                 'itemid', 'item_id', 'movieid', 'movie_id', 'artistid', 'artist_id',
+                 'weight', 'score', 'label', 'flag', 'dwell', 'play_count', 'count', 'uid',
+                 'iid'}
+
+
+def _comment_lines(raw: bytes) -> List[int]:
+    r"""0-based indices of the lines that start with :obj:`#`."""
+    if not raw.startswith(b'#') and b'\n#' not in raw:
+        return []
+    return [k for k, line in enumerate(raw.split(b'\n')) if line.startswith(b'#')]
+
+
+def _sep_hint(first_line: str, sep: str) -> str:
+    for cand, name in (('\t', 'a tab'), (',', "','"), (';', "';'"), ('|', "'|'"),
+                       ('::', "'::'"), (' ', 'a space')):
+        if cand != sep and cand in first_line.strip() and sep not in first_line:
+            return f"; is the separator {name}? (the separator given is {sep!r})"
+    return ''
+
+
+def _check_not_header(df: pd.DataFrame, path: str, columns: Sequence[str],
+                      numeric: Sequence[str], integer: Sequence[str]) -> None:
+    r"""A header-less file whose first line names its columns is refused: its words would
+    become a user and an item."""
+    first = [str(df[c].iloc[0]).strip().lower() for c in columns if c != '_']
+    looks = any(v in _HEADER_WORDS for v in first)
+    typed = [c for c in columns if c in set(numeric) | set(integer)]
+    if not looks and len(df) > 1 and typed:
+        head = pd.to_numeric(df[typed].iloc[0], errors='coerce').isna().any()
+        rest = pd.to_numeric(df[typed[0]].iloc[1:1001], errors='coerce').notna().all()
+        looks = bool(head and rest)
+    if not looks and len(df) > 1:  # integer ids below a line of words
+        ids = [c for c in ('user', 'item') if c in columns]
+        head = pd.to_numeric(df[ids].iloc[0], errors='coerce').isna().all()
+        rest = all(pd.to_numeric(df[c].iloc[1:1001], errors='coerce').notna().all()
+                   for c in ids)
+        looks = bool(ids) and bool(head and rest)
+    if looks:
+        raise DataFormatError(f"{path}, line 1: looks like a header ({', '.join(first)}), "
+                              f"not an interaction; read the file with a header "
+                              f"(--header on the command line) or remove the line")
 
 
 def read_adjacency_lists(path: str, num_users: Optional[int] = None,

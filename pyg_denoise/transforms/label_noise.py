@@ -40,7 +40,8 @@ class LabelNoise(BaseTransform):
     Recommendation" <https://arxiv.org/abs/2006.04153>`_ (ADT) and its successors.
 
     * :obj:`noisy` (a rule such as :obj:`"rating<3"`, or :obj:`None` to keep the graph's
-      existing :obj:`noisy` attribute) sets the boolean edge attribute :obj:`noisy`, the
+      existing :obj:`noisy` attribute, or to leave the positives unlabelled when the graph
+      has none and a clean rule is given) sets the boolean edge attribute :obj:`noisy`, the
       ground truth for the denoising diagnostics. Training and validation keep **all**
       positives, noisy ones included.
     * :obj:`clean` (e.g. :obj:`"rating>=4"`, or :obj:`"rating==5"` for DeCA; default: not
@@ -86,9 +87,30 @@ class LabelNoise(BaseTransform):
         store = data[EDGE_TYPE]
         if self._noisy is not None:
             store.noisy = self._eval(store, self._noisy)
+            train = store.train_mask
+            if bool(train.any()) and bool(store.noisy[train].all()):
+                raise ValueError(f"{self}: the noisy rule {self.noisy_rule!r} matches every "
+                                 f"training edge ({int(train.sum())}); nothing would be "
+                                 f"clean")
+        elif 'noisy' not in store and self._clean is None:
+            raise ValueError(f"{self}: 'noisy=None' needs an existing 'noisy' edge attribute "
+                             f"or a clean rule")
         elif 'noisy' not in store:
-            raise ValueError(f"{self}: 'noisy=None' needs an existing 'noisy' edge attribute")
-        clean = ~store.noisy if self._clean is None else self._eval(store, self._clean)
+            logger.info(f"{self}: no noisy rule: the training positives are not labelled "
+                        f"(the noise diagnostics are off); the clean rule "
+                        f"{self.clean_rule!r} selects the test positives")
+        if self._clean is None:
+            clean = ~store.noisy
+        else:
+            clean = self._eval(store, self._clean)
+            if self._noisy is not None:
+                both = clean & store.noisy
+                if bool(both.any()):
+                    k = int(both.nonzero()[0])
+                    raise ValueError(f"{self}: the noisy rule {self.noisy_rule!r} and the "
+                                     f"clean rule {self.clean_rule!r} overlap: "
+                                     f"{int(both.sum())} interaction(s) satisfy both (e.g. "
+                                     f"edge {k}); make them exclusive")
         report = {}
         masks = ['test_mask'] + (['val_mask'] if self.clean_val else [])
         for name in masks:
@@ -96,7 +118,8 @@ class LabelNoise(BaseTransform):
             report[name.replace('_mask', '_removed')] = int((mask & ~clean).sum())
             store[name] = mask & clean
         train = store.train_mask
-        report['train_noisy'] = int((store.noisy & train).sum())
+        report['train_noisy'] = int((store.noisy & train).sum()) if 'noisy' in store \
+            else None
         report['train'] = int(train.sum())
         self.last_report = report
         logger.info(f"{self}: {report}")

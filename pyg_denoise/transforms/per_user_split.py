@@ -23,7 +23,11 @@ def check_ratios(ratios: Sequence[float]) -> Tuple[float, float, float]:
         raise ValueError(f"'ratios' must be non-negative with a positive train share "
                          f"(got {ratios})")
     if abs(sum(ratios) - 1.0) > 1e-6:
-        # 8:1:1 style integers are accepted and normalised.
+        # 8:1:1 style integers are accepted and normalised; shares that do not sum to 1
+        # are a mistake, not a proportion.
+        if not all(r == int(r) for r in ratios):
+            raise ValueError(f"'ratios' must sum to 1 (got {ratios}, sum {sum(ratios):g}); "
+                             f"integers such as 8,1,1 are read as proportions")
         total = sum(ratios)
         ratios = tuple(r / total for r in ratios)
     return ratios  # type: ignore[return-value]
