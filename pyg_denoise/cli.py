@@ -552,7 +552,10 @@ def check_cold(data: HeteroData, allow: bool) -> None:
 def load_data(args: argparse.Namespace) -> HeteroData:
     r"""The split, labelled graph the arguments describe."""
     if args.train:
-        if not args.test and args.split in ('auto', 'official'):
+        if not args.test and args.split == 'official':
+            raise ValueError("--split official needs the split's files: --train and --test "
+                             "(and --val)")
+        if not args.test and args.split == 'auto':
             args.split = 'random'
         data = D.read_interactions(args.train, args.val, args.test, columns=args.columns,
                                    sep=args.sep, header=args.header)

@@ -24,7 +24,7 @@ from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Rows
 from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
                                      rank_and_world, shard_bounds)
 from pyg_denoise.fingerprint import describe_diff, fingerprint_diff, graph_fingerprint
-from pyg_denoise.metrics.ranking import (COLD_START, RankingEvaluator, ScoreFn,
+from pyg_denoise.metrics.ranking import (COLD_START, METRICS, RankingEvaluator, ScoreFn,
                                          cold_start_scorer, evaluate_split, excluded_index,
                                          topk_items)
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
@@ -161,7 +161,11 @@ class TrainConfig:
                              f"'val_loss_revised', 'last' or 'test:<metric>@<k>' "
                              f"(got {sel!r})")
         if '@' in sel:
-            metric, k = sel.split(':', 1)[1].split('@')
+            metric, _, k = sel.split(':', 1)[1].partition('@')
+            names = METRICS + (('ndcg_full', ) if self.ndcg_idcg == 'both' else ())
+            if metric not in names or not k.isdigit() or int(k) <= 0:
+                raise ValueError(f"'select' {sel!r}: the metric must be one of "
+                                 f"{list(names)} and the cut-off a positive integer")
             if int(k) not in self.ks:
                 self.ks = tuple(sorted(set(self.ks) | {int(k)}))
 

@@ -61,6 +61,9 @@ def read_table(
         raise ValueError(f"{path}: the field separator must be a non-empty string "
                          f"(got {sep!r})")
     columns = list(columns)
+    name = encoding
+    if encoding.lower().replace('-', '') == 'utf8':
+        encoding = 'utf-8-sig'  # a byte-order mark is not part of the first id
     with open(path, 'rb') as f:
         raw = f.read()
     # Lines starting with '#' are comments: skipped, and the line numbers of the messages
@@ -69,7 +72,7 @@ def read_table(
     try:
         first_text = raw.split(b'\n', 1)[0].decode(encoding)
     except UnicodeDecodeError as e:
-        raise DataFormatError(f"{path}: not {encoding} text ({e.reason} at byte {e.start}); "
+        raise DataFormatError(f"{path}: not {name} text ({e.reason} at byte {e.start}); "
                               f"convert the file to UTF-8") from None
     try:
         df = pd.read_csv(path, sep=sep if len(sep) == 1 else re.escape(sep),
@@ -82,7 +85,7 @@ def read_table(
     except pd.errors.ParserError as e:
         raise DataFormatError(f"{path}: malformed line ({str(e).strip()}){_sep_hint(first_text, sep)}") from e
     except UnicodeDecodeError as e:
-        raise DataFormatError(f"{path}: not {encoding} text ({e.reason} at byte {e.start}); "
+        raise DataFormatError(f"{path}: not {name} text ({e.reason} at byte {e.start}); "
                               f"convert the file to UTF-8") from None
     kept = [k for k in range(len(df) + len(comments) + int(header) + 1)
             if k not in set(comments)] if comments else None
@@ -145,6 +148,9 @@ _HEADER_WORDS = {'user', 'item', 'rating', 'time', 'timestamp', 'userid', 'user_
                  'iid'}
 
 
+_MISSING_WORDS = {'nan', 'inf', 'infinity', 'na', 'null', 'none'}
+
+
 def _comment_lines(raw: bytes) -> List[int]:
     r"""0-based indices of the lines that start with :obj:`#`."""
     if not raw.startswith(b'#') and b'\n#' not in raw:
@@ -168,7 +174,8 @@ def _check_not_header(df: pd.DataFrame, path: str, columns: Sequence[str],
     looks = any(v in _HEADER_WORDS for v in first)
     typed = [c for c in columns if c in set(numeric) | set(integer)]
     if not looks and len(df) > 1 and typed:
-        head = pd.to_numeric(df[typed].iloc[0], errors='coerce').isna().any()
+        words = [str(df[c].iloc[0]).strip().lower() for c in typed]
+        head = any(w.replace('_', '').isalpha() and w not in _MISSING_WORDS for w in words)
         rest = pd.to_numeric(df[typed[0]].iloc[1:1001], errors='coerce').notna().all()
         looks = bool(head and rest)
     if not looks and len(df) > 1:  # integer ids below a line of words

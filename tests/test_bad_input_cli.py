@@ -1,0 +1,363 @@
+"""Bad and unusual input on the command line: every case ends in a one-line error (exit
+code 2, the option, file or line named) or in an explicit warning; none in a silent result.
+
+Each case writes tiny train / validation / test files (numeric ids, ratings 1-5), applies
+its change to them, runs `pyg-denoise run` for at most one epoch of MF and checks the
+outcome. The cases that need two runs (resume, grids) follow the table.
+"""
+import json
+import logging
+import os
+
+import pytest
+
+from pyg_denoise import trainer as trainer_module
+from pyg_denoise.cli import main
+
+
+def rows():
+    out = []
+    for u in range(1, 21):
+        for k in range(9):
+            i = (u * 7 + k * 3) % 30 + 1
+            out.append((u, i, 1 + (u + i) % 5))
+    return out
+
+
+def split_rows():
+    r = rows()
+    return {'train': [x for k, x in enumerate(r) if k % 9 < 6],
+            'val': [x for k, x in enumerate(r) if k % 9 == 6],
+            'test': [x for k, x in enumerate(r) if k % 9 > 6]}
+
+
+def text(part, sep='\t'):
+    return ''.join(f'{u}{sep}{i}{sep}{r}\n' for u, i, r in part)
+
+
+def write(tmp_path, changes=None):
+    """The three files, each replaced by changes[name] (a text, or a function of the
+    default text) where given."""
+    paths = {}
+    for name, part in split_rows().items():
+        content = text(part)
+        change = (changes or {}).get(name)
+        if change is not None:
+            content = change(content) if callable(change) else change
+        path = tmp_path / f'{name}.tsv'
+        (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+        paths[name] = str(path)
+    return paths
+
+
+def base_args(paths, *extra):
+    return ['run', '--train', paths['train'], '--val', paths['val'], '--test', paths['test'],
+            '--columns', 'user,item,rating', '--model', 'mf', '--dim', '4', '--epochs', '1',
+            '--ks', '5', '--no-progress', '-q', *extra]
+
+
+def first_line_to(new):
+    return lambda t: new + t.split('\n', 1)[1]
+
+
+def append(extra):
+    return lambda t: t + extra
+
+
+def insert_line(k, line):
+    def change(t):
+        lines = t.split('\n')
+        return '\n'.join(lines[:k] + [line] + lines[k:])
+    return change
+
+
+ERROR, WARN, OK = 'error', 'warning', 'ok'
+
+# (id, file changes, extra options, outcome, text the error or a warning must contain)
+CASES = [
+    # the issue's numbered cases (those of a single run)
+    ('clean rule matches nothing', {}, ['--clean', 'rating>=10'], ERROR,
+     'test split has no positive edge'),
+    ('test ids with trailing spaces', {'test': lambda t: t.replace('\t', ' \t', 1)
+                                       .replace('\n', ' \n')}, [], OK, None),
+    ('test ids with leading zeros', {'test': lambda t: '0' + t.replace('\n1', '\n01')},
+     [], WARN, 'written in another form'),
+    ('test ids written as floats', {'test': lambda t: t.replace('\t', '.0\t', 1)}, [],
+     WARN, 'written in another form'),
+    ('header read as data', {'train': lambda t: 'user\titem\trating\n' + t}, [], ERROR,
+     'looks like a header'),
+    ('header of other words', {'train': lambda t: 'uid\tiid\tstars\n' + t}, [], ERROR,
+     'looks like a header'),
+    ('test users spelled otherwise', {'test': lambda t: ''.join(
+        'x' + line + '\n' for line in t.splitlines())}, [], ERROR, '--allow-cold'),
+    ('a cold-start split, declared', {'test': lambda t: ''.join(
+        'x' + line + '\n' for line in t.splitlines())}, ['--allow-cold'], WARN,
+     'have no training edge'),
+    ('epochs 0', {}, ['--epochs', '0'], ERROR, '--epochs'),
+    ('lr 0', {}, ['--lr', '0'], ERROR, '--lr'),
+    ('lr negative', {}, ['--lr', '-0.1'], ERROR, '--lr'),
+    ('negative noise', {}, ['--noise', '-0.5'], ERROR, '--noise'),
+    ('negative extra ratio', {}, ['--extra-ratio', '-0.2'], ERROR, '--extra-ratio'),
+    ('extra ratio above 1', {}, ['--extra-ratio', '1.5'], ERROR, '--extra-ratio'),
+    ('negative graph-every', {}, ['--graph-every', '-1'], ERROR, '--graph-every'),
+    ('negative min-interactions', {}, ['--min-interactions', '-5'], ERROR,
+     '--min-interactions'),
+    ('ratios not summing to 1', {}, ['--ratios', '0.5,0.2,0.1'], ERROR, 'must sum to 1'),
+    ('ratios with a negative share', {}, ['--ratios', '0.9,-0.1,0.2'], ERROR, '--ratios'),
+    ('noisy rule matching every edge', {}, ['--noisy', 'rating>=0'], ERROR,
+     'matches every training edge'),
+    ('noisy and clean rules overlapping', {}, ['--noisy', 'rating<4', '--clean',
+                                               'rating>=3'], ERROR, 'overlap'),
+    ('rating beyond float32', {'train': append('3\t4\t-1e308\n')}, [], ERROR,
+     'within'),
+    ('save-topk without out', {}, ['--save-topk', '5'], ERROR, '--save-topk needs --out'),
+    ('export-graph is a folder', {}, ['--export-graph', '.'], ERROR, '--export-graph'),
+    ('export-graph under a file', {}, ['--export-graph', 'EXISTING/x.tsv'], ERROR,
+     'is a file, not a folder'),
+    ('ks larger than the items', {}, ['--ks', '500'], ERROR, 'larger than the'),
+    ('clean rule alone', {}, ['--clean', 'rating>=4'], OK, None),
+    ('multi-character separator not in the file', {}, ['--sep', '::'], ERROR,
+     'is the separator a tab'),
+    ('multi-character separator', {n: (lambda t: t.replace('\t', '::'))
+                                   for n in ('train', 'val', 'test')}, ['--sep', '::'],
+     OK, None),
+    ('empty ks', {}, ['--ks', ''], ERROR, '--ks'),
+    ('ks zero', {}, ['--ks', '0'], ERROR, '--ks'),
+    ('comma file read with tabs', {n: (lambda t: t.replace('\t', ','))
+                                   for n in ('train', 'val', 'test')}, [], ERROR,
+     "is the separator ','"),
+    ('comment line before a bad line', {'train': lambda t: insert_line(3, '1\t2')(
+        insert_line(2, '# a comment')(t))}, [], ERROR, 'line 4:'),
+    ('comment lines are skipped', {'train': lambda t: '# exported 2024\n' + t}, [], OK,
+     None),
+    ('pairs in two splits name both files', {'test': append('1\t26\t5\n')}, [], WARN,
+     'val split (' + 'VAL' + ')'),
+    # files: format, encoding, values
+    ('missing train file', {}, ['--train', 'NOFILE'], ERROR, 'no such file'),
+    ('empty file', {'val': ''}, [], ERROR, 'the file is empty'),
+    ('blank line in the middle', {'train': insert_line(4, '')}, [], ERROR, 'line 5'),
+    ('line with too few fields', {'train': insert_line(2, '7\t3')}, [], ERROR, 'line 3'),
+    ('non-numeric rating', {'train': insert_line(1, '4\t5\tgood')}, [], ERROR,
+     "line 2: 'rating'"),
+    ('NaN rating', {'train': insert_line(0, '4\t5\tnan')}, [], ERROR, "line 1: 'rating'"),
+    ('infinite rating', {'test': append('4\t5\tinf\n')}, [], ERROR, "'rating'"),
+    ('latin-1 bytes', {'train': lambda t: t.encode() + b'5\t\xe9t\xe9\t3\n'}, [], ERROR,
+     'not utf-8 text'),
+    ('byte-order mark', {'train': lambda t: '\ufeff' + t}, [], OK, None),
+    ('CRLF line endings', {n: (lambda t: t.replace('\n', '\r\n'))
+                           for n in ('train', 'val', 'test')}, [], OK, None),
+    ('duplicate rows in train', {'train': lambda t: t + t.split('\n', 1)[0] + '\n'}, [],
+     WARN, 'within a split'),
+    ('flag column out of range', {'train': lambda t: t.replace('\t3\n', '\t2\n')},
+     ['--columns', 'user,item,flag'], ERROR, 'clean flag must be 0 or 1'),
+    ('unknown column role', {}, ['--columns', 'user,item,stars'], ERROR,
+     'Unknown column role'),
+    ('columns without an item', {}, ['--columns', 'user,rating'], ERROR, "'item' column"),
+    ('header option on a header-less file', {}, ['--header'], ERROR, 'unknown column'),
+    # options
+    ('val without test', {}, ['--test', ''], ERROR, '--val needs --test'),
+    ('root that does not exist', {}, ['--train', '', '--val', '', '--test', '',
+                                      '--dataset', 'ml-100k', '--root', 'NOFOLDER'],
+     ERROR, '--root'),
+    ('official split without one', {}, ['--val', '', '--test', '', '--split', 'official'],
+     ERROR, '--split official needs'),
+    ('unknown selection metric', {}, ['--select', 'val:foo@5'], ERROR, 'the metric must'),
+    ('unknown selection rule', {}, ['--select', 'best'], ERROR, "'select'"),
+    ('validation rule without validation', {}, ['--val', '', '--select', 'val:recall@5'],
+     ERROR, 'needs validation edges'),
+    ('patience 0', {}, ['--patience', '0'], ERROR, '--patience'),
+    ('batch size 0', {}, ['--batch-size', '0'], ERROR, '--batch-size'),
+    ('eval-every 0', {}, ['--eval-every', '0'], ERROR, '--eval-every'),
+    ('dim 0', {}, ['--dim', '0'], ERROR, '--dim'),
+    ('user fraction 0', {}, ['--user-fraction', '0'], ERROR, '--user-fraction'),
+    ('user fraction above 1', {}, ['--user-fraction', '1.5'], ERROR, '--user-fraction'),
+    ('prune-below above 1', {}, ['--prune-below', '2'], ERROR, '--prune-below'),
+    ('replace noise of 1', {}, ['--noise', '1', '--noise-mode', 'replace'], ERROR,
+     '--noise'),
+    ('threads 0', {}, ['--threads', '0'], ERROR, '--threads'),
+    ('knn-k 0', {}, ['--knn-k', '0'], ERROR, '--knn-k'),
+    ('negative lambda-reg', {}, ['--lambda-reg', '-1'], ERROR, '--lambda-reg'),
+    ('negative weight decay', {}, ['--weight-decay', '-1'], ERROR, '--weight-decay'),
+    ('negative min-epoch', {}, ['--min-epoch', '-1'], ERROR, '--min-epoch'),
+    ('negative save-topk', {}, ['--save-topk', '-1'], ERROR, '--save-topk'),
+    ('T-CE drop rate above 1', {}, ['--denoiser', 'tce', '--drop-rate', '1.5'], ERROR,
+     '--denoiser tce'),
+    ('PLD pool of 0', {}, ['--denoiser', 'pld', '--pld-k', '0'], ERROR, '--denoiser pld'),
+    ('baseline with a denoiser', {}, ['--model', 'pop', '--denoiser', 'tce'], ERROR,
+     'baseline without training'),
+    ('pointwise rows with BPR', {}, ['--batch-unit', 'rows', '--loss', 'bpr'], ERROR,
+     "batch_unit='rows'"),
+    ('rule that does not parse', {}, ['--noisy', 'rating <> 3'], ERROR, 'Cannot parse'),
+    ('rule on a missing attribute', {}, ['--noisy', 'stars<3'], ERROR, "no 'stars'"),
+    ('rule without a rating column', {}, ['--columns', 'user,item,_', '--noisy',
+                                          'rating<3'], ERROR, "no 'rating'"),
+    ('out is a file', {}, ['--out', 'EXISTING'], ERROR, 'is a file'),
+    ('ks that is not a number', {}, ['--ks', 'abc'], ERROR, None),
+    ('epochs that is not a number', {}, ['--epochs', 'ten'], ERROR, None),
+]
+
+
+@pytest.mark.parametrize('case', CASES, ids=[c[0] for c in CASES])
+def test_bad_input(tmp_path, caplog, capsys, case):
+    name, changes, extra, outcome, needle = case
+    paths = write(tmp_path, changes)
+    existing = paths['train']
+    extra = [paths['val'] if x == 'VAL' else x.replace('EXISTING', existing) for x in extra]
+    needle = needle.replace('VAL', paths['val']) if needle else needle
+    caplog.set_level(logging.INFO, logger='pyg_denoise')
+    args = base_args(paths, *extra)
+    for key in ('--val', '--test', '--train'):  # '' removes a file option
+        k = len(args) - 1 - args[::-1].index(key)
+        if args[k + 1] == '':
+            first = args.index(key)
+            args = [a for j, a in enumerate(args) if j not in (first, first + 1, k, k + 1)]
+    if outcome == ERROR:
+        with pytest.raises(SystemExit) as e:
+            main(args)
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert 'Traceback' not in err
+        if needle is not None:
+            message = str(e.value)
+            assert needle in message, message
+            assert '\n' not in message and message.startswith('pyg-denoise: ')
+            assert err.splitlines()[-1] == message
+    else:
+        main(args)
+        if outcome == WARN:
+            assert needle in caplog.text, caplog.text
+        assert 'Traceback' not in capsys.readouterr().err
+
+
+def test_at_least_fifty_cases():
+    assert len(CASES) + len(MULTI_RUN) >= 50
+
+
+# The cases that need two runs ----------------------------------------------------------------
+MULTI_RUN = ['resume with other data', 'resume with other layers', 'interrupted run with '
+             'another lr', 'no-resume does not overwrite', 'extending keeps the old results',
+             'unreadable results', 'results without a fingerprint', 'stale grid',
+             'empty evaluation in a grid', 'ctrl-c', 'debug traceback']
+
+
+def moved_rows(paths, n=10):
+    """100 training rows moved to test, as in the issue (here 10 of the tiny file)."""
+    train = open(paths['train']).read().splitlines(keepends=True)
+    with open(paths['train'], 'w') as f:
+        f.writelines(train[n:])
+    with open(paths['test'], 'a') as f:
+        f.writelines(train[:n])
+
+
+def test_resume_with_other_data_is_refused(tmp_path):
+    paths = write(tmp_path)
+    out = str(tmp_path / 'out')
+    main(base_args(paths, '--out', out, '--epochs', '2'))
+    before = open(os.path.join(out, 'results.json')).read()
+    moved_rows(paths)
+    with pytest.raises(SystemExit, match='finished run of other data or settings') as e:
+        main(base_args(paths, '--out', out, '--epochs', '2'))
+    assert 'files_md5' in str(e.value) and e.value.code == 2
+    with pytest.raises(SystemExit, match='finished run of other data'):  # --no-resume too
+        main(base_args(paths, '--out', out, '--epochs', '2', '--no-resume'))
+    assert open(os.path.join(out, 'results.json')).read() == before  # never overwritten
+
+
+def test_resume_with_other_layers_names_the_option(tmp_path):
+    paths = write(tmp_path)
+    out = str(tmp_path / 'out')
+    main(base_args(paths, '--out', out, '--model', 'lightgcn', '--layers', '2'))
+    with pytest.raises(SystemExit, match='layers 2 -> 3'):
+        main(base_args(paths, '--out', out, '--model', 'lightgcn', '--layers', '3'))
+
+
+def test_interrupted_run_with_other_settings_is_refused(tmp_path):
+    """Only a checkpoint (the run was interrupted): the trainer compares fingerprints."""
+    paths = write(tmp_path)
+    out = tmp_path / 'out'
+    main(base_args(paths, '--out', str(out), '--epochs', '2'))
+    (out / 'results.json').unlink()
+    with pytest.raises(SystemExit, match=r"Cannot resume .*'lr': 0.001"):
+        main(base_args(paths, '--out', str(out), '--epochs', '2', '--lr', '0.01'))
+    # a fresh run is what --no-resume asks for (nothing finished is overwritten)
+    main(base_args(paths, '--out', str(out), '--epochs', '2', '--lr', '0.01', '--no-resume'))
+    assert json.loads((out / 'results.json').read_text())['fingerprint']['lr'] == 0.01
+
+
+def test_extending_a_finished_run_keeps_its_results(tmp_path, caplog):
+    paths = write(tmp_path)
+    out = tmp_path / 'out'
+    main(base_args(paths, '--out', str(out), '--epochs', '1', '--select', 'last'))
+    first = json.loads((out / 'results.json').read_text())
+    main(base_args(paths, '--out', str(out), '--epochs', '2', '--select', 'last'))
+    assert 'extending the finished run' in caplog.text
+    assert json.loads((out / 'results.epochs1.json').read_text()) == first
+    assert len(json.loads((out / 'results.json').read_text())['log']) == 2
+
+
+def test_unreadable_or_unfingerprinted_results_are_refused(tmp_path):
+    paths = write(tmp_path)
+    out = tmp_path / 'out'
+    main(base_args(paths, '--out', str(out)))
+    results = json.loads((out / 'results.json').read_text())
+    del results['fingerprint']
+    (out / 'results.json').write_text(json.dumps(results))
+    with pytest.raises(SystemExit, match='without a fingerprint'):
+        main(base_args(paths, '--out', str(out)))
+    (out / 'results.json').write_text('{"truncated": ')
+    with pytest.raises(SystemExit, match='cannot read its results.json'):
+        main(base_args(paths, '--out', str(out)))
+
+
+def grid_args(paths, grid, *extra):
+    return ['benchmark', '--train', paths['train'], '--val', paths['val'], '--test',
+            paths['test'], '--columns', 'user,item,rating', '--models', 'mf', '--denoisers',
+            'none', '--seeds', '0', '--no-pop', '--dim', '4', '--epochs', '1', '--ks', '5',
+            '--grid-out', grid, '--no-progress', '-q', *extra]
+
+
+def test_stale_grid_cells_are_never_reported_as_current(tmp_path, caplog):
+    paths = write(tmp_path)
+    grid = str(tmp_path / 'grid')
+    main(grid_args(paths, grid))
+    caplog.set_level(logging.INFO, logger='pyg_denoise')
+    main(grid_args(paths, grid))  # the same command: the cell is reused
+    assert '1 finished cell(s) with the same data and settings reused' in caplog.text
+    moved_rows(paths)
+    with pytest.raises(SystemExit, match=r'1 finished cell\(s\) .* other data or settings'):
+        main(grid_args(paths, grid, '--lr', '0.01'))
+    main(grid_args(paths, grid, '--lr', '0.01', '--report-only'))  # left out of the tables
+    summary = json.loads(open(os.path.join(grid, 'results.json')).read())
+    assert summary['runs'] == [] and len(summary['stale_cells']) == 1
+    main(grid_args(paths, grid, '--lr', '0.01', '--rerun-stale'))
+    cell = os.path.join(grid, 'files', 'mf', 'none', 'seed0')
+    assert os.path.isfile(cell + '.stale-1/results.json')  # the old cell is kept
+    assert json.loads(open(cell + '/results.json').read())['fingerprint']['lr'] == 0.01
+    summary = json.loads(open(os.path.join(grid, 'results.json')).read())
+    assert len(summary['runs']) == 1
+
+
+def test_empty_evaluation_in_a_grid_fails_the_cell(tmp_path):
+    paths = write(tmp_path)
+    with pytest.raises(SystemExit, match='1 run.s. failed.*no positive edge'):
+        main(grid_args(paths, str(tmp_path / 'g'), '--clean', 'rating>=10'))
+
+
+def test_ctrl_c_exits_130_with_the_resume_hint(tmp_path, monkeypatch, capsys):
+    paths = write(tmp_path)
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(trainer_module.Trainer, 'fit', interrupted)
+    with pytest.raises(SystemExit) as e:
+        main(base_args(paths, '--out', str(tmp_path / 'o')))
+    assert e.value.code == 130
+    err = capsys.readouterr().err
+    assert 'interrupted; the same command resumes' in err and 'Traceback' not in err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    paths = write(tmp_path)
+    with pytest.raises(ValueError, match='--epochs'):
+        main(['--debug'] + base_args(paths, '--epochs', '0'))
+
