@@ -348,3 +348,115 @@ def write_report(folder: str, table: str) -> str:
         f.write(table)
     print(table)
     return path
+
+
+def grid_runs(grids: Iterable[str]) -> List[Dict[str, Any]]:
+    r"""Every finished run of the :obj:`--grid-out` folders :obj:`grids`
+    (:obj:`GRID/<dataset>/<model>/<denoiser>/seed<k>/results.json`; the folders of stale
+    cells, :obj:`seed<k>.stale-<n>`, are left out)."""
+    out = []
+    for grid in grids:
+        if not osp.isdir(grid):
+            raise ValueError(f"{grid}: no such grid folder")
+        for dataset in sorted(os.listdir(grid)):
+            for model in sorted(_subdirs(osp.join(grid, dataset))):
+                for denoiser in sorted(_subdirs(osp.join(grid, dataset, model))):
+                    folder = osp.join(grid, dataset, model, denoiser)
+                    for seed in sorted(_subdirs(folder)):
+                        path = osp.join(folder, seed, 'results.json')
+                        if not seed.startswith('seed') or '.stale-' in seed or \
+                                not osp.isfile(path):
+                            continue
+                        with open(path) as f:
+                            results = json.load(f)
+                        out.append({'dataset': dataset, 'model': model, 'denoiser': denoiser,
+                                    'seed': seed[4:], 'path': path, 'results': results})
+    return out
+
+
+def _subdirs(folder: str) -> List[str]:
+    return [d for d in os.listdir(folder) if osp.isdir(osp.join(folder, d))] \
+        if osp.isdir(folder) else []
+
+
+def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
+                metrics: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+    r"""One row per figure of :obj:`recipe.reported`: the runs made under that recipe's
+    entry (their :obj:`results.json` records the recipe and entry), the rule's selected
+    test metrics per seed, their mean and std, the paper's figure and the relative
+    difference :math:`(ours - paper) / paper`."""
+    rows = []
+    for entry, rep in recipe.reported.items():
+        model, denoiser = entry.split('/')
+        names = metrics or [k for k in rep if k not in ('rule', 'row', 'note')]
+        mine = [r for r in runs if (r['results'].get('recipe') or {}).get('name') == recipe.name
+                and r['results']['recipe'].get('entry') == f'{model}/{denoiser}']
+        for row_name, rule in _rules(rep):
+            values: Dict[str, List[float]] = {m: [] for m in names}
+            overridden = set()
+            for r in mine:
+                sel = run_record(r['results'], [rule]).get(rule)
+                if sel is None:
+                    continue
+                overridden |= set(r['results']['recipe'].get('overridden', []))
+                for m in names:
+                    if m in sel['test']:
+                        values[m].append(sel['test'][m])
+            row = {'entry': entry, 'row': row_name, 'rule': rule,
+                   'seeds': max((len(v) for v in values.values()), default=0),
+                   'overridden': sorted(overridden), 'metrics': {}}
+            for m in names:
+                paper = rep.get(m) if isinstance(rep.get(m), (int, float)) else None
+                if isinstance(rep.get(m), dict):
+                    paper = rep[m].get(row_name)
+                vals = values[m]
+                mean = statistics.fmean(vals) if vals else None
+                row['metrics'][m] = {
+                    'ours': vals, 'mean': mean,
+                    'std': statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                    'paper': paper,
+                    'rel': (mean - paper) / paper if mean is not None and paper else None}
+            rows.append(row)
+    return rows
+
+
+def _rules(rep: Dict[str, Any]) -> List[Tuple[str, str]]:
+    r"""The (paper row name, rule) pairs of a reported entry: one, or several when
+    :obj:`rule` and :obj:`row` are lists (e.g. ERM and ERM-revised from the same runs)."""
+    rules, names = rep.get('rule', 'last'), rep.get('row', '')
+    if isinstance(rules, list):
+        return list(zip(names, rules))
+    return [(names, rules)]
+
+
+def parity_to_markdown(rows: Sequence[Dict[str, Any]], tolerance: float = 0.1) -> str:
+    r"""The parity table: ours (mean ± std over seeds) next to the paper's figure, with the
+    relative difference; a cell outside :math:`\pm` :obj:`tolerance` is marked."""
+    if not rows:
+        return '(no reported figures)'
+    metrics = list(rows[0]['metrics'])
+    head = ['entry', 'paper row', 'rule', 'seeds'] + [
+        h for m in metrics for h in (f'ours {m}', f'paper {m}', 'rel. diff')]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    inside = total = 0
+    for r in rows:
+        cells = [r['entry'], r['row'], r['rule'], str(r['seeds'])]
+        for m in metrics:
+            c = r['metrics'][m]
+            ours = (f"{c['mean']:.4f} ± {c['std']:.4f}" if c['mean'] is not None else 'not run')
+            paper = f"{c['paper']:.4f}" if c['paper'] is not None else '-'
+            if c['rel'] is None:
+                rel = '-'
+            else:
+                total += 1
+                ok = abs(c['rel']) <= tolerance
+                inside += ok
+                rel = f"{100 * c['rel']:+.1f} %" + ('' if ok else ' **out**')
+            cells += [ours, paper, rel]
+        if r['overridden']:
+            cells[0] += f" (overridden: {', '.join(r['overridden'])})"
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    lines.append('')
+    lines.append(f'{inside} of {total} figures within ±{100 * tolerance:.0f} % (relative) of '
+                 f"the paper's; rows 'not run' have no finished run under this recipe.")
+    return '\n'.join(lines)

@@ -30,23 +30,26 @@ import torch.distributed as dist
 from torch_geometric.data import HeteroData
 
 from pyg_denoise import datasets as D
-from pyg_denoise.benchmark import (DEFAULT_RULES, groups_to_markdown, run_record, summarize,
+from pyg_denoise.benchmark import (DEFAULT_RULES, grid_runs, groups_to_markdown,
+                                   parity_rows, parity_to_markdown, run_record, summarize,
                                    to_markdown, write_report)
+from pyg_denoise.data.negative_sampling import NegativeSampler
 from pyg_denoise.data.graph import cold_entities, has_split, split_edge_index, split_mask
 from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_diff,
                                      graph_fingerprint)
-from pyg_denoise.nn import (CDAE, GMF, MF, NGCF, ItemKNN, LightGCN, NeuMF, Popularity,
-                            PyGRecommender, Recommender, pyg_backbone)
+from pyg_denoise.nn import PyGRecommender, Recommender
+from pyg_denoise.options import add_option_groups
+from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS, MODELS,
+                                  all_options, build_denoiser, option_owners)
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
 from pyg_denoise.metrics.ranking import COLD_START, GROUPS
 from pyg_denoise.nn.loss import REGULARIZERS
+from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
 from pyg_denoise.trainer import Trainer, TrainConfig
-from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
-                                    ExtraFeedback, GraphDenoising, InjectNoise, KCore,
-                                    LabelNoise, LeaveOneOut, PositiveSubset, RandomSplit,
-                                    ReweightedLoss, SampleUsers, TemporalSplit,
-                                    TruncatedLoss)
+from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, InjectNoise,
+                                    KCore, LabelNoise, LeaveOneOut, PositiveSubset,
+                                    RandomSplit, SampleUsers, TemporalSplit)
 from pyg_denoise.transforms.label_noise import parse_rule
 from pyg_denoise.transforms.per_user_split import check_ratios
 from pyg_denoise.typing import EDGE_TYPE
@@ -65,54 +68,6 @@ DATASETS: Dict[str, Any] = {
     'sgdl-ml100k': (lambda r, p: D.DenoisingSplit(r, 'ml100k', processed_dir=p), None, None),
 }
 
-MODELS: Dict[str, Callable[..., Recommender]] = {
-    'lightgcn': lambda u, i, a: LightGCN(u, i, embedding_dim=a.dim, num_layers=a.layers,
-                                         init=a.init),
-    'ngcf': lambda u, i, a: NGCF(u, i, embedding_dim=a.dim, layer_sizes=[a.dim] * a.layers),
-    'mf': lambda u, i, a: MF(u, i, embedding_dim=a.dim),
-    'gmf': lambda u, i, a: GMF(u, i, factor_num=a.dim),
-    'neumf': lambda u, i, a: NeuMF(u, i, factor_num=a.dim),
-    'cdae': lambda u, i, a: CDAE(u, i, hidden_dim=a.dim),
-    'pop': lambda u, i, a: Popularity(u, i),
-    'itemknn': lambda u, i, a: ItemKNN(u, i, k=a.knn_k, shrink=a.knn_shrink),
-    # PyG's own models through the adapter (pyg_denoise.nn.PyGRecommender)
-    # (the graph as one CSR adj_t built once: PyG's sparse path, same results as edge_index)
-    'pyg:lightgcn': lambda u, i, a: pyg_backbone('lightgcn', u, i, a.dim, a.layers, 'csr'),
-    'pyg:sage': lambda u, i, a: pyg_backbone('sage', u, i, a.dim, a.layers),
-    'pyg:gcn': lambda u, i, a: pyg_backbone('gcn', u, i, a.dim, a.layers, 'csr'),
-}
-#: Baselines without parameters: evaluated once, never with a denoiser.
-BASELINES = ('pop', 'itemknn')
-#: Models trained with pointwise BCE by default (the DenoisingRec code), others with BPR.
-BCE_MODELS = ('gmf', 'neumf', 'cdae')
-def _deca_kwargs(a: argparse.Namespace) -> Dict[str, Any]:
-    return dict(C1=a.c1, C2=a.c2, kl_pf_weight=a.kl_pf_weight, lambda0=a.lambda0,
-                alternate=a.deca_alternate)
-
-
-#: name -> builder from the parsed options. 'wbpr' is a negative sampler, not a Denoiser.
-DENOISERS: Dict[str, Callable[[argparse.Namespace], Optional[Denoiser]]] = {
-    'none': lambda a: None,
-    'tce': lambda a: TruncatedLoss(a.drop_rate, a.num_gradual, a.exponent),
-    'rce': lambda a: ReweightedLoss(a.beta),
-    'pld': lambda a: PLD(a.pld_k, a.pld_tau, a.pld_warmup),
-    'dcf': lambda a: DCF(a.drop_rate, a.num_gradual, a.exponent, a.relabel_ratio,
-                         a.co_lambda, a.time_step, a.dcf_relabel),
-    'udt': lambda a: UDT(a.temp1, a.temp2, a.userfact1, a.userfact2, a.udt_start),
-    'dpi': lambda a: DPI(**_deca_kwargs(a)),
-    'dvae': lambda a: DVAE(prior_epochs=a.prior_epochs, **_deca_kwargs(a)),
-    'deca': lambda a: DPI(**_deca_kwargs(a)),  # the official code's name of DPI
-    'deca_p': lambda a: DVAE(prior_epochs=a.prior_epochs, **_deca_kwargs(a)),  # of DVAE
-    'bod': lambda a: BOD(1.0, a.weight_alignment, a.weight_uniformity, a.generator_lr,
-                         outer_loop=a.outer_loop, outer_positive=a.bod_outer_positive),
-    'sgdl': lambda a: SGDL(a.history_len, a.memorization, meta_lr=a.meta_lr,
-                           max_phase1_epochs=a.max_phase1_epochs, scheduler=a.scheduler,
-                           schedule_lr=a.schedule_lr, tau=a.gumbel_tau,
-                           learn_weights=not a.fixed_weights),
-    'wbpr': lambda a: None,
-}
-
-
 def _int_list(text: str) -> List[int]:
     return [int(x) for x in text.split(',') if x.strip()]
 
@@ -127,6 +82,15 @@ def _float_list(text: str) -> List[float]:
 
 def add_run_options(run: argparse.ArgumentParser) -> None:
     r"""The options of one training run (shared by :obj:`run` and :obj:`benchmark`)."""
+    g = run.add_argument_group('recipe (a paper\'s protocol: `pyg-denoise recipes` lists them)')
+    g.add_argument('--recipe', default=None, metavar='PAPER/DATASET',
+                   help="apply the recipe's settings for --model and --denoiser (and its "
+                   "data files unless --dataset or --train is given); every option given "
+                   "on the command line overrides it")
+    g.add_argument('--config', default=None, metavar='FILE',
+                   help='a recipe file of your own (TOML, the layout of the shipped ones: '
+                   '`pyg-denoise recipes --show NAME` prints one); replaces --recipe')
+
     g = run.add_argument_group('data')
     g.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
     g.add_argument('--root', help='dataset folder (default: the embedded copy for '
@@ -141,6 +105,11 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    'play_count _)')
     g.add_argument('--sep', default='\t', help='field separator of the files')
     g.add_argument('--header', action='store_true', help='files start with a header')
+    g.add_argument('--cross-split', default='earliest', choices=['earliest', 'keep'],
+                   help="a (user, item) pair in two of the files: keep it in the earliest "
+                   "split only, or in both (the official code of DeCA's and "
+                   "EvalDenoisingRec's ML-100K: a test positive that is also a validation "
+                   "positive stays in the test users' ground truth, masked, never hit)")
     g.add_argument('--user-fraction', type=float, default=1.0,
                    help='keep a random share of the users with all their interactions '
                    '(before any filter or split; a CPU-sized stand-in for a large dataset)')
@@ -183,9 +152,6 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help="your own model: FUNCTION(num_users, num_items) from MODULE (a "
                    "module path or a .py file) returns a Recommender or a PyG module "
                    "(wrapped by PyGRecommender); replaces --model")
-    g.add_argument('--knn-k', type=int, default=100, help='itemknn: neighbours per item')
-    g.add_argument('--knn-shrink', type=float, default=0.0,
-                   help='itemknn: shrinkage of the cosine similarity')
     g.add_argument('--cold-start', default='none', choices=['none', *COLD_START],
                    help='popularity: rank the users without training edges by popularity '
                    "in every evaluation and top-k list (off in the papers' protocols)")
@@ -193,9 +159,6 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--dim', type=int, default=None,
                    help='embedding size (default: 64; 32 for gmf/neumf; 200 for cdae)')
     g.add_argument('--layers', type=int, default=3)
-    g.add_argument('--init', default='normal', choices=['normal', 'xavier'],
-                   help="lightgcn: embedding init, normal std 0.1 (the official PyTorch port) "
-                   "or xavier (PyG's LightGCN)")
     g.add_argument('--epochs', type=int, default=None,
                    help='default: 100 (50 for the bare `pyg-denoise run`)')
     g.add_argument('--batch-size', type=int, default=2048)
@@ -207,7 +170,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help='auto: bce for gmf/neumf/cdae, bpr otherwise')
     g.add_argument('--reg', default='lightgcn', choices=list(REGULARIZERS),
                    help="regulariser: lightgcn (1/2 ||ego||^2 per triple), pyg, mean (PLD: "
-                   "batch mean without 1/2), l2 (full tables), none")
+                   "batch mean without 1/2), l2 (full tables), params (DeCA's lambda0: 1/2 "
+                   "||all parameters||^2 / #users), none")
     g.add_argument('--lambda-reg', type=float, default=1e-4)
     g.add_argument('--sampling', default='user', choices=['user', 'interaction'])
     g.add_argument('--batch-unit', default='triples', choices=['triples', 'rows'],
@@ -220,80 +184,15 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "'test:recall@20' (oracle); auto: val:recall@20, or last without "
                    "validation edges")
     g.add_argument('--patience', type=int, default=None)
+    g.add_argument('--stop-rises', type=int, default=None, metavar='N',
+                   help="stop once the validation loss has risen N times in all (never "
+                   "reset): DeCA's early stop (N=2, with --select last)")
     g.add_argument('--min-epoch', type=int, default=0)
     g.add_argument('--ndcg-idcg', default='truncated',
                    choices=['truncated', 'untruncated', 'both'],
                    help="both: ndcg@k (truncated IDCG) and ndcg_full@k (PLD's untruncated)")
     g.add_argument('--track-test', action='store_true', help='also evaluate the test split '
                    'at every evaluation (never used for selection unless --select test:...)')
-
-    g = run.add_argument_group('denoisers (defaults: the official code\'s)')
-    g.add_argument('--drop-rate', type=float, default=0.2, help='tce, dcf: maximum drop rate')
-    g.add_argument('--num-gradual', type=int, default=30000,
-                   help='tce, dcf: iterations (batches) to reach the maximum drop rate')
-    g.add_argument('--exponent', type=float, default=1.0, help='tce, dcf: schedule exponent')
-    g.add_argument('--relabel-ratio', type=float, default=0.05,
-                   help='dcf: share of the dropped samples that is corrected')
-    g.add_argument('--co-lambda', type=float, default=1e-4,
-                   help='dcf: sigma^2 of the confidence bound (decays to 0)')
-    g.add_argument('--time-step', type=int, default=3, help='dcf: epochs between history '
-                   'resets')
-    g.add_argument('--dcf-relabel', default='code', choices=['code', 'flip'],
-                   help="dcf: 'code' re-adds the corrected slice with its label (official "
-                   "code), 'flip' trains it as negative (paper)")
-    g.add_argument('--temp1', type=float, default=0.1, help='udt: lowest-loss user temperature')
-    g.add_argument('--temp2', type=float, default=0.5,
-                   help='udt: highest-loss user temperature')
-    g.add_argument('--userfact1', type=float, default=0.5,
-                   help='udt: lowest-loss user factor')
-    g.add_argument('--userfact2', type=float, default=0.0,
-                   help='udt: highest-loss user factor')
-    g.add_argument('--udt-start', type=int, default=3,
-                   help='udt: first epoch that uses the weights')
-    g.add_argument('--c1', type=float, default=1000.0, help='dpi, dvae: C1 of DP')
-    g.add_argument('--c2', type=float, default=10.0, help='dpi, dvae: C2 of DN')
-    g.add_argument('--kl-pf-weight', type=float, default=0.5, help='dpi, dvae: weight of '
-                   'KL(aux || f), the code\'s alpha (eq. 9 alpha; 1 - alpha of eq. 14)')
-    g.add_argument('--lambda0', type=float, default=0.1,
-                   help='dpi, dvae: L2 on all parameters of f, x 1/2 / #users')
-    g.add_argument('--deca-alternate', default='batch', choices=['batch', 'epoch', 'none'],
-                   help='dpi, dvae: alternation of the DP and DN sub-tasks')
-    g.add_argument('--prior-epochs', type=int, default=50,
-                   help='dvae: maximum epochs of the prior\'s pre-training')
-    g.add_argument('--generator-lr', type=float, default=1e-3, help='bod: generator lr')
-    g.add_argument('--weight-alignment', type=float, default=1.0, help='bod: alignment weight')
-    g.add_argument('--weight-uniformity', type=float, default=0.5,
-                   help='bod: uniformity weight')
-    g.add_argument('--outer-loop', type=int, default=1,
-                   help='bod: generator updates per epoch')
-    g.add_argument('--history-len', type=int, default=10,
-                   help='sgdl: epochs of memorisation history')
-    g.add_argument('--memorization', default='sampled', choices=['sampled', 'full'],
-                   help='sgdl: rank positives against sampled negatives (code) or all items')
-    g.add_argument('--meta-lr', type=float, default=5e-4, help='sgdl: lr of the weighting MLP')
-    g.add_argument('--max-phase1-epochs', type=int, default=None,
-                   help='sgdl: switch to phase II at this epoch at the latest')
-    g.add_argument('--scheduler', default='gumbel', choices=['gumbel', 'reinforce', 'none'],
-                   help='sgdl: adaptive scheduler of the meta samples (none: "w/o ADS")')
-    g.add_argument('--schedule-lr', type=float, default=5e-3, help='sgdl: scheduler lr')
-    g.add_argument('--gumbel-tau', type=float, default=1.0,
-                   help='sgdl: Gumbel-softmax temperature')
-    g.add_argument('--fixed-weights', action='store_true',
-                   help='sgdl: never meta-update the weighting MLP (what the official code '
-                   'effectively runs)')
-    g.add_argument('--graph-every', type=int, default=0, metavar='N',
-                   help="structure denoising: every N epochs the denoiser's clean scores "
-                   "become the propagation weights (0: off)")
-    g.add_argument('--prune-below', type=float, default=None, help='structure denoising: '
-                   'edges whose rank weight in (0, 1] is below this are pruned')
-    g.add_argument('--bod-outer-positive', default='user', choices=['user', 'item'],
-                   help="bod: the outer step's positive weight Gen(u, u) (code) or Gen(u, i)")
-    g.add_argument('--beta', type=float, default=0.25, help='rce: weight exponent')
-    g.add_argument('--pld-k', type=int, default=5, help='pld: pool size')
-    g.add_argument('--pld-tau', type=float, default=0.1, help='pld: temperature')
-    g.add_argument('--pld-warmup', type=int, default=5, help='pld: epochs of normal training')
-    g.add_argument('--wbpr-alpha', type=float, default=1.0,
-                   help='wbpr: popularity exponent of negative sampling')
 
     g = run.add_argument_group('run')
     g.add_argument('--seed', type=int, default=0)
@@ -321,6 +220,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "--distributed ...): NCCL on GPUs, gloo on CPU; rank 0 writes the files")
     g.add_argument('--no-progress', action='store_true')
     g.add_argument('-q', '--quiet', action='store_true')
+    # the methods' and backbones' own options, from their declarations (one group each)
+    add_option_groups(run, option_owners())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -373,6 +274,20 @@ def build_parser() -> argparse.ArgumentParser:
                    'sub-folder per run (finished runs are skipped, interrupted ones resume), '
                    'results.json and results.md')
     add_run_options(bench)
+    rec = sub.add_parser('recipes', help="the shipped paper protocols (recipes): name, "
+                         "paper and entries; --show NAME prints one as TOML")
+    rec.add_argument('--show', default=None, metavar='NAME', help='print this recipe file')
+    rep = sub.add_parser('report', help='parity tables: the finished runs of grids next to '
+                         "the figures a recipe's paper reports, with the relative difference")
+    rep.add_argument('grids', nargs='+', help='--grid-out folders of `benchmark` runs')
+    rep.add_argument('--recipe', required=True, metavar='PAPER/DATASET|FILE',
+                     help='the recipe whose [reported] figures the runs are set against')
+    rep.add_argument('--metrics', type=_str_list, default=None,
+                     help='metrics (default: those the recipe reports)')
+    rep.add_argument('--tolerance', type=float, default=0.10,
+                     help='relative difference counted as agreement')
+    rep.add_argument('--out', default=None, metavar='FILE', help='also write the markdown '
+                     'table to FILE')
     info = sub.add_parser('info', help='dataset statistics')
     info.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
     info.add_argument('--root')
@@ -396,7 +311,7 @@ OPERATIONAL = frozenset({'out', 'no_resume', 'no_progress', 'quiet', 'threads', 
                          'save_topk', 'export_graph', 'track_test', 'allow_cold', 'root',
                          'cache', 'train', 'val', 'test', 'distributed'})
 #: Options whose change extends a finished run instead of making another one.
-EXTENDING = ('epochs', 'patience')
+EXTENDING = ('epochs', 'patience', 'stop_rises')
 
 
 def _run_keys() -> List[str]:
@@ -438,18 +353,21 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
     need(args.epochs is None or args.epochs >= 1, '--epochs', 'a positive integer')
     need(args.lr is None or (args.lr > 0 and math.isfinite(args.lr)), '--lr',
          'a positive number')
-    for flag in ('--batch-size', '--eval-every', '--extra-epochs', '--knn-k'):
+    for flag in ('--batch-size', '--eval-every', '--extra-epochs'):
         need(getattr(args, flag[2:].replace('-', '_')) >= 1, flag, 'a positive integer')
-    for flag in ('--min-epoch', '--min-interactions', '--graph-every', '--save-topk',
-                 '--layers', '--noise', '--lambda-reg', '--weight-decay', '--knn-shrink'):
+    for flag in ('--min-epoch', '--min-interactions', '--save-topk', '--layers', '--noise',
+                 '--lambda-reg', '--weight-decay'):
         value = getattr(args, flag[2:].replace('-', '_'))
         need(value >= 0 and math.isfinite(value), flag, 'non-negative')
     need(args.patience is None or args.patience >= 1, '--patience', 'a positive integer')
+    need(args.stop_rises is None or args.stop_rises >= 1, '--stop-rises',
+         'a positive integer')
     need(args.dim is None or args.dim >= 1, '--dim', 'a positive integer')
     need(args.threads is None or args.threads >= 1, '--threads', 'a positive integer')
     need(0 < args.user_fraction <= 1, '--user-fraction', 'in (0, 1]')
     need(0 <= args.extra_ratio <= 1, '--extra-ratio', 'in [0, 1]')
-    need(args.prune_below is None or 0 < args.prune_below <= 1, '--prune-below', 'in (0, 1]')
+    for opt in all_options().values():  # the methods' declared ranges
+        opt.check(getattr(args, opt.name, None))
     need(args.noise_mode != 'replace' or args.noise < 1, '--noise', 'below 1 with '
          '--noise-mode replace')
     need(len(args.ks) > 0 and all(k >= 1 for k in args.ks), '--ks',
@@ -494,7 +412,7 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
         raise ValueError(f"training options: {e}") from None
     if not grid and args.model not in BASELINES:
         try:  # the denoiser's constructor checks its hyper-parameters
-            DENOISERS[args.denoiser](args)
+            build_denoiser(args.denoiser, vars(args))
         except (ValueError, TypeError) as e:
             raise ValueError(f"--denoiser {args.denoiser}: {e}") from None
 
@@ -549,6 +467,115 @@ def check_cold(data: HeteroData, allow: bool) -> None:
                                    '; they are scored and reported as the no_train group'))
 
 
+def explicit_dests(argv: Sequence[str]) -> set:
+    r"""The options :obj:`argv` sets explicitly (their :obj:`dest` names): the ones a recipe
+    must not override."""
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for a in sub._actions:
+                    a.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(list(argv)))) - {'command', 'debug'}
+
+
+def _option_actions() -> Dict[str, argparse.Action]:
+    parser = argparse.ArgumentParser(add_help=False)
+    add_run_options(parser)
+    return {a.dest: a for a in parser._actions}
+
+
+def _recipe_value(recipe: Recipe, key: str, value: Any,
+                  actions: Dict[str, argparse.Action]) -> Any:
+    r"""A recipe value checked (and converted) as the command line would."""
+    where = f"recipe {recipe.name} ({recipe.path})"
+    action = actions.get(key)
+    if action is None or key in ('recipe', 'config'):
+        raise RecipeError(f"{where}: unknown option {key!r} (the options are those of "
+                          f"`pyg-denoise run`, with '_' for '-': drop_rate, num_gradual, ...)")
+    flag = action.option_strings[-1]
+    if isinstance(action, argparse._StoreTrueAction):
+        if not isinstance(value, bool):
+            raise RecipeError(f"{where}: {key} ({flag}) must be true or false (got {value!r})")
+        return value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if action.type in (_int_list, _float_list, _str_list):
+        items = value if isinstance(value, (list, tuple)) else [value]
+        try:
+            value = action.type(','.join(str(v) for v in items))
+        except ValueError as e:
+            raise RecipeError(f"{where}: {key} ({flag}): {e}") from None
+    elif action.type is int:
+        if not number or value != int(value):
+            raise RecipeError(f"{where}: {key} ({flag}) must be an integer (got {value!r})")
+        value = int(value)
+    elif action.type is float:
+        if not number:
+            raise RecipeError(f"{where}: {key} ({flag}) must be a number (got {value!r})")
+        value = float(value)
+    elif value is not None and not isinstance(value, str):
+        raise RecipeError(f"{where}: {key} ({flag}) must be a string (got {value!r})")
+    if action.choices is not None and value not in action.choices:
+        raise RecipeError(f"{where}: {key} ({flag}) must be one of {list(action.choices)} "
+                          f"(got {value!r})")
+    return value
+
+
+def load_args_recipe(args: argparse.Namespace) -> Optional[Recipe]:
+    r"""The recipe :obj:`--config` (a file) or :obj:`--recipe` (a name) names, if any."""
+    if getattr(args, 'config', None):
+        return load_recipe(args.config) if osp.isfile(args.config) else \
+            _raise(RecipeError(f"--config {args.config}: no such file"))
+    if getattr(args, 'recipe', None):
+        return load_recipe(args.recipe)
+    return None
+
+
+def _raise(error: Exception) -> Any:
+    raise error
+
+
+def apply_recipe(args: argparse.Namespace, recipe: Recipe, model: str, denoiser: str,
+                 explicit: set) -> Dict[str, Any]:
+    r"""Sets on :obj:`args` the recipe's options for :obj:`(model, denoiser)` that the
+    command line did not give, and returns the record of what was resolved: the entry,
+    every option of the recipe with the value used, and which ones the command line
+    overrode."""
+    values = recipe.resolve(model, denoiser)
+    actions = _option_actions()
+    files = {k: values.pop(k) for k in ('train', 'val', 'test') if k in values}
+    user_data = bool({'dataset', 'train'} & explicit)
+    if files and not user_data:  # the recipe's own files, in its folder of the data root
+        folder = args.root or _default_root(recipe.data.get('folder', ''))
+        if folder is None or not osp.isdir(folder):
+            raise RecipeError(f"recipe {recipe.name}: its files are in the dataset folder "
+                              f"{recipe.data.get('folder')!r}, not found; pass --root FOLDER "
+                              f"or the files with --train/--val/--test")
+        for key, name in files.items():
+            setattr(args, key, osp.join(folder, name))
+    overridden = []
+    for key, value in values.items():
+        value = _recipe_value(recipe, key, value, actions)
+        if key in explicit:
+            overridden.append(key)
+        else:
+            setattr(args, key, value)
+    if recipe.seeds and 'seed' not in explicit and not getattr(args, '_grid_cell', False):
+        args.seed = recipe.seeds[0]
+    resolved = {k: getattr(args, k) for k in values}
+    return {'name': recipe.name, 'path': recipe.path, 'paper': recipe.paper,
+            'entry': f'{model}/{denoiser}', 'settings': json.loads(json.dumps(resolved)),
+            'files': {k: getattr(args, k) for k in files} if files and not user_data
+            else None, 'overridden': sorted(overridden)}
+
+
+def describe_recipe(record: Dict[str, Any]) -> str:
+    parts = ', '.join(f'{k}={v}' for k, v in record['settings'].items())
+    over = (f"; given on the command line instead: {', '.join(record['overridden'])}"
+            if record['overridden'] else '')
+    return f"recipe {record['name']} [{record['entry']}]: {parts}{over}"
+
+
 def load_data(args: argparse.Namespace) -> HeteroData:
     r"""The split, labelled graph the arguments describe."""
     if args.train:
@@ -558,7 +585,8 @@ def load_data(args: argparse.Namespace) -> HeteroData:
         if not args.test and args.split == 'auto':
             args.split = 'random'
         data = D.read_interactions(args.train, args.val, args.test, columns=args.columns,
-                                   sep=args.sep, header=args.header)
+                                   sep=args.sep, header=args.header,
+                                   cross_split=args.cross_split)
         noisy, clean = None, None
     else:
         loader, noisy, clean = DATASETS[args.dataset]
@@ -722,13 +750,15 @@ def train_config(args: argparse.Namespace, has_val: bool, no_arguments: bool = F
                        reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
                        batch_unit='triples' if baseline else args.batch_unit,
                        eval_every=args.eval_every, ks=args.ks, select=select,
-                       patience=args.patience, min_epoch=args.min_epoch,
+                       patience=args.patience, stop_rises=args.stop_rises,
+                       min_epoch=args.min_epoch,
                        ndcg_idcg=args.ndcg_idcg, track_test=args.track_test,
                        cold_start=None if args.cold_start == 'none' else args.cold_start,
                        seed=args.seed, device=args.device,
                        progress=not args.no_progress, distributed=args.distributed,
                        negative_distribution='popularity' if args.denoiser == 'wbpr'
-                       else 'uniform', negative_alpha=args.wbpr_alpha)
+                       else 'uniform',
+                       negative_alpha=NegativeSampler.option_values(vars(args))['alpha'])
 
 
 def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: bool = False
@@ -739,18 +769,17 @@ def build_training(args: argparse.Namespace, data: HeteroData, no_arguments: boo
     model_name = args.model
     baseline = model_name in BASELINES and not args.model_factory
     if args.dim is None:
-        args.dim = {'gmf': 32, 'neumf': 32, 'cdae': 200}.get(model_name, 64)
+        args.dim = DEFAULT_DIM.get(model_name, 64)
     cfg = train_config(args, bool(split_mask(data, 'val').any()), no_arguments)
     torch.manual_seed(args.seed)
     if args.model_factory:
         model = model_from_factory(args.model_factory, data['user'].num_nodes,
                                    data['item'].num_nodes)
     else:
-        model = MODELS[model_name](data['user'].num_nodes, data['item'].num_nodes, args)
-    denoiser = DENOISERS[args.denoiser](args)
+        model = MODELS[model_name](data['user'].num_nodes, data['item'].num_nodes, vars(args))
+    denoiser = build_denoiser(args.denoiser, vars(args))
     if args.graph_every > 0 and not baseline:  # a baseline has no training to denoise
-        denoiser = GraphDenoising(denoiser or Denoiser(), every=args.graph_every,
-                                  prune_below=args.prune_below)
+        denoiser = GraphDenoising.from_options(vars(args), denoiser=denoiser or Denoiser())
     return model, cfg, denoiser
 
 
@@ -793,6 +822,12 @@ def model_from_factory(spec: str, num_users: int, num_items: int) -> Recommender
 
 
 def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
+    recipe = load_args_recipe(args)
+    if recipe is not None and not getattr(args, 'recipe_record', None):
+        args.recipe_record = apply_recipe(args, recipe, args.model, args.denoiser,
+                                          getattr(args, 'explicit', set()))
+    if getattr(args, 'recipe_record', None):
+        logger.info(describe_recipe(args.recipe_record))
     validate_args(args)
     settings = run_settings(args)  # before build_training fills in the defaults
     rank = 0
@@ -819,6 +854,8 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
         raise ValueError(f"--ks {max(args.ks)} is larger than the {data['item'].num_nodes} "
                          f"items of the data")
     model, cfg, denoiser = build_training(args, data, no_arguments)
+    if not getattr(args, 'recipe_record', None) and denoiser is not None:
+        logger.info(f"{denoiser!r}: the defaults of its official code (no --recipe)")
     stages = {}
     extra = args.extra_ratio > 0 and args.model not in BASELINES
     if extra and args.extra_mode == 'warmup':  # plain loss on D* first
@@ -841,6 +878,8 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
     }
     results['command'] = getattr(args, 'command_line', None) or \
         ' '.join(['pyg-denoise'] + sys.argv[1:])
+    results['recipe'] = getattr(args, 'recipe_record', None)
+    results['options'] = {k: getattr(args, k, None) for k in _run_keys()}
     results['threads'] = torch.get_num_threads()
     if rank != 0:  # rank 0 writes the files and the table
         return results
@@ -876,6 +915,32 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     if args.model_factory:
         raise SystemExit("pyg-denoise: --model-factory is an option of 'run'; in a grid, "
                          "name the models with --models (pyg:lightgcn, pyg:sage, pyg:gcn, ...)")
+    explicit = getattr(args, 'explicit', set())
+    recipe = load_args_recipe(args)
+    if recipe is not None:  # the recipe's backbones, methods, seeds and files by default
+        if args.models is None:
+            args.models = list(recipe.models)
+        if 'denoisers' not in explicit:
+            args.denoisers = list(recipe.denoisers)
+        if 'seeds' not in explicit and recipe.seeds:
+            args.seeds = list(recipe.seeds)
+        for key in ('train', 'val', 'test'):
+            if key in recipe.data and not {'dataset', 'datasets', 'train'} & explicit:
+                folder = args.root or _default_root(recipe.data.get('folder', ''))
+                if folder is None:
+                    raise RecipeError(f"recipe {recipe.name}: its files are in the dataset "
+                                      f"folder {recipe.data.get('folder')!r}, not found; pass "
+                                      f"--root FOLDER or --train/--val/--test")
+                setattr(args, key, osp.join(folder, recipe.data[key]))
+        asked = [f'{m}/{d}' for m in args.models if m not in BASELINES
+                 for d in args.denoisers]
+        lacking = [e for e in asked if e not in recipe.entries()]
+        if lacking and {'models', 'denoisers'} & explicit:
+            raise RecipeError(f"recipe {recipe.name} has no entry for {', '.join(lacking)}; "
+                              f"it has: {', '.join(recipe.entries())}")
+        if lacking:
+            logger.info(f"recipe {recipe.name}: {', '.join(lacking)} not run (the paper did "
+                        f"not run them)")
     datasets = args.datasets or [args.dataset]
     models = args.models or [args.model]
     for name, given, allowed in (('datasets', [] if args.train else datasets, DATASETS),
@@ -897,7 +962,8 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     if not args.no_pop and 'pop' not in models:
         models = models + ['pop']
     cells = [(d, m, n, s) for d in datasets for m in models
-             for n in (['none'] if m in BASELINES else args.denoisers) for s in args.seeds]
+             for n in (['none'] if m in BASELINES else args.denoisers) for s in args.seeds
+             if recipe is None or m in BASELINES or f'{m}/{n}' in recipe.entries()]
     if args.jobs < 1:
         raise SystemExit(f"pyg-denoise: --jobs must be a positive integer (got {args.jobs})")
     parallel = args.jobs > 1 or args.executor != 'local'
@@ -912,8 +978,15 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         run_args.model, run_args.denoiser = model, denoiser
         run_args.seed, run_args.out, run_args.track_test = seed, out, True
         run_args.command_line = command
+        if recipe is not None:  # the entry's settings (a baseline: the data's)
+            entry = (model, denoiser) if model not in BASELINES else \
+                tuple(recipe.entries()[0].split('/'))
+            run_args._grid_cell = True
+            run_args.recipe_record = apply_recipe(run_args, recipe, *entry,
+                                                  explicit | {'seed'})
         if osp.isfile(osp.join(out, 'results.json')):
-            diff = _cell_diff(out, run_args)
+            diff = _cell_diff(out, run_args, only=_report_keys(explicit)
+                              if args.report_only else None)
             if not diff:
                 reused += 1
                 continue
@@ -1009,9 +1082,18 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
-def _cell_diff(out: str, run_args: argparse.Namespace) -> Dict[str, Any]:
+def _report_keys(explicit: set) -> set:
+    r"""The options a :obj:`--report-only` call compares with the finished cells: the run
+    options it gives explicitly (a report over cells run with several method options names
+    only what they share)."""
+    return {k for k in explicit if k in set(_run_keys()) - OPERATIONAL} | {'files_md5'}
+
+
+def _cell_diff(out: str, run_args: argparse.Namespace,
+               only: Optional[set] = None) -> Dict[str, Any]:
     r"""What differs between a finished cell's stored fingerprint and the settings this grid
-    would run it with (every key, when the cell has no fingerprint)."""
+    would run it with (every key, when the cell has no fingerprint; with :obj:`only`, those
+    keys)."""
     try:
         with open(osp.join(out, 'results.json')) as f:
             stored = json.load(f).get('fingerprint')
@@ -1019,8 +1101,11 @@ def _cell_diff(out: str, run_args: argparse.Namespace) -> Dict[str, Any]:
         stored = None
     if stored is None:
         return {'fingerprint': ('none (an older run)', 'current')}
-    return fingerprint_diff({k: v for k, v in stored.items() if k != 'graph'},
-                            run_settings(run_args))
+    current = run_settings(run_args)
+    if only is not None:
+        return fingerprint_diff({k: stored.get(k) for k in only if k in current},
+                                {k: current[k] for k in only if k in current})
+    return fingerprint_diff({k: v for k, v in stored.items() if k != 'graph'}, current)
 
 
 def _grid_cell_here(run_args: argparse.Namespace, threads: Optional[int]) -> None:
@@ -1068,6 +1153,37 @@ def _write_missing(out: str, value: Dict[str, str]) -> None:
             os.replace(path + '.tmp', path)
 
 
+def recipes(args: argparse.Namespace) -> None:
+    r"""Lists the shipped recipes (name, paper, entries), or prints one as TOML."""
+    if args.show:
+        print(to_toml(load_recipe(args.show).to_dict()), end='')
+        return
+    for name in list_recipes():
+        r = load_recipe(name)
+        print(f"{name}\n  paper:   {r.paper}\n  entries: {', '.join(r.entries())}"
+              + (f"\n  not run by the paper: {', '.join(r.missing)}" if r.missing else '')
+              + (f"\n  data:    {r.data.get('folder')}: "
+                 f"{', '.join(r.data[k] for k in ('train', 'val', 'test') if k in r.data)}"
+                 if 'train' in r.data else '')
+              + (f"\n  reported figures: {len(r.reported)} entries" if r.reported else ''))
+
+
+def report(args: argparse.Namespace) -> str:
+    r"""The parity table of :obj:`pyg-denoise report`: for each figure the recipe's paper
+    reports, the mean (and std) over the finished seeds of the matching runs of the grids
+    (same backbone, denoiser and selection rule), the paper's figure and the relative
+    difference."""
+    recipe = load_args_recipe(args)
+    rows = parity_rows(grid_runs(args.grids), recipe, args.metrics)
+    table = (f"Parity with {recipe.paper} (recipe {recipe.name}); runs from "
+             f"{', '.join(args.grids)}\n\n" + parity_to_markdown(rows, args.tolerance))
+    print(table)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(table + '\n')
+    return table
+
+
 def info(args: argparse.Namespace) -> None:
     loader = DATASETS[args.dataset][0]
     root = args.root or _default_root(args.dataset)
@@ -1086,6 +1202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if no_arguments:  # the README's main command
         argv = ['run']
     args = build_parser().parse_args(argv)
+    args.explicit = explicit_dests(argv)
     logging.basicConfig(level=logging.WARNING if getattr(args, 'quiet', False)
                         else logging.INFO, format='%(message)s')
     try:
@@ -1093,6 +1210,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             run(args, no_arguments=no_arguments or argv == ['run'])
         elif args.command == 'benchmark':
             benchmark(args)
+        elif args.command == 'recipes':
+            recipes(args)
+        elif args.command == 'report':
+            report(args)
         else:
             info(args)
     except KeyboardInterrupt:

@@ -72,6 +72,9 @@ class TrainConfig:
             positives, EvalDenoisingRec's ``ERM_RE``), :obj:`'last'`, or
             :obj:`'test:<metric>'` (oracle, a diagnostic only).
         patience: Stop after this many evaluations without improvement (:obj:`None`: never).
+        stop_rises: Stop once the validation loss has risen (against the evaluation before)
+            this many times in all, the counter never reset: the early stop of DeCA's code
+            (:obj:`early_stop_rounds` 2, with :obj:`select='last'`). (:obj:`None`: never)
         min_epoch: Epochs before this one are not eligible for selection (PLD: 40).
         ndcg_idcg: :obj:`'truncated'`, :obj:`'untruncated'` (PLD) or :obj:`'both'`
             (:obj:`ndcg@k` truncated and :obj:`ndcg_full@k` untruncated).
@@ -112,6 +115,7 @@ class TrainConfig:
     ks: Sequence[int] = (20, )
     select: str = 'val:recall@20'
     patience: Optional[int] = None
+    stop_rises: Optional[int] = None
     min_epoch: int = 0
     ndcg_idcg: str = 'truncated'
     eval_chunk_size: int = 1024
@@ -152,6 +156,8 @@ class TrainConfig:
         if self.batch_unit == 'rows' and (self.loss != 'bce' or self.distributed):
             raise ValueError("batch_unit='rows' (pointwise rows) needs loss='bce' and one "
                              "process (not distributed)")
+        if self.stop_rises is not None and self.stop_rises <= 0:
+            raise ValueError(f"'stop_rises' must be positive or None (got {self.stop_rises})")
         if self.patience is not None and self.patience <= 0:
             raise ValueError(f"'patience' must be positive or None (got {self.patience})")
         sel = self.select
@@ -286,6 +292,7 @@ class Trainer:
         self.history: List[Dict[str, Any]] = []
         self.best: Dict[str, Any] = {'value': None, 'epoch': None, 'metrics': None}
         self.bad_evals = 0
+        self.loss_rises, self.prev_val_loss = 0, None
         self.best_state: Optional[Dict[str, Tensor]] = None
         self.best_edge_weight: Optional[Tensor] = None  # propagation weights of that epoch
         self.best_denoiser_state: Optional[Dict[str, Any]] = None  # the method's, then
@@ -394,11 +401,19 @@ class Trainer:
         else:
             users = batch.user[lo:hi]
             items = torch.cat([batch.pos[lo:hi], batch.neg[lo:hi]])
-        reg = regularization(self.model.ego_embeddings(users, items),
-                             self.model.embedding_tables(), cfg.reg, cfg.lambda_reg, n)
-        if sharded and cfg.reg not in ('l2', 'none'):  # per-row terms: sum of the shards
+        reg = regularization(self.model.ego_embeddings(users, items), self._reg_tables(),
+                             cfg.reg, cfg.lambda_reg,
+                             self.num_users if cfg.reg == 'params' else n)
+        if sharded and cfg.reg not in ('l2', 'params', 'none'):  # per-row terms: sum of the shards
             reg = all_reduce_sum(reg, self._group)
         return LossBatch(loss, label, edge_id, w, self.iteration, user), reg
+
+    def _reg_tables(self) -> List[Tensor]:
+        r"""What a full-table regulariser covers: every parameter for :obj:`'params'`
+        (DeCA's :math:`\lambda_0`), the embedding tables otherwise."""
+        if self.config.reg == 'params':
+            return list(self.model.parameters())
+        return self.model.embedding_tables()
 
     def _row_losses(self, batch: Rows, weight: Optional[Tensor],
                     reps: Tuple[Tensor, Tensor]) -> Tuple[LossBatch, Tensor]:
@@ -411,8 +426,8 @@ class Trainer:
             w = torch.where(batch.label, weight[batch.edge_id.clamp(min=0)],
                             torch.ones_like(score))
         reg = regularization(self.model.ego_embeddings(batch.user, batch.item),
-                             self.model.embedding_tables(), cfg.reg, cfg.lambda_reg,
-                             len(batch))
+                             self._reg_tables(), cfg.reg, cfg.lambda_reg,
+                             self.num_users if cfg.reg == 'params' else len(batch))
         return LossBatch(loss, batch.label, batch.edge_id, w, self.iteration,
                          batch.user), reg
 
@@ -548,7 +563,7 @@ class Trainer:
                 logger.info(f"Resumed from {self._ckpt_path} after epoch {self.epoch}")
         self.model.train()
         # a run resumed after it stopped early trains no further epoch
-        stopped = cfg.patience is not None and self.bad_evals >= cfg.patience
+        stopped = self._should_stop()
         bar = tqdm(range(self.epoch + 1, 1 if stopped else cfg.epochs + 1),
                    disable=not cfg.progress or self.rank != 0,
                    desc='train', unit='epoch', initial=self.epoch, total=cfg.epochs)
@@ -563,9 +578,11 @@ class Trainer:
                 self.save_checkpoint(self._ckpt_path)
             bar.set_postfix({k: f'{v:.4f}' for k, v in row.items()
                              if k in ('loss', self._select_key()) and v is not None})
-            if cfg.patience is not None and self.bad_evals >= cfg.patience:
-                logger.info(f"Early stop at epoch {epoch}: no improvement of "
-                            f"{cfg.select} in {cfg.patience} evaluations")
+            if self._should_stop():
+                logger.info(f"Early stop at epoch {epoch}: " + (
+                    f"no improvement of {cfg.select} in {cfg.patience} evaluations"
+                    if cfg.patience is not None and self.bad_evals >= cfg.patience else
+                    f"the validation loss rose {self.loss_rises} times"))
                 stopped = True
                 break
         bar.close()
@@ -651,6 +668,10 @@ class Trainer:
         if cfg.select.startswith('test:') or cfg.track_test:
             row.update({f'test/{k}': v for k, v in self.evaluate('test').items()})
         row['eval_seconds'] = time.perf_counter() - t0
+        if row.get('val_loss') is not None:  # DeCA's stop: rises counted, never reset
+            if self.prev_val_loss is not None and row['val_loss'] > self.prev_val_loss:
+                self.loss_rises += 1
+            self.prev_val_loss = row['val_loss']
         if cfg.select == 'last' or self.optimizer is None:
             value, better = float(epoch), True
         else:
@@ -673,6 +694,11 @@ class Trainer:
         else:
             self.bad_evals += 1
         return row
+
+    def _should_stop(self) -> bool:
+        cfg = self.config
+        return (cfg.patience is not None and self.bad_evals >= cfg.patience) or \
+            (cfg.stop_rises is not None and self.loss_rises >= cfg.stop_rises)
 
     def _finish(self, stopped: bool) -> Dict[str, Any]:
         weight = self._adj_weight
@@ -731,6 +757,8 @@ class Trainer:
             'best_denoiser_state': self.best_denoiser_state,
             'edge_weight': self._adj_weight,
             'bad_evals': self.bad_evals,
+            'loss_rises': self.loss_rises,
+            'prev_val_loss': self.prev_val_loss,
             'train_seconds': self.train_seconds,
         }
 
@@ -755,7 +783,7 @@ class Trainer:
         mine = self.config.to_dict()
         theirs = {**{k: v for k, v in defaults.items() if k not in state['config']},
                   **state['config']}
-        free = {'epochs', 'patience', 'progress', 'device', 'track_test', 'distributed'}
+        free = {'epochs', 'patience', 'stop_rises', 'progress', 'device', 'track_test', 'distributed'}
         diff = sorted(k for k in set(mine) | set(theirs)
                       if k not in free and mine.get(k) != theirs.get(k))
         if diff:
@@ -787,6 +815,8 @@ class Trainer:
         self.epoch, self.iteration = state['epoch'], state['iteration']
         self.history, self.best = state['history'], state['best']
         self.best_state, self.bad_evals = state['best_state'], state['bad_evals']
+        self.loss_rises = state.get('loss_rises', 0)
+        self.prev_val_loss = state.get('prev_val_loss')
         self.best_edge_weight = state.get('best_edge_weight')
         self.best_denoiser_state = state.get('best_denoiser_state')
         self.adjacency(state.get('edge_weight'))

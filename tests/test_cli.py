@@ -178,17 +178,19 @@ def test_extra_feedback_stages(tmp_path, mode):
 
 
 def test_sgdl_scheduler_options_reach_the_denoiser():
-    from pyg_denoise.cli import DENOISERS, build_parser
-    parse = build_parser().parse_args
+    from pyg_denoise.cli import build_parser
+    from pyg_denoise.registry import build_denoiser
+    parse = lambda argv: vars(build_parser().parse_args(argv))  # noqa: E731
     base = ['run', '--denoiser', 'sgdl']
-    sgdl = DENOISERS['sgdl'](parse(base))
+    sgdl = build_denoiser('sgdl', parse(base))
     assert (sgdl.scheduler_type, sgdl.schedule_lr, sgdl.tau, sgdl.learn_weights) == \
         ('gumbel', 5e-3, 1.0, True)  # the official code's defaults
-    sgdl = DENOISERS['sgdl'](parse(base + ['--scheduler', 'reinforce', '--schedule-lr', '0.01',
-                                           '--gumbel-tau', '0.5', '--fixed-weights']))
+    sgdl = build_denoiser('sgdl', parse(base + ['--scheduler', 'reinforce', '--schedule-lr',
+                                                '0.01', '--gumbel-tau', '0.5',
+                                                '--fixed-weights']))
     assert (sgdl.scheduler_type, sgdl.schedule_lr, sgdl.tau, sgdl.learn_weights) == \
         ('reinforce', 0.01, 0.5, False)
-    assert DENOISERS['sgdl'](parse(base + ['--scheduler', 'none'])).scheduler_type is None
+    assert build_denoiser('sgdl', parse(base + ['--scheduler', 'none'])).scheduler_type is None
 
 
 def _recall_from_topk(path, test, k):

@@ -387,3 +387,36 @@ def test_pointwise_rows_are_the_adt_familys_batches():
         config(batch_unit='rows')
     with pytest.raises(ValueError, match='its own training step'):
         Trainer(GMF(40, 30), data, config(loss='bce', batch_unit='rows'), denoiser=PLD())
+
+
+def test_params_regulariser_covers_every_parameter():
+    """reg='params' (DeCA's lambda0) adds lambda * 1/2 ||theta||^2 / #users over all of
+    the model's parameters, the MLP of NeuMF included, to every batch loss."""
+    data = small_data()
+    model = NeuMF(data['user'].num_nodes, data['item'].num_nodes, factor_num=4)
+    cfg = TrainConfig(epochs=1, loss='bce', reg='params', lambda_reg=0.3, progress=False,
+                      select='last', ks=[5])
+    trainer = Trainer(model, data, cfg)
+    expected = 0.3 * 0.5 * sum(p.pow(2).sum() for p in model.parameters()) / model.num_users
+    tables = trainer._reg_tables()
+    assert len(tables) == len(list(model.parameters())) > len(model.embedding_tables())
+    from pyg_denoise.nn.loss import regularization
+    got = regularization([], tables, 'params', 0.3, trainer.num_users)
+    assert float(got) == pytest.approx(float(expected))
+
+
+def test_stop_rises_counts_validation_loss_rises_without_reset(monkeypatch):
+    """DeCA's early stop: the run ends at the evaluation where the validation loss has risen
+    for the N-th time in all (rises separated by falls still count)."""
+    losses = iter([5.0, 4.0, 4.5, 3.0, 3.5, 2.0, 1.0, 0.5])  # rises at evaluations 3 and 5
+    data = small_data()
+    model = MF(data['user'].num_nodes, data['item'].num_nodes, embedding_dim=4)
+    cfg = TrainConfig(epochs=8, eval_every=1, select='last', stop_rises=2, ks=[5],
+                      progress=False)
+    trainer = Trainer(model, data, cfg)
+    monkeypatch.setattr(trainer, 'validation_loss',
+                        lambda revised=0.2: {'val_loss': next(losses),
+                                             'val_loss_revised': 0.0})
+    results = trainer.fit()
+    assert results['selection']['epoch'] == 5 and results['selection']['early_stopped']
+    assert len(results['log']) == 5

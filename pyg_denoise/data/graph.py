@@ -56,6 +56,7 @@ def build_interaction_graph(
     split: Optional[np.ndarray] = None,
     source: str = 'interactions',
     split_sources: Optional[Sequence[str]] = None,
+    cross_split: str = 'earliest',
 ) -> HeteroData:
     r"""Builds the bipartite interaction graph from parallel arrays of interactions.
 
@@ -75,6 +76,11 @@ def build_interaction_graph(
         source (str, optional): Name used in messages. (default: :obj:`'interactions'`)
         split_sources (list of str, optional): The name (file) of each split code, so that
             the warning about pairs in two splits names both files. (default: :obj:`None`)
+        cross_split (str, optional): A pair in two splits: :obj:`'earliest'` keeps it in
+            the earliest split only; :obj:`'keep'` keeps it in both, as the official code of
+            split files such as DeCA's ML-100K does (a test positive that is also a
+            validation positive is then masked at test time and can never be hit).
+            (default: :obj:`'earliest'`)
 
     Duplicate (user, item) pairs are merged: within a split the **most recent** interaction is
     kept when there is a :obj:`time` attribute, otherwise the last one in input order; a pair
@@ -126,7 +132,16 @@ def build_interaction_graph(
     if split_t is not None:
         span = int(priority.max()) + 1 if priority.numel() else 1
         priority = (2 - split_t) * span + priority
-    drop = duplicate_mask(keys, priority)
+    if cross_split not in ('earliest', 'keep'):
+        raise ValueError(f"'cross_split' must be 'earliest' or 'keep' (got {cross_split!r})")
+    if cross_split == 'keep' and split_t is not None:
+        drop = duplicate_mask(keys * 3 + split_t, priority)  # within a split only
+        n_cross = int((keys * 3 + split_t).unique().numel() - keys.unique().numel())
+        if n_cross:
+            logger.warning(f"{source}: {n_cross} (user, item) pair(s) are in two splits and "
+                           f"kept in both (cross_split='keep')")
+    else:
+        drop = duplicate_mask(keys, priority)
     num_dup = int(drop.sum())
     if num_dup > 0:
         keep = ~drop

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from pyg_denoise.data.graph import to_csr
 from pyg_denoise.data.pairs import PairSet, duplicate_mask, pair_keys
+from pyg_denoise.options import Configurable, Option
 
 
 def _draw(n: int, num_items: int, weights: Optional[Tensor], gen: Optional[torch.Generator],
@@ -127,7 +128,7 @@ def _fill_exact(user: Tensor, item: Tensor, todo: Tensor, exclude: PairSet, num_
     return item
 
 
-class NegativeSampler:
+class NegativeSampler(Configurable):
     r"""Draws negatives for users: items that are not among their positives.
 
     Args:
@@ -138,6 +139,11 @@ class NegativeSampler:
             popularity is the item degree in :obj:`edge_index`. (default: :obj:`'uniform'`)
         alpha (float, optional): The popularity exponent. (default: :obj:`1.0`)
     """
+    #: The option of the popularity sampler as a method ('wbpr'): WBPR's exponent.
+    options = (
+        Option('wbpr_alpha', float, 1.0, 'popularity exponent of negative sampling (the '
+               "'wbpr' method)", arg='alpha', low=0),
+    )
     def __init__(self, edge_index: Tensor, num_items: int, distribution: str = 'uniform',
                  alpha: float = 1.0) -> None:
         if distribution not in ('uniform', 'popularity'):

@@ -35,6 +35,7 @@ def from_dataframe(
     split: Optional[Union[np.ndarray, Sequence[int]]] = None,
     source: str = 'DataFrame',
     split_sources: Optional[Sequence[str]] = None,
+    cross_split: str = 'earliest',
 ) -> HeteroData:
     r"""Builds the interaction graph from a DataFrame.
 
@@ -48,6 +49,8 @@ def from_dataframe(
         source (str, optional): Name used in error messages.
         split_sources (list of str, optional): The name (file) of each split code, used in
             the duplicate warning. (default: :obj:`None`)
+        cross_split (str, optional): :obj:`'earliest'` or :obj:`'keep'`, see
+            :func:`~pyg_denoise.data.graph.build_interaction_graph`.
 
     Raw user and item ids are mapped to dense ids in sorted order; the mapping is kept in
     :obj:`data['user'].raw_id` and :obj:`data['item'].raw_id`.
@@ -94,7 +97,8 @@ def from_dataframe(
         attrs['noisy'] = flag == 0
     return build_interaction_graph(arrays['user'], arrays['item'], edge_attrs=attrs,
                                    split=None if split is None else np.asarray(split),
-                                   source=source, split_sources=split_sources)
+                                   source=source, split_sources=split_sources,
+                                   cross_split=cross_split)
 
 
 def canonical_ids(values: pd.Series, role: str, files: Sequence[str] = ()) -> pd.Series:
@@ -124,6 +128,7 @@ def read_interactions(
     columns: Union[str, Sequence[str]] = ('user', 'item'),
     sep: str = '\t',
     header: bool = False,
+    cross_split: str = 'earliest',
 ) -> HeteroData:
     r"""Reads interactions from one file, or from pre-split train / validation / test files.
 
@@ -140,6 +145,10 @@ def read_interactions(
         sep (str, optional): Field separator. (default: :obj:`'\\t'`)
         header (bool, optional): Whether each file starts with a header line.
             (default: :obj:`False`)
+        cross_split (str, optional): A pair in two of the files: :obj:`'earliest'` keeps it
+            in the earliest split, :obj:`'keep'` in both (see
+            :func:`~pyg_denoise.data.graph.build_interaction_graph`).
+            (default: :obj:`'earliest'`)
 
     Raises:
         DataFormatError: a malformed line, a non-numeric or NaN value, an empty file or an
@@ -171,6 +180,7 @@ def read_interactions(
         df[role] = canonical_ids(df[role], role, [p for p, _ in files])
     try:
         return from_dataframe(df, split=np.concatenate(codes) if test else None,
-                              source=train, split_sources=[p for p, _ in files])
+                              source=train, split_sources=[p for p, _ in files],
+                              cross_split=cross_split)
     except ValueError as e:  # flag values etc.: map the row back to its file and line
         raise DataFormatError(str(e)) from e

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-REGULARIZERS = ('lightgcn', 'pyg', 'mean', 'l2', 'none')
+REGULARIZERS = ('lightgcn', 'pyg', 'mean', 'l2', 'params', 'none')
 
 
 def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
@@ -43,7 +43,10 @@ def regularization(ego: List[Tensor], tables: List[Tensor], kind: str, lambda_re
             (PyG's :meth:`~torch_geometric.nn.models.LightGCN.recommendation_loss`; pass
             unique rows in :obj:`ego`); :obj:`'mean'`: :math:`\lambda\cdot\sum\|e\|^2 / B`
             over the batch's rows, no :math:`\frac12` (PLD's code); :obj:`'l2'`: :math:`\lambda\cdot\|E\|^2` over the full
-            tables; :obj:`'none'`.
+            tables; :obj:`'params'`: :math:`\lambda\cdot\frac12\sum_\theta\|\theta\|^2 / B`
+            over every parameter passed in :obj:`tables`, with :math:`B` the number of
+            users (the :math:`\lambda_0` term of DeCA's code, normal training included);
+            :obj:`'none'`.
         lambda_reg (float): :math:`\lambda`.
         batch_size (int): :math:`B`.
     """
@@ -56,6 +59,8 @@ def regularization(ego: List[Tensor], tables: List[Tensor], kind: str, lambda_re
         return torch.zeros((), device=device)
     if kind == 'l2':
         return lambda_reg * sum(t.pow(2).sum() for t in tables)
+    if kind == 'params':
+        return lambda_reg * 0.5 * sum(t.pow(2).sum() for t in tables) / max(batch_size, 1)
     total = sum(e.pow(2).sum() for e in ego)
     scale = 0.5 if kind == 'lightgcn' else 1.0  # 'pyg' (unique rows) and 'mean': no 1/2
     return lambda_reg * scale * total / max(batch_size, 1)

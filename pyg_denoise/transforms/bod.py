@@ -7,6 +7,7 @@ from torch import Tensor
 from pyg_denoise.metrics.diagnostics import weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.options import Option
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyg_denoise.data.negative_sampling import Triples
@@ -106,6 +107,14 @@ class BOD(Denoiser):
             ``outer_loop``). (default: :obj:`1`)
     """
     supports_distributed = False  # its own meta / multi-model steps
+    options = (
+        Option('weight_alignment', float, 1.0, 'alignment weight', low=0),
+        Option('weight_uniformity', float, 0.5, 'uniformity weight', low=0),
+        Option('generator_lr', float, 1e-3, 'generator lr', arg='lr', low=0, low_open=True),
+        Option('outer_loop', int, 1, 'generator updates per epoch', low=1),
+        Option('bod_outer_positive', str, 'user', "the outer step's positive weight Gen(u, u) "
+               "(code) or Gen(u, i)", arg='outer_positive', choices=('user', 'item')),
+    )
     def __init__(self, weight_bpr: float = 1.0, weight_alignment: float = 1.0,
                  weight_uniformity: float = 0.5, lr: float = 1e-3, hidden: int = 64,
                  outer_batch_size: Optional[int] = None, outer_positive: str = 'user',

@@ -7,6 +7,7 @@ from torch import Tensor
 from pyg_denoise.transforms.denoiser import EpochContext, LossBatch
 from pyg_denoise.transforms.truncated_loss import TruncatedLoss
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.options import Option
 
 
 def damp(loss: Tensor) -> Tensor:
@@ -67,6 +68,15 @@ class DCF(TruncatedLoss):
         relabel (str, optional): :obj:`'code'` (re-add with the original label) or
             :obj:`'flip'` (the paper: train as negatives). (default: :obj:`'code'`)
     """
+    options = TruncatedLoss.options + (
+        Option('relabel_ratio', float, 0.05, 'share of the dropped samples that is corrected',
+               low=0, high=1),
+        Option('co_lambda', float, 1e-4, 'sigma^2 of the confidence bound (decays to 0)', low=0),
+        Option('time_step', int, 3, 'epochs between history resets', low=1),
+        Option('dcf_relabel', str, 'code', "'code' re-adds the corrected slice with its label "
+               "(official code), 'flip' trains it as negative (paper)", arg='relabel',
+               choices=('code', 'flip')),
+    )
     def __init__(self, drop_rate: float = 0.2, num_gradual: int = 30000,
                  exponent: float = 1.0, relabel_ratio: float = 0.05,
                  co_lambda: float = 1e-4, time_step: int = 3, relabel: str = 'code') -> None:

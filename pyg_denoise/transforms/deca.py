@@ -11,6 +11,7 @@ from torch import Tensor
 from pyg_denoise.metrics.diagnostics import weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.options import Option
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyg_denoise.data.negative_sampling import Triples
@@ -100,6 +101,15 @@ class DPI(Denoiser):
     supports_distributed = False  # its own meta / multi-model steps
     uses_g = True
 
+    options = (
+        Option('c1', float, 1000.0, 'C1 of DP', arg='C1', low=0),
+        Option('c2', float, 10.0, 'C2 of DN', arg='C2', low=0),
+        Option('kl_pf_weight', float, 0.5, "weight of KL(aux || f), the code's alpha (eq. 9 "
+               "alpha; 1 - alpha of eq. 14)", low=0, high=1),
+        Option('lambda0', float, 0.1, 'L2 on all parameters of f, x 1/2 / #users', low=0),
+        Option('deca_alternate', str, 'batch', 'alternation of the DP and DN sub-tasks',
+               arg='alternate', choices=('batch', 'epoch', 'none')),
+    )
     def __init__(self, C1: float = 1000.0, C2: float = 10.0, kl_pf_weight: float = 0.5,
                  lambda0: float = 0.1, dim: int = 32, lr: float = 1e-3,
                  alternate: str = 'batch', start_mode: str = 'both') -> None:
@@ -293,6 +303,9 @@ class DVAE(DPI):
     """
     uses_g = False
 
+    options = DPI.options + (
+        Option('prior_epochs', int, 50, "maximum epochs of the prior's pre-training", low=1),
+    )
     def __init__(self, prior: Optional[torch.nn.Module] = None, prior_epochs: int = 50,
                  prior_patience: int = 2, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -31,6 +31,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from pyg_denoise.nn.loss import weighted_mean
+from pyg_denoise.options import Configurable
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyg_denoise.data.negative_sampling import Triples
@@ -81,7 +82,7 @@ class EpochContext:
         return self.trainer.edge_losses(edge_index)
 
 
-class Denoiser(BaseTransform):
+class Denoiser(BaseTransform, Configurable):
     r"""Base class of the denoisers (the identity: normal training)."""
     #: Whether the method runs under :obj:`TrainConfig(distributed=True)`: methods that
     #: reduce the trainer's batch losses, or that own a step built on

@@ -9,6 +9,7 @@ from pyg_denoise.data.graph import copy_graph, segment_rank, split_mask
 from pyg_denoise.metrics.diagnostics import noise_detection, weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.options import Option
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyg_denoise.data.negative_sampling import Triples
@@ -51,6 +52,12 @@ class GraphDenoising(Denoiser):
         prune_below (float, optional): Weight threshold of pruning, in :math:`[0, 1)`.
             (default: :obj:`None`: no pruning)
     """
+    options = (
+        Option('graph_every', int, 0, "every N epochs the denoiser's clean scores become the "
+               "propagation weights (0: off)", arg='every', low=0),
+        Option('prune_below', float, None, 'edges whose rank weight in (0, 1] is below this '
+               'are pruned', low=0, high=1, low_open=True),
+    )
     def __init__(self, denoiser: Denoiser, every: int = 1, start_epoch: int = 2,
                  prune_below: Optional[float] = None) -> None:
         if int(every) != every or every < 1 or int(start_epoch) != start_epoch or \

@@ -8,6 +8,7 @@ from pyg_denoise.data.graph import to_csr
 from pyg_denoise.data.negative_sampling import Triples
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.options import Option
 
 
 def sample_pools(deg: Tensor, k: int, generator: Optional[torch.Generator] = None) -> Tensor:
@@ -69,6 +70,11 @@ class PLD(Denoiser):
         tau (float, optional): Temperature. (default: :obj:`0.1`)
         warmup (int, optional): Epochs of normal training first. (default: :obj:`5`)
     """
+    options = (
+        Option('pld_k', int, 5, 'pool size', arg='k', low=1),
+        Option('pld_tau', float, 0.1, 'temperature', arg='tau', low=0, low_open=True),
+        Option('pld_warmup', int, 5, 'epochs of normal training', arg='warmup', low=0),
+    )
     def __init__(self, k: int = 5, tau: float = 0.1, warmup: int = 5) -> None:
         if int(k) != k or k < 1:
             raise ValueError(f"'k' must be a positive integer (got {k})")

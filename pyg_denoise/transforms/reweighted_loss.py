@@ -6,6 +6,7 @@ from torch import Tensor
 from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.options import Option
 
 
 class ReweightedLoss(Denoiser):
@@ -35,6 +36,7 @@ class ReweightedLoss(Denoiser):
             :obj:`edge_id`, for :meth:`epoch_diagnostics`. The trainer sets it from the
             training graph in :meth:`update`; in a plain loop, set it by hand.
     """
+    options = (Option('beta', float, 0.25, 'weight exponent', low=0),)
     def __init__(self, beta: float = 0.25) -> None:
         if not beta >= 0:
             raise ValueError(f"'beta' must be non-negative (got {beta})")

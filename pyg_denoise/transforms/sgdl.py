@@ -12,6 +12,7 @@ from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.metrics.loss_distribution import fit_gmm_1d, minmax_per_user
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.options import Option
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyg_denoise.trainer import Trainer
@@ -372,6 +373,28 @@ class SGDL(Denoiser):
     SCHEDULERS = ('gumbel', 'reinforce')
     #: Largest graph (users + items) whose dense :func:`block_grams` the scheduler keeps.
     max_gram_nodes = 4096
+
+    options = (
+        Option('history_len', int, 10, 'epochs of memorisation history', low=1),
+        Option('memorization', str, 'sampled', 'rank positives against sampled negatives '
+               '(code) or all items', choices=('sampled', 'full')),
+        Option('meta_lr', float, 5e-4, 'lr of the weighting MLP', low=0, low_open=True),
+        Option('max_phase1_epochs', int, None, 'switch to phase II at this epoch at the latest',
+               low=1),
+        Option('scheduler', str, 'gumbel', 'adaptive scheduler of the meta samples (none: '
+               '"w/o ADS")', choices=('gumbel', 'reinforce', 'none')),
+        Option('schedule_lr', float, 5e-3, 'scheduler lr', low=0, low_open=True),
+        Option('gumbel_tau', float, 1.0, 'Gumbel-softmax temperature', arg='tau', low=0,
+               low_open=True),
+        Option('fixed_weights', bool, False, 'never meta-update the weighting MLP (what the '
+               'official code effectively runs)', arg='learn_weights'),
+    )
+
+    @classmethod
+    def option_values(cls, values):
+        out = super().option_values(values)
+        out['learn_weights'] = not out['learn_weights']  # the flag says the opposite
+        return out
 
     def __init__(self, history_len: int = 10, memorization: str = 'sampled',
                  phase1_lr_scale: float = 0.2, meta_lr: float = 5e-4, hidden: int = 100,

@@ -6,6 +6,7 @@ from torch import Tensor
 from pyg_denoise.metrics.diagnostics import DetectionAccumulator
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.options import Option
 
 
 class TruncatedLoss(Denoiser):
@@ -41,6 +42,12 @@ class TruncatedLoss(Denoiser):
             :obj:`edge_id`, for :meth:`epoch_diagnostics`. The trainer sets it from the
             training graph in :meth:`update`; in a plain loop, set it by hand.
     """
+    options = (
+        Option('drop_rate', float, 0.2, 'maximum drop rate', low=0, high=1, high_open=True),
+        Option('num_gradual', int, 30000, 'iterations (batches) to reach the maximum drop rate',
+               low=1),
+        Option('exponent', float, 1.0, 'schedule exponent', low=0, low_open=True),
+    )
     def __init__(self, drop_rate: float = 0.2, num_gradual: int = 30000,
                  exponent: float = 1.0) -> None:
         if not 0 <= drop_rate < 1:

@@ -34,7 +34,24 @@ def test_duplicates_across_splits_keep_earliest_split(caplog):
                                        split=np.array([2, 0, 2]))
     assert split_edge_index(data, 'train').tolist() == [[0], [1]]
     assert split_edge_index(data, 'test').tolist() == [[0], [2]]
-    assert '1 of them across splits' in caplog.text
+    assert '1 pair(s) of the test split are also in the train split' in caplog.text
+
+
+def test_duplicates_across_splits_named_by_file_or_kept_in_both(caplog):
+    args = (np.array([0, 0, 0, 1]), np.array([1, 1, 2, 2]))
+    kw = dict(user_raw_id=torch.arange(2), item_raw_id=torch.arange(3),
+              split=np.array([2, 1, 2, 0]), split_sources=['a.tsv', 'b.tsv', 'c.tsv'])
+    with caplog.at_level(logging.WARNING, logger='pyg_denoise'):
+        data = build_interaction_graph(*args, **kw)
+    assert ('1 pair(s) of the test split (c.tsv) are also in the val split (b.tsv)'
+            in caplog.text)
+    assert split_edge_index(data, 'test').tolist() == [[0], [2]]
+    # 'keep' (the DeCA / EvalDenoisingRec split files): the pair stays in both splits
+    data = build_interaction_graph(*args, cross_split='keep', **kw)
+    assert split_edge_index(data, 'val').tolist() == [[0], [1]]
+    assert sorted(split_edge_index(data, 'test')[1].tolist()) == [1, 2]
+    with pytest.raises(ValueError, match='cross_split'):
+        build_interaction_graph(*args, cross_split='both', **kw)
 
 
 def test_unknown_dense_id_raises():

@@ -33,6 +33,9 @@ def test_regularizers():
     assert regularization([e1, e2], [table], 'pyg', 0.1, 2) == pytest.approx(0.1 * 30 / 2)
     assert regularization([e1], [table], 'l2', 0.1, 2) == pytest.approx(0.1 * 12)
     assert regularization([e1], [table], 'none', 0.1, 2) == 0
+    # DeCA's lambda0: 1/2 ||all parameters||^2 / #users (batch_size is the user count)
+    assert regularization([e1], [table, e2], 'params', 0.1, 4) == pytest.approx(
+        0.1 * 0.5 * 36 / 4)
     with pytest.raises(ValueError, match='Unknown regularizer'):
         regularization([e1], [table], 'l1', 0.1, 2)
     with pytest.raises(ValueError, match='lambda_reg'):

@@ -5,11 +5,12 @@ from torch import Tensor
 
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.loss import bpr_loss, regularization
+from pyg_denoise.options import Configurable
 
 Reps = Tuple[Tensor, Tensor]
 
 
-class Recommender(torch.nn.Module):
+class Recommender(torch.nn.Module, Configurable):
     r"""Base class of the backbones: a model of :obj:`num_users` users and :obj:`num_items`
     items with PyG LightGCN's method names.
 

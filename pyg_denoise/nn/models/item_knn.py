@@ -6,6 +6,7 @@ from torch import Tensor
 from pyg_denoise.data.graph import csr_gather, to_csr
 from pyg_denoise.nn.adjacency import BipartiteAdjacency, sparse_csr
 from pyg_denoise.nn.models.base import Recommender, Reps
+from pyg_denoise.options import Option
 
 
 class ItemKNN(Recommender):
@@ -47,6 +48,11 @@ class ItemKNN(Recommender):
     """
     uses_graph = True
 
+    options = (
+        Option('knn_k', int, 100, 'neighbours per item', arg='k', low=1),
+        Option('knn_shrink', float, 0.0, 'shrinkage of the cosine similarity', arg='shrink',
+               low=0),
+    )
     def __init__(self, num_users: int, num_items: int, k: int = 100, shrink: float = 0.0,
                  chunk_size: int = 1024) -> None:
         super().__init__(num_users, num_items)

@@ -6,6 +6,7 @@ from torch import Tensor
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.conv.lightgcn_conv import LightGCNConv
 from pyg_denoise.nn.models.base import Recommender, Reps
+from pyg_denoise.options import Option
 
 
 class LightGCN(Recommender):
@@ -42,6 +43,10 @@ class LightGCN(Recommender):
     """
     uses_graph = True
 
+    options = (
+        Option('init', str, 'normal', "embedding init, normal std 0.1 (the official PyTorch "
+               "port) or xavier (PyG's LightGCN)", choices=('normal', 'xavier')),
+    )
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
                  num_layers: int = 3, alpha=None, init: str = 'normal',
                  reference: bool = False) -> None:

@@ -1,0 +1,182 @@
+"""Recipes: every shipped entry resolves to options the command line accepts, a recipe file
+round-trips, explicit options override a recipe, and the parity report reads the runs."""
+import json
+import os.path as osp
+
+import pytest
+
+from pyg_denoise.cli import (_option_actions, _recipe_value, apply_recipe, build_parser,
+                             main, train_config)
+from pyg_denoise.options import Option
+from pyg_denoise.recipes import RecipeError, dump_recipe, list_recipes, load_recipe
+from pyg_denoise.registry import DENOISERS, MODELS, all_options, build_denoiser
+
+SHIPPED = ['adt/adressa', 'adt/amazon-book', 'adt/yelp', 'deca/adressa', 'deca/electronics',
+           'deca/ml-100k', 'deca/modcloth', 'evaldenoisingrec/ml100k', 'lightgcn/gowalla',
+           'lightgcn/yelp2018', 'pld/gowalla', 'pld/yelp2018', 'sgdl/ml100k']
+
+
+def test_the_issue_recipes_are_shipped():
+    assert list_recipes() == SHIPPED
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_every_entry_resolves_to_valid_options(name):
+    recipe = load_recipe(name)
+    actions = _option_actions()
+    assert recipe.paper and recipe.entries()
+    for entry in recipe.entries():
+        model, denoiser = entry.split('/')
+        assert model in MODELS and denoiser in DENOISERS
+        for key, value in recipe.resolve(model, denoiser).items():
+            if key not in ('train', 'val', 'test'):
+                _recipe_value(recipe, key, value, actions)  # raises on a bad key or value
+        args = build_parser().parse_args(['run', '--model', model, '--denoiser', denoiser])
+        record = apply_recipe(args, recipe, model, denoiser, explicit={'dataset'})
+        assert record['entry'] == entry and record['files'] is None
+        train_config(args, has_val=True)  # TrainConfig accepts the loop's settings
+        build_denoiser(denoiser, vars(args))  # the method accepts its hyper-parameters
+    for entry in recipe.reported:
+        assert entry in recipe.entries()
+
+
+def test_evaldenoisingrec_values_are_the_official_ones():
+    r = load_recipe('evaldenoisingrec/ml100k')
+    tce = r.resolve('gmf', 'tce')
+    assert (tce['drop_rate'], tce['num_gradual'], tce['batch_unit'], tce['batch_size']) == \
+        (0.2, 30000, 'rows', 1024)
+    assert r.resolve('lightgcn', 'udt')['temp1'] == 0.1 and r.resolve('gmf', 'udt')['temp1'] == 0.2
+    assert r.resolve('lightgcn', 'none')['epochs'] == 300
+    assert r.resolve('cdae', 'none')['epochs'] == 500
+    neumf_p = r.resolve('neumf', 'deca_p')
+    assert (neumf_p['c1'], neumf_p['c2'], neumf_p['kl_pf_weight'], neumf_p['lambda0']) == \
+        (100.0, 10.0, 1.0, 0.0)
+    assert r.reported['gmf/none']['recall@20'] == {'ERM': 0.1178, 'ERMrevised': 0.1232}
+    deca = load_recipe('deca/modcloth').resolve('lightgcn', 'dvae')
+    assert (deca['c1'], deca['kl_pf_weight'], deca['stop_rises'], deca['select']) == \
+        (10.0, 0.5, 2, 'last')
+
+
+def test_missing_entry_names_what_the_recipe_has():
+    with pytest.raises(RecipeError, match='it has: gmf/none, gmf/tce'):
+        load_recipe('adt/yelp').resolve('lightgcn', 'tce')
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_recipe_file_round_trips(tmp_path, name):
+    recipe = load_recipe(name)
+    path = tmp_path / 'mine.toml'
+    dump_recipe(recipe, str(path))
+    again = load_recipe(str(path))
+    assert again.to_dict() == recipe.to_dict()
+
+
+def test_show_prints_a_file_config_reads(tmp_path, capsys):
+    main(['recipes', '--show', 'adt/yelp'])
+    path = tmp_path / 'yelp.toml'
+    path.write_text(capsys.readouterr().out)
+    assert load_recipe(str(path)).to_dict() == load_recipe('adt/yelp').to_dict()
+
+
+@pytest.mark.parametrize('text, match', [
+    ('paper = "x"\nunknown = 1\n', 'unknown key'),
+    ('[models.gmf]\n[denoisers.none]\n[entries."gmf/tce"]\nbeta = 1.0\n', "entry 'gmf/tce'"),
+    ('[settings\n', 'not a readable TOML'),
+])
+def test_malformed_recipe_files_are_refused(tmp_path, text, match):
+    path = tmp_path / 'bad.toml'
+    path.write_text(text)
+    with pytest.raises(RecipeError, match=match):
+        load_recipe(str(path))
+
+
+def test_recipe_values_are_checked_like_the_command_line(tmp_path):
+    path = tmp_path / 'bad.toml'
+    path.write_text('[settings]\nepochs = "ten"\n[models.mf]\n[denoisers.none]\n')
+    with pytest.raises(SystemExit, match='epochs .--epochs. must be an integer'):
+        main(['run', '--config', str(path), '--model', 'mf'])
+    path.write_text('[settings]\nno_such_option = 1\n[models.mf]\n[denoisers.none]\n')
+    with pytest.raises(SystemExit, match="unknown option 'no_such_option'"):
+        main(['run', '--config', str(path), '--model', 'mf'])
+    path.write_text('[settings]\nloss = "hinge"\n[models.mf]\n[denoisers.none]\n')
+    with pytest.raises(SystemExit, match='loss .--loss. must be one of'):
+        main(['run', '--config', str(path), '--model', 'mf'])
+
+
+def deca_files(tmp_path, items=30):
+    """Tiny files in DeCA's layout: user, item, rating; the test file has ratings of 5."""
+    step = 3 if items == 30 else 13
+    rows = [(u, (u * 7 + k * step) % items, 1 + (u + k) % 5) for u in range(20)
+            for k in range(9)]
+    parts = {'train': [r for k, r in enumerate(rows) if k % 9 < 6],
+             'valid': [r for k, r in enumerate(rows) if k % 9 == 6],
+             'test': [(u, i, 5) for k, (u, i, _) in enumerate(rows) if k % 9 > 6]}
+    paths = {}
+    for name, part in parts.items():
+        path = tmp_path / f'x.{name}'
+        path.write_text(''.join(f'{u}\t{i}\t{r}\n' for u, i, r in part))
+        paths[name] = str(path)
+    return paths
+
+
+@pytest.mark.parametrize('model, denoiser', [('gmf', 'dpi'), ('gmf', 'none'),
+                                             ('gmf', 'dvae'), ('lightgcn', 'dpi')])
+def test_run_applies_a_recipe_to_the_users_files(tmp_path, model, denoiser):
+    """The issue's example: `run --recipe deca/modcloth --model gmf --denoiser dpi --train
+    ... --val ... --test ...` runs the official protocol on those files."""
+    f = deca_files(tmp_path)
+    out = tmp_path / 'out'
+    main(['run', '--recipe', 'deca/modcloth', '--model', model, '--denoiser', denoiser,
+          '--train', f['train'], '--val', f['valid'], '--test', f['test'], '--epochs', '2',
+          '--prior-epochs', '1', '--out', str(out), '--no-progress', '-q'])
+    results = json.loads((out / 'results.json').read_text())
+    rec = results['recipe']
+    assert rec['name'] == 'deca/modcloth' and rec['entry'] == f'{model}/{denoiser}'
+    assert sorted(rec['overridden']) == ['epochs']  # the command line wins
+    assert results['config']['epochs'] == 2 and results['config']['batch_size'] == 2048
+    assert results['config']['select'] == 'last' and results['config']['sampling'] == \
+        'interaction'
+    opts = results['options']
+    expected = load_recipe('deca/modcloth').resolve(model, denoiser)
+    for key in ('c1', 'c2', 'kl_pf_weight', 'lambda0', 'lambda_reg', 'reg', 'cross_split'):
+        if key in expected:
+            assert opts[key] == expected[key], key
+    if denoiser == 'none':
+        assert results['config']['reg'] == 'params' and opts['lambda_reg'] == 0.1
+
+
+def test_benchmark_runs_a_recipe_grid_and_report_compares(tmp_path, capsys):
+    f = deca_files(tmp_path, items=120)  # the recipe's cut-offs are 50 and 100
+    grid = str(tmp_path / 'grid')
+    main(['benchmark', '--recipe', 'adt/yelp', '--models', 'gmf', '--denoisers', 'none,tce',
+          '--train', f['train'], '--val', f['valid'], '--test', f['test'],
+          '--columns', 'user,item,rating', '--epochs', '1', '--no-pop', '--allow-cold',
+          '--grid-out', grid, '--no-progress', '-q'])
+    summary = json.loads(open(osp.join(grid, 'results.json')).read())
+    assert len(summary['runs']) == 2  # seeds: the recipe's one (2019)
+    capsys.readouterr()
+    main(['report', grid, '--recipe', 'adt/yelp', '--metrics', 'recall@50'])
+    out = capsys.readouterr().out
+    # a run whose options differ from the recipe's says so in its row
+    assert '| gmf/none (overridden: columns, epochs) | Normal | val_loss | 1 |' in out
+    assert '0.0840' in out and '0 of 2 figures within' in out
+    assert '| gmf/rce | R-CE | val_loss | 0 | not run |' in out
+    run = json.loads(open(osp.join(grid, 'files', 'gmf', 'tce', 'seed2019',
+                                   'results.json')).read())
+    assert run['options']['drop_rate'] == 0.1 and run['options']['num_gradual'] == 30000
+    assert run['options']['batch_unit'] == 'rows' and run['options']['columns'] == \
+        'user,item,rating'  # the command line's --columns overrides the recipe's flag column
+
+
+def test_declarations_drive_the_command_line():
+    """Every declared option is a flag of `run` with its declared default, and a declared
+    range is enforced before anything runs."""
+    actions = _option_actions()
+    for name, opt in all_options().items():
+        assert isinstance(opt, Option)
+        action = actions[name]
+        assert action.option_strings[-1] == opt.flag
+        if opt.type is not bool:
+            assert action.default == opt.default and action.type is opt.type
+    with pytest.raises(ValueError, match=r'--beta must be >= 0'):
+        build_denoiser('rce', {'beta': -1.0})
