@@ -135,14 +135,6 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--noise', type=float, default=0.0, help='inject synthetic noise: ratio '
                    'rho of PLD (per user floor(rho*|train_u|) random items added)')
     g.add_argument('--noise-mode', default='add', choices=['add', 'replace'])
-    g.add_argument('--extra-ratio', type=float, default=0.0, help='mark this share of each '
-                   "user's training edges that satisfy --extra-rule as known-clean extra "
-                   'feedback (ADT, TKDE)')
-    g.add_argument('--extra-rule', default='rating>=4', help='which edges can be extra feedback')
-    g.add_argument('--extra-mode', default='finetune', choices=['finetune', 'warmup'],
-                   help='train on the extra feedback after the denoiser, or before it')
-    g.add_argument('--extra-epochs', type=int, default=10,
-                   help='epochs of plain training on the extra feedback')
 
     g = run.add_argument_group('model and training')
     g.add_argument('--model', default='lightgcn', choices=sorted(MODELS),
@@ -353,7 +345,7 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
     need(args.epochs is None or args.epochs >= 1, '--epochs', 'a positive integer')
     need(args.lr is None or (args.lr > 0 and math.isfinite(args.lr)), '--lr',
          'a positive number')
-    for flag in ('--batch-size', '--eval-every', '--extra-epochs'):
+    for flag in ('--batch-size', '--eval-every'):
         need(getattr(args, flag[2:].replace('-', '_')) >= 1, flag, 'a positive integer')
     for flag in ('--min-epoch', '--min-interactions', '--save-topk', '--layers', '--noise',
                  '--lambda-reg', '--weight-decay'):
@@ -365,7 +357,6 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
     need(args.dim is None or args.dim >= 1, '--dim', 'a positive integer')
     need(args.threads is None or args.threads >= 1, '--threads', 'a positive integer')
     need(0 < args.user_fraction <= 1, '--user-fraction', 'in (0, 1]')
-    need(0 <= args.extra_ratio <= 1, '--extra-ratio', 'in [0, 1]')
     for opt in all_options().values():  # the methods' declared ranges
         opt.check(getattr(args, opt.name, None))
     need(args.noise_mode != 'replace' or args.noise < 1, '--noise', 'below 1 with '
@@ -924,6 +915,8 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
             args.denoisers = list(recipe.denoisers)
         if 'seeds' not in explicit and recipe.seeds:
             args.seeds = list(recipe.seeds)
+        if 'dataset' in recipe.data and not {'dataset', 'datasets', 'train'} & explicit:
+            args.dataset = recipe.data['dataset']
         for key in ('train', 'val', 'test'):
             if key in recipe.data and not {'dataset', 'datasets', 'train'} & explicit:
                 folder = args.root or _default_root(recipe.data.get('folder', ''))

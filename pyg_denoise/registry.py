@@ -11,7 +11,8 @@ from pyg_denoise.nn import (CDAE, GMF, MF, NGCF, ItemKNN, LightGCN, NeuMF, Popul
                             Recommender, pyg_backbone)
 from pyg_denoise.options import Option
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
-                                    GraphDenoising, ReweightedLoss, TruncatedLoss)
+                                    ExtraFeedback, GraphDenoising, ReweightedLoss,
+                                    TruncatedLoss)
 
 #: name -> the Denoiser class (None: normal training; 'wbpr' is a negative sampler).
 DENOISERS: Dict[str, Optional[Type[Denoiser]]] = {
@@ -83,6 +84,7 @@ def option_owners() -> List[Tuple[str, Sequence[Option]]]:
             out.append((name + (f' (= {", ".join(aliases)})' if aliases else ''), cls.options))
     out.append(('wbpr', NegativeSampler.options))
     out.append(('structure denoising, any method', GraphDenoising.options))
+    out.append(('extra feedback (ADT, TKDE), any method', ExtraFeedback.options))
     out += [(name, cls.options) for name, cls in MODEL_CLASSES.items()]
     return out
 

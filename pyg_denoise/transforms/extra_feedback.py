@@ -11,10 +11,11 @@ from torch_geometric.transforms import BaseTransform
 from pyg_denoise.data.graph import copy_graph, segment_rank, split_mask
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.transforms.label_noise import parse_rule
+from pyg_denoise.options import Configurable, Option
 from pyg_denoise.typing import EDGE_TYPE
 
 
-class ExtraFeedback(BaseTransform):
+class ExtraFeedback(BaseTransform, Configurable):
     r"""Marks a share of each user's **training** interactions that satisfy :obj:`rule` as
     known-clean extra feedback (boolean edge attribute :obj:`extra`): per user,
     :math:`\lceil \text{ratio} \cdot n_u \rceil` of its :math:`n_u` eligible training edges,
@@ -26,6 +27,19 @@ class ExtraFeedback(BaseTransform):
         rule (str, optional): Which edges are eligible. (default: :obj:`"rating>=4"`)
         seed (int, optional): Seed of the draw. (default: :obj:`0`)
     """
+    #: The command line's options of the extra-feedback strategies (the ratio and rule of
+    #: this transform; the stage that trains on the extra edges, and its length).
+    options = (
+        Option('extra_ratio', float, 0.0, "mark this share of each user's training edges that "
+               "satisfy --extra-rule as known-clean extra feedback (0: off)", arg='ratio',
+               low=0, high=1),
+        Option('extra_rule', str, 'rating>=4', 'which edges can be extra feedback', arg='rule'),
+        Option('extra_mode', str, 'finetune', 'train on the extra feedback after the denoiser '
+               '(finetune), or before it (warmup)', choices=('finetune', 'warmup')),
+        Option('extra_epochs', int, 10, 'epochs of plain training on the extra feedback',
+               low=1),
+    )
+
     def __init__(self, ratio: float, rule: str = 'rating>=4', seed: int = 0) -> None:
         if not 0 < ratio <= 1:
             raise ValueError(f"'ratio' must be in (0, 1] (got {ratio})")

@@ -36,6 +36,7 @@ class NeuMF(Recommender):
                  num_layers: int = 3, dropout: float = 0.0, pair_chunk: int = 2**20) -> None:
         super().__init__(num_users, num_items)
         self.factor_num, self.num_layers, self.pair_chunk = factor_num, num_layers, pair_chunk
+        self.dropout = float(dropout)
         mlp_dim = factor_num * 2**(num_layers - 1)
         self.user_gmf = torch.nn.Embedding(num_users, factor_num)
         self.item_gmf = torch.nn.Embedding(num_items, factor_num)
@@ -77,12 +78,39 @@ class NeuMF(Recommender):
         return self._pairs(reps[0][user], reps[1][item])
 
     def score_all(self, reps: Reps, users: Tensor) -> Tensor:
+        if not (self.training and self.dropout > 0):
+            return self._score_all_factored(reps, users)
         step = max(1, self.pair_chunk // self.num_items)
         out = []
         for start in range(0, users.numel(), step):
             u = reps[0][users[start:start + step]].unsqueeze(1)  # [b, 1, D]
             i = reps[1].unsqueeze(0).expand(u.size(0), -1, -1)   # [b, M, D]
             out.append(self._pairs(u.expand(-1, self.num_items, -1), i))
+        return torch.cat(out)
+
+    def _score_all_factored(self, reps: Reps, users: Tensor) -> Tensor:
+        r"""The same scores with the first MLP layer and the predict layer split into their
+        user and item halves: :math:`W[p'_u \Vert q'_i] = W_u p'_u + W_i q'_i` is computed
+        once per user and once per item instead of once per pair, and the GMF half of the
+        predict layer is one product, :math:`(p_u \odot h_g) Q^\top`. About 3x fewer
+        operations than running the tower on concatenated pairs (equal up to float
+        rounding; without dropout, i.e. in evaluation)."""
+        f = self.factor_num
+        first = self.mlp[1]  # [Dropout, Linear, ReLU, ...]: the first Linear
+        half = first.in_features // 2
+        u_all, i_all = reps
+        h_gmf, h_mlp = self.predict.weight[0, :f], self.predict.weight[0, f:]
+        item_pre = i_all[:, f:] @ first.weight[:, half:].t()                 # [M, H]
+        item_gmf = i_all[:, :f]                                               # [M, f]
+        step = max(1, self.pair_chunk // self.num_items)
+        out = []
+        for start in range(0, users.numel(), step):
+            u = u_all[users[start:start + step]]
+            user_pre = u[:, f:] @ first.weight[:, :half].t() + first.bias      # [b, H]
+            x = torch.relu(user_pre.unsqueeze(1) + item_pre.unsqueeze(0))     # [b, M, H]
+            x = self.mlp[3:](x)                                               # the rest
+            score = x @ h_mlp + (u[:, :f] * h_gmf) @ item_gmf.t()            # [b, M]
+            out.append(score + self.predict.bias)
         return torch.cat(out)
 
     def ego_embeddings(self, user: Tensor, item: Tensor) -> List[Tensor]:

@@ -92,6 +92,24 @@ def test_neumf_pair_chunks_do_not_change_scores():
     assert torch.allclose(model.score_all(reps, torch.arange(U)), a, atol=1e-6)
 
 
+def test_neumf_factored_full_ranking_equals_the_tower_on_every_pair():
+    """score_all splits the first MLP layer and the predict layer into user and item
+    halves; the scores must be those of score() on each (user, item) pair."""
+    torch.manual_seed(0)
+    model = NeuMF(U, I, factor_num=4).eval()
+    for p in model.parameters():  # not the init's near-zero values: a sharper check
+        torch.nn.init.normal_(p, std=0.5)
+    reps = model.get_embedding()
+    users = torch.tensor([3, 0, U - 1])
+    full = model.score_all(reps, users)
+    pairs = torch.stack([model.score(reps, torch.full((I, ), int(u)), torch.arange(I))
+                         for u in users])
+    assert full.shape == (3, I)
+    assert torch.allclose(full, pairs, atol=1e-5, rtol=1e-5)
+    model.pair_chunk = I  # one user per block
+    assert torch.allclose(model.score_all(reps, users), full, atol=1e-6)
+
+
 def test_cdae_corruption_only_in_training():
     _, adj = setup(5)
     model = CDAE(U, I, hidden_dim=6).eval()
