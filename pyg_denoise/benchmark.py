@@ -381,14 +381,29 @@ def _subdirs(folder: str) -> List[str]:
 
 def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
                 metrics: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
-    r"""One row per figure of :obj:`recipe.reported`: the runs made under that recipe's
-    entry (their :obj:`results.json` records the recipe and entry), the rule's selected
-    test metrics per seed, their mean and std, the paper's figure and the relative
-    difference :math:`(ours - paper) / paper`."""
+    r"""One row per figure of :obj:`recipe.reported` (and one per entry the paper reports
+    nothing for that has runs, under the recipe's selection rule, with no paper figure):
+    the runs made under that recipe's entry (their :obj:`results.json` records the recipe
+    and entry), the rule's selected test metrics per seed, their mean and std, the paper's
+    figure and the relative difference :math:`(ours - paper) / paper`."""
     rows = []
-    for entry, rep in recipe.reported.items():
+    ran = {(r['results'].get('recipe') or {}).get('entry') for r in runs
+           if (r['results'].get('recipe') or {}).get('name') == recipe.name}
+    entries = dict(recipe.reported)
+    for entry in recipe.entries():  # entries the paper reports nothing for: ours alone
+        if entry not in entries and entry in ran:
+            model, denoiser = entry.split('/')
+            entries[entry] = {'row': '-', 'rule': recipe.resolve(model, denoiser).get(
+                'select', 'last')}
+    default_metrics = sorted({k for rep in recipe.reported.values() for k in rep
+                              if k not in ('rule', 'row', 'note')})
+    if not default_metrics:  # nothing reported: the recipe's cut-offs
+        ks = recipe.settings.get('ks', [20])
+        default_metrics = [f'{m}@{k}' for k in ks for m in ('recall', 'ndcg')]
+    for entry, rep in entries.items():
         model, denoiser = entry.split('/')
-        names = metrics or [k for k in rep if k not in ('rule', 'row', 'note')]
+        names = metrics or [k for k in rep if k not in ('rule', 'row', 'note')] or \
+            default_metrics
         mine = [r for r in runs if (r['results'].get('recipe') or {}).get('name') == recipe.name
                 and r['results']['recipe'].get('entry') == f'{model}/{denoiser}']
         for row_name, rule in _rules(rep):

@@ -180,3 +180,40 @@ def test_declarations_drive_the_command_line():
             assert action.default == opt.default and action.type is opt.type
     with pytest.raises(ValueError, match=r'--beta must be >= 0'):
         build_denoiser('rce', {'beta': -1.0})
+
+
+def _fake_run(recipe, entry, seed, log, overridden=()):
+    return {'dataset': 'files', 'model': entry.split('/')[0], 'denoiser': entry.split('/')[1],
+            'seed': str(seed), 'path': '-',
+            'results': {'recipe': {'name': recipe, 'entry': entry,
+                                   'overridden': list(overridden)},
+                        'config': {'min_epoch': 0}, 'selection': {'trainable': True},
+                        'log': log}}
+
+
+def test_parity_rows_select_by_the_papers_rule_and_compare():
+    from pyg_denoise.benchmark import parity_rows, parity_to_markdown
+    recipe = load_recipe('evaldenoisingrec/ml100k')
+    # two evaluations per run: val_loss picks epoch 2, val_loss_revised epoch 1
+    logs = [[{'epoch': 1, 'val_loss': 0.5, 'val_loss_revised': 0.1, 'test/recall@20': r1,
+              'test/ndcg@20': 0.07},
+             {'epoch': 2, 'val_loss': 0.4, 'val_loss_revised': 0.2, 'test/recall@20': r2,
+              'test/ndcg@20': 0.08}] for r1, r2 in ((0.12, 0.10), (0.14, 0.12))]
+    runs = [_fake_run('evaldenoisingrec/ml100k', 'gmf/none', s, log)
+            for s, log in zip((2023, 2024), logs)]
+    runs.append(_fake_run('evaldenoisingrec/ml100k', 'cdae/dcf', 2023, logs[0]))  # unreported
+    runs.append(_fake_run('other/recipe', 'gmf/tce', 2023, logs[0]))  # another recipe: ignored
+    rows = {(r['entry'], r['row']): r for r in parity_rows(runs, recipe,
+                                                           ['recall@20', 'ndcg@20'])}
+    erm = rows[('gmf/none', 'ERM')]['metrics']['recall@20']
+    assert erm['ours'] == [0.10, 0.12] and erm['paper'] == 0.1178
+    assert erm['mean'] == pytest.approx(0.11)
+    assert erm['rel'] == pytest.approx((0.11 - 0.1178) / 0.1178)
+    revised = rows[('gmf/none', 'ERMrevised')]['metrics']['recall@20']
+    assert revised['ours'] == [0.12, 0.14] and revised['paper'] == 0.1232
+    assert rows[('gmf/tce', 'TCE')]['seeds'] == 0  # not run under this recipe
+    extra = rows[('cdae/dcf', '-')]
+    assert extra['rule'] == 'val_loss' and extra['metrics']['recall@20']['paper'] is None
+    table = parity_to_markdown(list(rows.values()), 0.1)
+    assert '| gmf/none | ERM | val_loss | 2 | 0.1100 ± 0.0141 | 0.1178 | -6.6 % |' in table
+    assert '-15.3 % **out**' in table  # ERMrevised's NDCG@20: 0.07 against 0.0826
