@@ -405,7 +405,8 @@ def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
         names = metrics or [k for k in rep if k not in ('rule', 'row', 'note')] or \
             default_metrics
         mine = [r for r in runs if (r['results'].get('recipe') or {}).get('name') == recipe.name
-                and r['results']['recipe'].get('entry') == f'{model}/{denoiser}']
+                and r['results']['recipe'].get('entry') == f'{model}/{denoiser}'
+                and (r['model'], r['denoiser']) == (model, denoiser)]
         for row_name, rule in _rules(rep):
             values: Dict[str, List[float]] = {m: [] for m in names}
             overridden = set()

@@ -977,6 +977,9 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
             run_args._grid_cell = True
             run_args.recipe_record = apply_recipe(run_args, recipe, *entry,
                                                   explicit | {'seed'})
+            if model in BASELINES:  # the data's settings, not an entry of the recipe
+                run_args.recipe_record['entry'] = f'{model}/{denoiser} (data of ' \
+                    f'{"/".join(entry)})'
         if osp.isfile(osp.join(out, 'results.json')):
             diff = _cell_diff(out, run_args, only=_report_keys(explicit)
                               if args.report_only else None)
