@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import copy
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -33,8 +34,8 @@ from pyg_denoise import datasets as D
 from pyg_denoise.benchmark import (DEFAULT_RULES, grid_runs, groups_to_markdown,
                                    parity_rows, parity_to_markdown, run_record, summarize,
                                    to_markdown, write_report)
-from pyg_denoise.data.negative_sampling import NegativeSampler
 from pyg_denoise.data.graph import cold_entities, has_split, split_edge_index, split_mask
+from pyg_denoise.data.negative_sampling import NegativeSampler
 from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_diff,
                                      graph_fingerprint)
 from pyg_denoise.nn import PyGRecommender, Recommender
@@ -306,10 +307,12 @@ OPERATIONAL = frozenset({'out', 'no_resume', 'no_progress', 'quiet', 'threads', 
 EXTENDING = ('epochs', 'patience', 'stop_rises')
 
 
-def _run_keys() -> List[str]:
+@functools.lru_cache(maxsize=1)
+def _run_keys() -> Tuple[str, ...]:
+    r"""The :obj:`dest` of every option of a run."""
     parser = argparse.ArgumentParser(add_help=False)
     add_run_options(parser)
-    return [a.dest for a in parser._actions]
+    return tuple(a.dest for a in parser._actions)
 
 
 def run_settings(args: argparse.Namespace) -> Dict[str, Any]:
@@ -340,7 +343,8 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
     naming the option."""
     def need(ok: bool, flag: str, what: str) -> None:
         if not ok:
-            raise ValueError(f"{flag} must be {what} (got {getattr(args, flag[2:].replace('-', '_'))!r})")
+            value = getattr(args, flag[2:].replace('-', '_'))
+            raise ValueError(f"{flag} must be {what} (got {value!r})")
 
     need(args.epochs is None or args.epochs >= 1, '--epochs', 'a positive integer')
     need(args.lr is None or (args.lr > 0 and math.isfinite(args.lr)), '--lr',

@@ -783,7 +783,8 @@ class Trainer:
         mine = self.config.to_dict()
         theirs = {**{k: v for k, v in defaults.items() if k not in state['config']},
                   **state['config']}
-        free = {'epochs', 'patience', 'stop_rises', 'progress', 'device', 'track_test', 'distributed'}
+        free = {'epochs', 'patience', 'stop_rises', 'progress', 'device', 'track_test',
+                'distributed'}
         diff = sorted(k for k in set(mine) | set(theirs)
                       if k not in free and mine.get(k) != theirs.get(k))
         if diff:

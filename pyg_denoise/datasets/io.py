@@ -83,7 +83,8 @@ def read_table(
     except pd.errors.EmptyDataError as e:
         raise DataFormatError(f"{path}: the file is empty") from e
     except pd.errors.ParserError as e:
-        raise DataFormatError(f"{path}: malformed line ({str(e).strip()}){_sep_hint(first_text, sep)}") from e
+        raise DataFormatError(f"{path}: malformed line ({str(e).strip()})"
+                              f"{_sep_hint(first_text, sep)}") from e
     except UnicodeDecodeError as e:
         raise DataFormatError(f"{path}: not {name} text ({e.reason} at byte {e.start}); "
                               f"convert the file to UTF-8") from None
