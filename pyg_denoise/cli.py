@@ -40,14 +40,15 @@ from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_di
                                      graph_fingerprint)
 from pyg_denoise.nn import PyGRecommender, Recommender
 from pyg_denoise.options import add_option_groups
-from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS, MODELS,
-                                  all_options, build_denoiser, option_owners)
+from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
+                                  MODEL_CLASSES, MODELS, all_options, build_denoiser,
+                                  option_owners)
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
-from pyg_denoise.metrics.ranking import COLD_START, GROUPS
+from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
-from pyg_denoise.trainer import Trainer, TrainConfig
+from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
 from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, InjectNoise,
                                     KCore, LabelNoise, LeaveOneOut, PositiveSubset,
                                     RandomSplit, SampleUsers, TemporalSplit)
@@ -303,8 +304,9 @@ def _default_root(name: str) -> Optional[str]:
 OPERATIONAL = frozenset({'out', 'no_resume', 'no_progress', 'quiet', 'threads', 'device',
                          'save_topk', 'export_graph', 'track_test', 'allow_cold', 'root',
                          'cache', 'train', 'val', 'test', 'distributed'})
-#: Options whose change extends a finished run instead of making another one.
-EXTENDING = ('epochs', 'patience', 'stop_rises')
+#: Options whose change extends a finished run instead of making another one (the trainer
+#: resumes a checkpoint across them too).
+EXTENDING = EXTENDING_KEYS
 
 
 @functools.lru_cache(maxsize=1)
@@ -323,7 +325,46 @@ def run_settings(args: argparse.Namespace) -> Dict[str, Any]:
     if args.train:
         out['dataset'] = None
         out['files_md5'] = file_digests([args.train, args.val, args.test])
+    else:  # the dataset's files where they are read (the embedded copy ships with us)
+        root = args.root or _default_root(args.dataset)
+        if root is not None and osp.isdir(root):
+            names = sorted(f for f in os.listdir(root) if osp.isfile(osp.join(root, f)))
+            out['files_md5'] = dict(zip(names, file_digests(
+                [osp.join(root, f) for f in names])))
     return json.loads(json.dumps(out))
+
+
+def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
+    r"""The settings as compared between runs: the declared options of the methods and
+    backbones the run does not use are left out (changing T-CE's drop rate does not make a
+    normal-training run another one), defaults are resolved (:obj:`--dim` unset and
+    :obj:`--dim 64` on LightGCN are one setting), and a :obj:`--config` file counts by its
+    content. Applied to stored and current settings alike, so older fingerprints compare."""
+    out = dict(settings)
+    model, denoiser = out.get('model'), out.get('denoiser')
+    owned = {o.name for o in GraphDenoising.options + ExtraFeedback.options}
+    cls = DENOISERS.get(denoiser)
+    if cls is not None:
+        owned |= {o.name for o in cls.options}
+    if denoiser == 'wbpr':
+        owned |= {o.name for o in NegativeSampler.options}
+    if model in MODEL_CLASSES:
+        owned |= {o.name for o in MODEL_CLASSES[model].options}
+    for name in all_options():
+        if name not in owned:
+            out.pop(name, None)
+    if out.get('dim') is None and model is not None:
+        out['dim'] = DEFAULT_DIM.get(model, 64)
+    if out.get('loss') == 'auto' and model is not None:
+        out['loss'] = 'bce' if model in BCE_MODELS else 'bpr'
+    if 'epochs' in out and out['epochs'] is None:
+        out['epochs'] = 100
+    if 'lr' in out and out['lr'] is None:
+        out['lr'] = 1e-3
+    config = out.get('config')
+    if config and osp.isfile(config):
+        out['config'] = 'md5:' + file_digests([config])[0]
+    return out
 
 
 def _check_writable_dir(path: str, flag: str) -> None:
@@ -394,13 +435,23 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
         raise ValueError("--save-topk needs --out (the folder that receives topk.tsv)")
     if args.out and not grid:
         _check_writable_dir(args.out, '--out')
+    try:
+        device = torch.device(args.device) if args.device != 'auto' else None
+    except RuntimeError as e:
+        raise ValueError(f"--device {args.device}: {e}") from None
+    if device is not None and device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: no CUDA device on this machine")
+    if grid:
+        _check_writable_dir(args.grid_out, '--grid-out')
     if args.export_graph:
         if grid:
             need(osp.basename(args.export_graph) == args.export_graph, '--export-graph',
                  "a file name in a grid (each cell writes it into its own folder)")
         else:
             need(not osp.isdir(args.export_graph), '--export-graph', 'a file, not a folder')
-            _check_writable_dir(osp.dirname(osp.abspath(args.export_graph)), '--export-graph')
+            folder = osp.dirname(osp.abspath(args.export_graph))
+            _check_writable_dir(folder, '--export-graph')
+            os.makedirs(folder, exist_ok=True)  # not a failure after the training
     try:
         train_config(args, has_val=True)  # the training options (TrainConfig checks them)
     except ValueError as e:
@@ -415,7 +466,8 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
 def check_out_dir(out: str, fingerprint: Dict[str, Any]) -> None:
     r"""Refuses to resume or overwrite a finished run in :obj:`out` that was computed from
     other data or settings; a finished run extended with more :obj:`--epochs` (or another
-    :obj:`--patience`) keeps its old results as :obj:`results.epochs<N>.json`."""
+    :obj:`--patience` / :obj:`--stop-rises`) keeps its old results as
+    :obj:`results.before-extension-<n>.json`."""
     path = osp.join(out, 'results.json')
     if not osp.isfile(path):
         return
@@ -429,6 +481,7 @@ def check_out_dir(out: str, fingerprint: Dict[str, Any]) -> None:
         raise ValueError(f"--out {out} holds a finished run without a fingerprint (an older "
                          f"version): its data and settings cannot be checked; use another "
                          f"--out")
+    stored = comparable_settings(stored)
     diff = fingerprint_diff(stored, fingerprint, ignore=EXTENDING)
     if diff:
         raise ValueError(f"--out {out} holds a finished run of other data or settings "
@@ -436,7 +489,10 @@ def check_out_dir(out: str, fingerprint: Dict[str, Any]) -> None:
                          f"use another --out")
     extend = fingerprint_diff(stored, fingerprint)
     if extend:
-        keep = osp.join(out, f"results.epochs{stored.get('epochs')}.json")
+        n = 1
+        while osp.exists(osp.join(out, f'results.before-extension-{n}.json')):
+            n += 1
+        keep = osp.join(out, f'results.before-extension-{n}.json')
         shutil.copyfile(path, keep)
         logger.warning(f"--out {out}: extending the finished run ({describe_diff(extend)}); "
                        f"its results so far are kept in {keep}")
@@ -488,8 +544,8 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
     if action is None or key in ('recipe', 'config'):
         raise RecipeError(f"{where}: unknown option {key!r} (the options are those of "
                           f"`pyg-denoise run`, with '_' for '-': drop_rate, num_gradual, ...)")
-    flag = action.option_strings[-1]
-    if isinstance(action, argparse._StoreTrueAction):
+    flag = action.option_strings[0]
+    if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
             raise RecipeError(f"{where}: {key} ({flag}) must be true or false (got {value!r})")
         return value
@@ -501,7 +557,7 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
         except ValueError as e:
             raise RecipeError(f"{where}: {key} ({flag}): {e}") from None
     elif action.type is int:
-        if not number or value != int(value):
+        if not number or not math.isfinite(value) or value != int(value):
             raise RecipeError(f"{where}: {key} ({flag}) must be an integer (got {value!r})")
         value = int(value)
     elif action.type is float:
@@ -539,7 +595,9 @@ def apply_recipe(args: argparse.Namespace, recipe: Recipe, model: str, denoiser:
     values = recipe.resolve(model, denoiser)
     actions = _option_actions()
     files = {k: values.pop(k) for k in ('train', 'val', 'test') if k in values}
-    user_data = bool({'dataset', 'train'} & explicit)
+    user_data = bool({'dataset', 'datasets', 'train'} & explicit)
+    if user_data:  # the command line's data: none of the recipe's data source
+        values.pop('dataset', None)
     if files and not user_data:  # the recipe's own files, in its folder of the data root
         folder = args.root or _default_root(recipe.data.get('folder', ''))
         if folder is None or not osp.isdir(folder):
@@ -629,7 +687,8 @@ def _extra_stage(model: Recommender, data: HeteroData, cfg: TrainConfig,
                                     select='last', min_epoch=0)
     out = osp.join(args.out, name) if args.out else None
     trainer = Trainer(model, data, stage_cfg, denoiser=PositiveSubset('extra'), out_dir=out,
-                      resume=not args.no_resume, fingerprint=run_settings(args))
+                      resume=not args.no_resume,
+                      fingerprint=comparable_settings(run_settings(args)))
     res = trainer.fit()
     if keep is None:
         return {k: res[k] for k in ('selection', 'val', 'test')}
@@ -824,7 +883,10 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
     if getattr(args, 'recipe_record', None):
         logger.info(describe_recipe(args.recipe_record))
     validate_args(args)
-    settings = run_settings(args)  # before build_training fills in the defaults
+    if no_arguments:  # the bare command's quick defaults, explicit (and in the fingerprint)
+        args.epochs = 50 if args.epochs is None else args.epochs
+        args.lr = 5e-3 if args.lr is None else args.lr
+    settings = comparable_settings(run_settings(args))
     rank = 0
     if args.distributed:
         try:
@@ -954,7 +1016,26 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         if args.datasets:
             raise SystemExit("pyg-denoise: give either --datasets or --train files")
         datasets = ['files']  # the --train/--val/--test files, one grid cell
+    if recipe is not None:  # the tables follow the recipe's cut-offs and selection rule
+        rs = recipe.settings
+        if 'ks' not in explicit and 'ks' in rs:
+            args.ks = _recipe_value(recipe, 'ks', rs['ks'], _option_actions())
+        if 'rules' not in explicit:
+            selects = [recipe.resolve(*e.split('/')).get('select') for e in recipe.entries()]
+            args.rules = list(dict.fromkeys([s for s in selects if s] + list(args.rules)))
+            args.rules = [r for r in args.rules if not r.endswith('@20') or 20 in args.ks]
     metrics = args.metrics or [f'{m}@{k}' for k in args.ks for m in ('recall', 'ndcg')]
+    for rule in args.rules:
+        if rule in ('last', ) + LOSS_RULES:
+            continue
+        split, _, metric = rule.partition(':')
+        if split not in ('val', 'test') or not _metric_name(metric):
+            raise ValueError(f"--rules: {rule!r} is not 'last', 'val_loss', "
+                             f"'val_loss_revised', 'val:<metric>@<k>' or 'test:<metric>@<k>'")
+    for metric in metrics:
+        if not _metric_name(metric):
+            raise ValueError(f"--metrics: {metric!r} is not <metric>@<k> with a metric of "
+                             f"{list(METRICS) + ['ndcg_full']}")
     records, failed = [], []
     if not args.no_pop and 'pop' not in models:
         models = models + ['pop']
@@ -1001,17 +1082,21 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
                            f"{out}.stale-{n}, run again")
         if args.report_only:
             continue
+        try:  # every cell's options, before any cell trains
+            validate_args(run_args)
+        except ValueError as e:
+            raise ValueError(f"cell {model} {denoiser} seed {seed}: {e}") from None
         if parallel:  # a worker may run in another folder (Ray): absolute paths
             run_args.out = osp.abspath(out)
-            for key in ('root', 'cache', 'train', 'val', 'test'):
-                if getattr(run_args, key):
+            for key in ('root', 'cache', 'train', 'val', 'test', 'config'):
+                if getattr(run_args, key, None):
                     setattr(run_args, key, osp.abspath(getattr(run_args, key)))
         if parallel:  # one progress display for the grid, not one per run
             run_args.no_progress = True
         if args.export_graph:  # a file name inside each run's folder
             run_args.export_graph = osp.join(run_args.out, osp.basename(args.export_graph))
         todo.append(run_args)
-    if stale and not args.rerun_stale:
+    if stale and (not args.rerun_stale or args.report_only):
         first, diff = stale[0]
         text = (f"{len(stale)} finished cell(s) of --grid-out {args.grid_out} were computed "
                 f"from other data or settings (e.g. {first}: {describe_diff(diff, 3)})")
@@ -1051,7 +1136,8 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     for dataset, model, denoiser, seed in cells:
         out = osp.join(args.grid_out, dataset, model, denoiser, f'seed{seed}')
         path = osp.join(out, 'results.json')
-        if not osp.isfile(path) or (out in {o for o, _ in stale} and not args.rerun_stale):
+        if not osp.isfile(path) or (out in {o for o, _ in stale} and
+                                    (args.report_only or not args.rerun_stale)):
             continue
         with open(path) as f:
             results = json.load(f)
@@ -1082,6 +1168,11 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+def _metric_name(name: str) -> bool:
+    metric, _, k = name.partition('@')
+    return metric in METRICS + ('ndcg_full', ) and k.isdigit() and int(k) > 0
+
+
 def _report_keys(explicit: set) -> set:
     r"""The options a :obj:`--report-only` call compares with the finished cells: the run
     options it gives explicitly (a report over cells run with several method options names
@@ -1101,7 +1192,8 @@ def _cell_diff(out: str, run_args: argparse.Namespace,
         stored = None
     if stored is None:
         return {'fingerprint': ('none (an older run)', 'current')}
-    current = run_settings(run_args)
+    current = comparable_settings(run_settings(run_args))
+    stored = comparable_settings(stored)
     if only is not None:
         return fingerprint_diff({k: stored.get(k) for k in only if k in current},
                                 {k: current[k] for k in only if k in current})
@@ -1187,6 +1279,8 @@ def report(args: argparse.Namespace) -> str:
 def info(args: argparse.Namespace) -> None:
     loader = DATASETS[args.dataset][0]
     root = args.root or _default_root(args.dataset)
+    if root is None and args.dataset != 'ml-latest-small':
+        raise ValueError(f"--root is required for --dataset {args.dataset}")
     ds = loader(root, args.cache)
     data = ds[0]
     store = data[EDGE_TYPE]

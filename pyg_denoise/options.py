@@ -124,8 +124,10 @@ def add_option_groups(parser: argparse.ArgumentParser,
             text = prefix + opt.help
             if opt.low is not None or opt.high is not None:
                 text += f' ({opt.range_text()})'
-            if opt.type is bool:
-                group.add_argument(opt.flag, dest=opt.name, action='store_true', help=text)
+            if opt.type is bool:  # --x / --no-x: a recipe's true can be turned off
+                group.add_argument(opt.flag, dest=opt.name,
+                                   action=argparse.BooleanOptionalAction,
+                                   default=opt.default, help=text)
             else:
                 group.add_argument(opt.flag, dest=opt.name, type=opt.type,
                                    default=opt.default, choices=opt.choices, help=text)

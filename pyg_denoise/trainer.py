@@ -37,6 +37,9 @@ logger = logging.getLogger('pyg_denoise')
 
 #: Selection rules that minimise a validation loss.
 LOSS_RULES = ('val_loss', 'val_loss_revised')
+#: Settings a checkpoint resumes across: more epochs, another patience or loss-rise count
+#: extend a run (a finished one continues); every other change makes another run.
+EXTENDING_KEYS = ('epochs', 'patience', 'stop_rises')
 
 
 @dataclass
@@ -794,7 +797,7 @@ class Trainer:
                              f"resume=False")
         stored = state.get('fingerprint')  # absent in checkpoints before 0.1
         if stored is not None:
-            fdiff = fingerprint_diff(stored, self.fingerprint, ignore=('epochs', 'patience'))
+            fdiff = fingerprint_diff(stored, self.fingerprint, ignore=EXTENDING_KEYS)
             if fdiff:
                 raise ValueError(f"Cannot resume from '{path}': it was computed from other "
                                  f"data or settings ({describe_diff(fdiff)}); use another "

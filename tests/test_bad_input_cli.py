@@ -204,6 +204,16 @@ CASES = [
                                           'rating<3'], ERROR, "no 'rating'"),
     ('out is a file', {}, ['--out', 'EXISTING'], ERROR, 'is a file'),
     ('ks that is not a number', {}, ['--ks', 'abc'], ERROR, None),
+    ('two skipped columns', {n: (lambda t: t.replace('\n', '\t0\tx\n'))
+                             for n in ('train', 'val', 'test')},
+     ['--columns', 'user,item,rating,_,_'], OK, None),
+    ('an item id that is a header word', {'train': lambda t: t.replace('\t', '\tcount', 1)},
+     [], OK, None),
+    ('unknown device', {}, ['--device', 'gpu0'], ERROR, '--device gpu0'),
+    ('export-graph into a new folder', {}, ['--export-graph', 'TMP/new/g.tsv'], OK, None),
+    ('recipe value out of range', {}, ['--recipe', 'adt/yelp', '--model', 'gmf',
+                                       '--denoiser', 'tce', '--drop-rate', '1'], ERROR,
+     '--drop-rate must be in [0, 1)'),
     ('epochs that is not a number', {}, ['--epochs', 'ten'], ERROR, None),
 ]
 
@@ -213,7 +223,8 @@ def test_bad_input(tmp_path, caplog, capsys, case):
     name, changes, extra, outcome, needle = case
     paths = write(tmp_path, changes)
     existing = paths['train']
-    extra = [paths['val'] if x == 'VAL' else x.replace('EXISTING', existing) for x in extra]
+    extra = [paths['val'] if x == 'VAL' else
+             x.replace('EXISTING', existing).replace('TMP', str(tmp_path)) for x in extra]
     needle = needle.replace('VAL', paths['val']) if needle else needle
     caplog.set_level(logging.INFO, logger='pyg_denoise')
     args = base_args(paths, *extra)
@@ -302,8 +313,29 @@ def test_extending_a_finished_run_keeps_its_results(tmp_path, caplog):
     first = json.loads((out / 'results.json').read_text())
     main(base_args(paths, '--out', str(out), '--epochs', '2', '--select', 'last'))
     assert 'extending the finished run' in caplog.text
-    assert json.loads((out / 'results.epochs1.json').read_text()) == first
+    assert json.loads((out / 'results.before-extension-1.json').read_text()) == first
     assert len(json.loads((out / 'results.json').read_text())['log']) == 2
+
+
+def test_same_run_spelled_otherwise_is_the_same_run(tmp_path, caplog):
+    """Defaults given explicitly, and options of methods the run does not use, do not make
+    another run: the finished run is reused, not refused."""
+    paths = write(tmp_path)
+    out = str(tmp_path / 'out')
+
+    def args(*extra):  # the base options without their --dim 4
+        a = base_args(paths, '--out', out, '--model', 'lightgcn', *extra)
+        k = a.index('--dim')
+        return a[:k] + a[k + 2:] if a[k + 1] == '4' else a
+
+    main(args('--dim', '64'))
+    first = open(os.path.join(out, 'results.json')).read()
+    main(args())  # --dim left out: LightGCN's default, 64
+    main(args('--dim', '64', '--drop-rate', '0.1'))  # a T-CE option, normal training
+    assert json.loads(open(os.path.join(out, 'results.json')).read())['test'] == \
+        json.loads(first)['test']
+    with pytest.raises(SystemExit, match='dim 64 -> 32'):
+        main(args('--dim', '32'))
 
 
 def test_unreadable_or_unfingerprinted_results_are_refused(tmp_path):
@@ -340,6 +372,11 @@ def test_stale_grid_cells_are_never_reported_as_current(tmp_path, caplog):
     main(grid_args(paths, grid, '--lr', '0.01', '--report-only'))  # left out of the tables
     summary = json.loads(open(os.path.join(grid, 'results.json')).read())
     assert summary['runs'] == [] and len(summary['stale_cells']) == 1
+    main(grid_args(paths, grid, '--lr', '0.01', '--report-only', '--rerun-stale'))
+    summary = json.loads(open(os.path.join(grid, 'results.json')).read())
+    assert summary['runs'] == []  # a report never counts a stale cell
+    with pytest.raises(SystemExit, match="--rules: 'val:recal@5'"):
+        main(grid_args(paths, grid, '--rules', 'val:recal@5'))
     main(grid_args(paths, grid, '--lr', '0.01', '--rerun-stale'))
     cell = os.path.join(grid, 'files', 'mf', 'none', 'seed0')
     assert os.path.isfile(cell + '.stale-1/results.json')  # the old cell is kept

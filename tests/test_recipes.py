@@ -176,9 +176,12 @@ def test_declarations_drive_the_command_line():
     for name, opt in all_options().items():
         assert isinstance(opt, Option)
         action = actions[name]
-        assert action.option_strings[-1] == opt.flag
+        assert action.option_strings[0] == opt.flag
+        assert action.default == opt.default
         if opt.type is not bool:
-            assert action.default == opt.default and action.type is opt.type
+            assert action.type is opt.type
+        else:  # a switch also has its --no- form (to turn a recipe's true off)
+            assert action.option_strings == [opt.flag, '--no-' + opt.flag[2:]]
     with pytest.raises(ValueError, match=r'--beta must be >= 0'):
         build_denoiser('rce', {'beta': -1.0})
 
@@ -218,3 +221,23 @@ def test_parity_rows_select_by_the_papers_rule_and_compare():
     table = parity_to_markdown(list(rows.values()), 0.1)
     assert '| gmf/none | ERM | val_loss | 2 | 0.1100 ± 0.0141 | 0.1178 | -6.6 % |' in table
     assert '-15.3 % **out**' in table  # ERMrevised's NDCG@20: 0.07 against 0.0826
+
+
+def test_the_command_lines_datasets_replace_the_recipes_data():
+    args = build_parser().parse_args(['run', '--dataset', 'ml-100k'])
+    record = apply_recipe(args, load_recipe('pld/gowalla'), 'mf', 'pld', {'datasets'})
+    assert args.dataset == 'ml-100k' and record['files'] is None
+    assert args.split_remainder == 'val'  # the rest of the recipe still applies
+
+
+def test_a_recipe_switch_can_be_turned_off(tmp_path):
+    path = tmp_path / 'r.toml'
+    path.write_text('[settings]\nfixed_weights = true\n[models.lightgcn]\n'
+                    '[denoisers.sgdl]\n')
+    args = build_parser().parse_args(['run', '--denoiser', 'sgdl', '--no-fixed-weights'])
+    apply_recipe(args, load_recipe(str(path)), 'lightgcn', 'sgdl', {'fixed_weights'})
+    assert args.fixed_weights is False
+    path.write_text('[settings]\nepochs = inf\n[models.mf]\n[denoisers.none]\n')
+    with pytest.raises(RecipeError, match='must be an integer'):
+        apply_recipe(build_parser().parse_args(['run']), load_recipe(str(path)), 'mf',
+                     'none', set())

@@ -36,7 +36,8 @@ def read_table(
     Args:
         path (str): The file.
         columns (list of str): The names to give the columns of a header-less file, or the
-            names to keep (in that order) from a file with a header.
+            names to keep (in that order) from a file with a header; :obj:`'_'` skips a
+            column of a header-less file.
         sep (str, optional): Field separator. (default: :obj:`','`)
         header (bool, optional): Whether the first line is a header. (default: :obj:`False`)
         usecols (dict, optional): With a header, maps each wanted name in :obj:`columns` to
@@ -60,7 +61,9 @@ def read_table(
     if not isinstance(sep, str) or not sep:
         raise ValueError(f"{path}: the field separator must be a non-empty string "
                          f"(got {sep!r})")
-    columns = list(columns)
+    # '_' skips a column; several of them get unique names, dropped before returning
+    given = list(columns)
+    columns = [f'_{k}' if c == '_' else c for k, c in enumerate(given)]
     name = encoding
     if encoding.lower().replace('-', '') == 'utf8':
         encoding = 'utf-8-sig'  # a byte-order mark is not part of the first id
@@ -97,6 +100,7 @@ def read_table(
 
     if header:
         df.columns = [str(c).strip() for c in df.columns]
+        columns = [c for c in columns if not c.startswith('_')]  # named by the header
         mapping = usecols or {c: c for c in columns}
         missing = [mapping[c] for c in columns if mapping[c] not in df.columns]
         if missing:
@@ -113,6 +117,8 @@ def read_table(
         df.columns = columns
     if len(df) == 0:
         raise DataFormatError(f"{path}: no data rows")
+    df = df[[c for c in columns if not c.startswith('_')]].copy()
+    columns = list(df.columns)
     for col in columns:  # ' 22' and '22' are one id: surrounding whitespace is not data
         df[col] = df[col].str.strip()
 
@@ -171,8 +177,9 @@ def _check_not_header(df: pd.DataFrame, path: str, columns: Sequence[str],
                       numeric: Sequence[str], integer: Sequence[str]) -> None:
     r"""A header-less file whose first line names its columns is refused: its words would
     become a user and an item."""
-    first = [str(df[c].iloc[0]).strip().lower() for c in columns if c != '_']
-    looks = any(v in _HEADER_WORDS for v in first)
+    first = [str(df[c].iloc[0]).strip().lower() for c in columns]
+    ids = [str(df[c].iloc[0]).strip().lower() for c in ('user', 'item') if c in columns]
+    looks = bool(ids) and all(v in _HEADER_WORDS for v in ids)  # e.g. 'user', 'item'
     typed = [c for c in columns if c in set(numeric) | set(integer)]
     if not looks and len(df) > 1 and typed:
         words = [str(df[c].iloc[0]).strip().lower() for c in typed]
@@ -180,11 +187,11 @@ def _check_not_header(df: pd.DataFrame, path: str, columns: Sequence[str],
         rest = pd.to_numeric(df[typed[0]].iloc[1:1001], errors='coerce').notna().all()
         looks = bool(head and rest)
     if not looks and len(df) > 1:  # integer ids below a line of words
-        ids = [c for c in ('user', 'item') if c in columns]
-        head = pd.to_numeric(df[ids].iloc[0], errors='coerce').isna().all()
+        id_cols = [c for c in ('user', 'item') if c in columns]
+        head = pd.to_numeric(df[id_cols].iloc[0], errors='coerce').isna().all()
         rest = all(pd.to_numeric(df[c].iloc[1:1001], errors='coerce').notna().all()
-                   for c in ids)
-        looks = bool(ids) and bool(head and rest)
+                   for c in id_cols)
+        looks = bool(id_cols) and bool(head and rest)
     if looks:
         raise DataFormatError(f"{path}, line 1: looks like a header ({', '.join(first)}), "
                               f"not an interaction; read the file with a header "
