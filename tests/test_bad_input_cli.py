@@ -259,7 +259,9 @@ def test_at_least_fifty_cases():
 MULTI_RUN = ['resume with other data', 'resume with other layers', 'interrupted run with '
              'another lr', 'no-resume does not overwrite', 'extending keeps the old results',
              'unreadable results', 'results without a fingerprint', 'stale grid',
-             'empty evaluation in a grid', 'ctrl-c', 'debug traceback']
+             'empty evaluation in a grid', 'ctrl-c', 'debug traceback',
+             'the same run spelled otherwise', 'report-only with rerun-stale',
+             'grid rules that do not parse']
 
 
 def moved_rows(paths, n=10):
