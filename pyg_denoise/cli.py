@@ -168,10 +168,11 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "||all parameters||^2 / #users), none")
     g.add_argument('--lambda-reg', type=float, default=1e-4)
     g.add_argument('--sampling', default='user', choices=['user', 'interaction'])
-    g.add_argument('--batch-unit', default='triples', choices=['triples', 'rows'],
+    g.add_argument('--batch-unit', default='triples', choices=['triples', 'rows', 'users'],
                    help="rows (BCE): batches of --batch-size pointwise rows, positives and "
                    "negatives shuffled together, as the ADT family's code (a T-CE ramp "
-                   "counts those iterations)")
+                   "counts those iterations); users (BCE): --batch-size whole users, each "
+                   "with all its positives and as many uniform draws (the CDAE code)")
     g.add_argument('--eval-every', type=int, default=5)
     g.add_argument('--ks', type=_int_list, default=[10, 20])
     g.add_argument('--select', default='auto', help="'val:recall@20', 'val_loss', 'last', "

@@ -43,7 +43,7 @@ MODELS: Dict[str, ModelBuilder] = {
     'mf': lambda u, i, v: MF(u, i, embedding_dim=v['dim']),
     'gmf': lambda u, i, v: GMF(u, i, factor_num=v['dim']),
     'neumf': lambda u, i, v: NeuMF(u, i, factor_num=v['dim']),
-    'cdae': lambda u, i, v: CDAE(u, i, hidden_dim=v['dim']),
+    'cdae': lambda u, i, v: CDAE(u, i, hidden_dim=v['dim'], **CDAE.option_values(v)),
     'pop': lambda u, i, v: Popularity(u, i),
     'itemknn': lambda u, i, v: ItemKNN(u, i, **ItemKNN.option_values(v)),
     # PyG's own models through the adapter (pyg_denoise.nn.PyGRecommender)
@@ -54,7 +54,7 @@ MODELS: Dict[str, ModelBuilder] = {
     'pyg:gcn': lambda u, i, v: pyg_backbone('gcn', u, i, v['dim'], v['layers'], 'csr'),
 }
 #: The models whose class declares options (for the command line's groups).
-MODEL_CLASSES: Dict[str, type] = {'lightgcn': LightGCN, 'itemknn': ItemKNN}
+MODEL_CLASSES: Dict[str, type] = {'lightgcn': LightGCN, 'cdae': CDAE, 'itemknn': ItemKNN}
 #: Baselines without parameters: evaluated once, never with a denoiser.
 BASELINES = ('pop', 'itemknn')
 #: Models trained with pointwise BCE by default (the DenoisingRec code), others with BPR.

@@ -62,7 +62,10 @@ class TrainConfig:
             :obj:`'rows'` (BCE only): :obj:`batch_size` pointwise rows, positives and
             negatives shuffled together, as the ADT family's loaders (ADT, DCF,
             EvalDenoisingRec) batch them, so an epoch has twice the iterations of
-            :obj:`'triples'` and a drop-rate ramp counted in iterations runs at their pace.
+            :obj:`'triples'` and a drop-rate ramp counted in iterations runs at their pace;
+            :obj:`'users'` (BCE only): :obj:`batch_size` whole users a batch, each with all
+            its positives and as many uniform draws (the CDAE code's unit, see
+            :meth:`~pyg_denoise.data.negative_sampling.BPRSampler.user_batches`).
         num_negatives: Negatives per positive.
         negative_distribution: :obj:`'uniform'` or :obj:`'popularity'` (WBPR).
         negative_alpha: Popularity exponent of WBPR sampling.
@@ -146,7 +149,8 @@ class TrainConfig:
         if self.weight_decay < 0 or self.lambda_reg < 0:
             raise ValueError("'weight_decay' and 'lambda_reg' must be non-negative")
         choices = dict(optimizer=('adam', 'adamw'), loss=('bpr', 'bce'), reg=REGULARIZERS,
-                       sampling=('user', 'interaction'), batch_unit=('triples', 'rows'),
+                       sampling=('user', 'interaction'),
+                       batch_unit=('triples', 'rows', 'users'),
                        negative_distribution=('uniform', 'popularity'),
                        ndcg_idcg=('truncated', 'untruncated', 'both'))
         for name, allowed in choices.items():
@@ -156,9 +160,9 @@ class TrainConfig:
         if self.cold_start is not None and self.cold_start not in COLD_START:
             raise ValueError(f"'cold_start' must be None or one of {list(COLD_START)} "
                              f"(got {self.cold_start!r})")
-        if self.batch_unit == 'rows' and (self.loss != 'bce' or self.distributed):
-            raise ValueError("batch_unit='rows' (pointwise rows) needs loss='bce' and one "
-                             "process (not distributed)")
+        if self.batch_unit in ('rows', 'users') and (self.loss != 'bce' or self.distributed):
+            raise ValueError(f"batch_unit={self.batch_unit!r} (pointwise rows) needs "
+                             f"loss='bce' and one process (not distributed)")
         if self.stop_rises is not None and self.stop_rises <= 0:
             raise ValueError(f"'stop_rises' must be positive or None (got {self.stop_rises})")
         if self.patience is not None and self.patience <= 0:
@@ -277,7 +281,7 @@ class Trainer:
                                          cfg.negative_distribution, cfg.negative_alpha)
         self.evaluator = RankingEvaluator(cfg.ks, ndcg_idcg=cfg.ndcg_idcg,
                                           chunk_size=cfg.eval_chunk_size)
-        if cfg.batch_unit == 'rows' and self.denoiser.owns_step:
+        if cfg.batch_unit in ('rows', 'users') and self.denoiser.owns_step:
             raise ValueError(f"{self.denoiser!r} runs its own training step on (user, "
                              f"positive, negative) triples; batch_unit='rows' is for the "
                              f"methods that reduce the trainer's losses (normal training, "
@@ -626,8 +630,8 @@ class Trainer:
         sampler = BPRSampler(pos_index, self.num_users, self.num_items, cfg.sampling,
                              self.negatives, cfg.num_negatives)
         total, count, extra = 0.0, 0, {}
-        batches = sampler.row_batches(cfg.batch_size, gen) if cfg.batch_unit == 'rows' \
-            else sampler.batches(cfg.batch_size, gen)
+        batches = {'rows': sampler.row_batches, 'users': sampler.user_batches,
+                   'triples': sampler.batches}[cfg.batch_unit](cfg.batch_size, gen)
         for batch in batches:
             out = self.denoiser.training_step(self, batch)
             if out is None:

@@ -205,7 +205,7 @@ def test_parity_rows_select_by_the_papers_rule_and_compare():
               'test/ndcg@20': 0.08}] for r1, r2 in ((0.12, 0.10), (0.14, 0.12))]
     runs = [_fake_run('evaldenoisingrec/ml100k', 'gmf/none', s, log)
             for s, log in zip((2023, 2024), logs)]
-    runs.append(_fake_run('evaldenoisingrec/ml100k', 'cdae/dcf', 2023, logs[0]))  # unreported
+    runs.append(_fake_run('evaldenoisingrec/ml100k', 'cdae/dcf', 2023, logs[0]))  # missing
     runs.append(_fake_run('other/recipe', 'gmf/tce', 2023, logs[0]))  # another recipe: ignored
     rows = {(r['entry'], r['row']): r for r in parity_rows(runs, recipe,
                                                            ['recall@20', 'ndcg@20'])}
@@ -216,8 +216,11 @@ def test_parity_rows_select_by_the_papers_rule_and_compare():
     revised = rows[('gmf/none', 'ERMrevised')]['metrics']['recall@20']
     assert revised['ours'] == [0.12, 0.14] and revised['paper'] == 0.1232
     assert rows[('gmf/tce', 'TCE')]['seeds'] == 0  # not run under this recipe
-    extra = rows[('cdae/dcf', '-')]
-    assert extra['rule'] == 'val_loss' and extra['metrics']['recall@20']['paper'] is None
+    assert not any(entry == 'cdae/dcf' for entry, _ in rows)  # not an entry of the recipe
+    deca = parity_rows([_fake_run('deca/ml-100k', 'gmf/none', 2020, logs[0])],
+                       load_recipe('deca/ml-100k'), ['recall@20'])
+    assert [(r['entry'], r['rule'], r['seeds']) for r in deca] == [('gmf/none', 'last', 1)]
+    assert deca[0]['metrics']['recall@20']['paper'] is None  # the paper reports nothing
     table = parity_to_markdown(list(rows.values()), 0.1)
     assert '| gmf/none | ERM | val_loss | 2 | 0.1100 ± 0.0141 | 0.1178 | -6.6 % |' in table
     assert '-15.3 % **out**' in table  # ERMrevised's NDCG@20: 0.07 against 0.0826

@@ -291,6 +291,37 @@ class BPRSampler:
         for start in range(0, len(rows), batch_size):
             yield rows[start:start + batch_size]
 
+    def user_batches(self, batch_size: int,
+                     generator: Optional[torch.Generator] = None) -> Iterator[Rows]:
+        r"""One epoch as batches of whole users, the unit of the CDAE code (EvalDenoisingRec's
+        :obj:`code/CDAE/main.py`): the users with a positive, shuffled, :obj:`batch_size` at
+        a time; each user's rows are all its positives and :math:`|P_u|` items drawn
+        uniformly from all items, the draws that hit a positive or repeat one another
+        merged (the code's mask), so a drawn positive stays a positive row."""
+        if batch_size <= 0:
+            raise ValueError(f"'batch_size' must be positive (got {batch_size})")
+        device = self.edge_index.device
+        order = self.active_users[torch.randperm(self.active_users.numel(),
+                                                 generator=generator, device=device)]
+        for start in range(0, order.numel(), batch_size):
+            users = order[start:start + batch_size]
+            begin, count = self.rowptr[users], self.rowptr[users + 1] - self.rowptr[users]
+            offset = torch.arange(int(count.sum()), device=device) - \
+                torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+            edge_id = self.perm[torch.repeat_interleave(begin, count) + offset]
+            pos_user, pos_item = self.edge_index[0, edge_id], self.edge_index[1, edge_id]
+            draw_user = pos_user  # |P_u| draws per user
+            draw_item = torch.randint(self.num_items, (draw_user.numel(), ),
+                                      generator=generator, device=device)
+            pos_key = pair_keys(pos_user, pos_item, self.num_items)
+            key = pair_keys(draw_user, draw_item, self.num_items)
+            key = key[~torch.isin(key, pos_key)].unique()
+            neg_user, neg_item = key // self.num_items, key % self.num_items
+            yield Rows(torch.cat([pos_user, neg_user]), torch.cat([pos_item, neg_item]),
+                       torch.cat([torch.ones_like(pos_user, dtype=torch.bool),
+                                  torch.zeros_like(neg_user, dtype=torch.bool)]),
+                       torch.cat([edge_id, torch.full_like(neg_user, -1)]))
+
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(style={self.style!r}, '
                 f'positives={self.edge_index.size(1)}, {self.negative_sampler})')

@@ -94,3 +94,31 @@ def test_bpr_sampler_bad_args():
         next(BPRSampler(ei, 30, 20).batches(0))
     with pytest.raises(ValueError, match='num_negatives'):
         BPRSampler(ei, 30, 20, num_negatives=0)
+
+
+def test_user_batches_hold_whole_users_with_as_many_draws():
+    """The CDAE code's unit: every active user once per epoch, each batch all positives of
+    its users (label 1, their edge ids) plus at most |P_u| distinct non-positive draws."""
+    gen = torch.Generator().manual_seed(0)
+    num_users, num_items = 12, 15
+    keys = torch.randperm(num_users * num_items, generator=gen)[:60]
+    edge_index = torch.stack([keys // num_items, keys % num_items])
+    sampler = BPRSampler(edge_index, num_users, num_items)
+    positives = {(int(u), int(i)) for u, i in edge_index.t()}
+    deg = torch.bincount(edge_index[0], minlength=num_users)
+    seen = []
+    for batch in sampler.user_batches(5, torch.Generator().manual_seed(1)):
+        users = set(batch.user.tolist())
+        assert len(users) <= 5
+        seen += sorted(users)
+        pos = batch.label
+        got = {(int(u), int(i)) for u, i in zip(batch.user[pos], batch.item[pos])}
+        assert got == {p for p in positives if p[0] in users}
+        assert torch.equal(edge_index[:, batch.edge_id[pos]],
+                           torch.stack([batch.user[pos], batch.item[pos]]))
+        neg = [(int(u), int(i)) for u, i in zip(batch.user[~pos], batch.item[~pos])]
+        assert not set(neg) & positives and len(set(neg)) == len(neg)
+        assert (batch.edge_id[~pos] == -1).all()
+        for u in users:
+            assert sum(1 for x in neg if x[0] == u) <= int(deg[u])
+    assert sorted(seen) == sorted(set((deg > 0).nonzero().view(-1).tolist()))

@@ -6,6 +6,7 @@ from torch import Tensor
 
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.models.base import Recommender, Reps
+from pyg_denoise.options import Option
 
 
 class CDAE(Recommender):
@@ -35,6 +36,11 @@ class CDAE(Recommender):
         corruption (float, optional): Input dropout :math:`q`. (default: :obj:`0.5`)
     """
     uses_graph = True
+
+    options = (
+        Option('cdae_corruption', float, 0.5, 'input dropout q of CDAE (EvalDenoisingRec: '
+               '0.2)', arg='corruption', low=0, high=1, high_open=True),
+    )
 
     def __init__(self, num_users: int, num_items: int, hidden_dim: int = 200,
                  corruption: float = 0.5) -> None:
