@@ -1066,12 +1066,16 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
             if model in BASELINES:  # the data's settings, not an entry of the recipe
                 run_args.recipe_record['entry'] = f'{model}/{denoiser} (data of ' \
                     f'{"/".join(entry)})'
-        if osp.isfile(osp.join(out, 'results.json')):
+        finished = osp.isfile(osp.join(out, 'results.json'))
+        interrupted = not finished and osp.isfile(osp.join(out, 'checkpoint.pt'))
+        diff = None
+        if finished or (interrupted and not args.report_only):
             diff = _cell_diff(out, run_args, only=_report_keys(explicit)
                               if args.report_only else None)
-            if not diff:
+            if not diff and finished:
                 reused += 1
                 continue
+        if diff:  # finished, or interrupted, under other data or settings
             stale.append((out, diff))
             if not args.rerun_stale or args.report_only:
                 continue
@@ -1099,8 +1103,9 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         todo.append(run_args)
     if stale and (not args.rerun_stale or args.report_only):
         first, diff = stale[0]
-        text = (f"{len(stale)} finished cell(s) of --grid-out {args.grid_out} were computed "
-                f"from other data or settings (e.g. {first}: {describe_diff(diff, 3)})")
+        text = (f"{len(stale)} cell(s) of --grid-out {args.grid_out} (finished or "
+                f"interrupted) were computed from other data or settings (e.g. {first}: "
+                f"{describe_diff(diff, 3)})")
         if not args.report_only:
             raise ValueError(f"{text}; pass --rerun-stale to run them again (their folders "
                              f"are kept as CELL.stale-N) or use another --grid-out")
@@ -1183,13 +1188,17 @@ def _report_keys(explicit: set) -> set:
 
 def _cell_diff(out: str, run_args: argparse.Namespace,
                only: Optional[set] = None) -> Dict[str, Any]:
-    r"""What differs between a finished cell's stored fingerprint and the settings this grid
-    would run it with (every key, when the cell has no fingerprint; with :obj:`only`, those
-    keys)."""
+    r"""What differs between a finished (or interrupted: its checkpoint's) cell's stored
+    fingerprint and the settings this grid would run it with (every key, when the cell has
+    no fingerprint; with :obj:`only`, those keys)."""
     try:
-        with open(osp.join(out, 'results.json')) as f:
-            stored = json.load(f).get('fingerprint')
-    except (OSError, ValueError):
+        if osp.isfile(osp.join(out, 'results.json')):
+            with open(osp.join(out, 'results.json')) as f:
+                stored = json.load(f).get('fingerprint')
+        else:  # an interrupted cell: its checkpoint's fingerprint
+            stored = torch.load(osp.join(out, 'checkpoint.pt'), map_location='cpu',
+                                weights_only=False).get('fingerprint')
+    except (OSError, ValueError, RuntimeError, EOFError):
         stored = None
     if stored is None:
         return {'fingerprint': ('none (an older run)', 'current')}

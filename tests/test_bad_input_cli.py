@@ -261,7 +261,7 @@ MULTI_RUN = ['resume with other data', 'resume with other layers', 'interrupted 
              'unreadable results', 'results without a fingerprint', 'stale grid',
              'empty evaluation in a grid', 'ctrl-c', 'debug traceback',
              'the same run spelled otherwise', 'report-only with rerun-stale',
-             'grid rules that do not parse']
+             'grid rules that do not parse', 'interrupted stale cell']
 
 
 def moved_rows(paths, n=10):
@@ -369,7 +369,7 @@ def test_stale_grid_cells_are_never_reported_as_current(tmp_path, caplog):
     main(grid_args(paths, grid))  # the same command: the cell is reused
     assert '1 finished cell(s) with the same data and settings reused' in caplog.text
     moved_rows(paths)
-    with pytest.raises(SystemExit, match=r'1 finished cell\(s\) .* other data or settings'):
+    with pytest.raises(SystemExit, match=r'1 cell\(s\) .* other data or settings'):
         main(grid_args(paths, grid, '--lr', '0.01'))
     main(grid_args(paths, grid, '--lr', '0.01', '--report-only'))  # left out of the tables
     summary = json.loads(open(os.path.join(grid, 'results.json')).read())
@@ -411,3 +411,21 @@ def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(ValueError, match='--epochs'):
         main(['--debug'] + base_args(paths, '--epochs', '0'))
 
+
+
+def test_interrupted_grid_cell_of_other_settings_is_stale(tmp_path):
+    """A cell with a checkpoint but no results (interrupted) under other settings is refused
+    up front, and --rerun-stale moves it aside instead of failing on every call."""
+    paths = write(tmp_path)
+    grid = str(tmp_path / 'grid')
+    main(grid_args(paths, grid, '--epochs', '2'))
+    cell = os.path.join(grid, 'files', 'mf', 'none', 'seed0')
+    os.remove(os.path.join(cell, 'results.json'))  # as if interrupted
+    with pytest.raises(SystemExit, match=r'1 cell\(s\) .* lr 0.001 -> 0.01'):
+        main(grid_args(paths, grid, '--epochs', '2', '--lr', '0.01'))
+    main(grid_args(paths, grid, '--epochs', '2', '--lr', '0.01', '--rerun-stale'))
+    assert os.path.isfile(cell + '.stale-1/checkpoint.pt')
+    assert json.loads(open(cell + '/results.json').read())['fingerprint']['lr'] == 0.01
+    os.remove(os.path.join(cell, 'results.json'))  # interrupted under the same settings:
+    main(grid_args(paths, grid, '--epochs', '2', '--lr', '0.01'))  # it resumes
+    assert os.path.isfile(os.path.join(cell, 'results.json'))
