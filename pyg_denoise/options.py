@@ -100,6 +100,7 @@ def add_option_groups(parser: argparse.ArgumentParser,
     r"""Adds one argument group per owner (a method or backbone, by its registry name) with
     its options; an option that several owners declare (e.g. :obj:`drop_rate` of T-CE and
     DCF) is added once, in the first group, and must be declared alike."""
+    owners = list(owners)
     seen: Dict[str, Tuple[str, Option]] = {}
     for owner, options in owners:
         fresh = []
@@ -115,8 +116,8 @@ def add_option_groups(parser: argparse.ArgumentParser,
             fresh.append(opt)
         if not fresh:
             continue
-        sharing = {o.name: [n for n, opts in owners_list(owners) if any(
-            x.name == o.name for x in opts)] for o in fresh}
+        sharing = {o.name: [n for n, opts in owners if any(x.name == o.name for x in opts)]
+                   for o in fresh}
         group = parser.add_argument_group(f'{owner} (defaults: its official code\'s)')
         for opt in fresh:
             names = sharing[opt.name]
@@ -131,11 +132,6 @@ def add_option_groups(parser: argparse.ArgumentParser,
             else:
                 group.add_argument(opt.flag, dest=opt.name, type=opt.type,
                                    default=opt.default, choices=opt.choices, help=text)
-
-
-def owners_list(owners: Iterable[Tuple[str, Sequence[Option]]]
-                ) -> Sequence[Tuple[str, Sequence[Option]]]:
-    return owners if isinstance(owners, (list, tuple)) else list(owners)
 
 
 __all__ = ['Option', 'Configurable', 'add_option_groups']

@@ -35,7 +35,7 @@ names are those of :obj:`pyg-denoise run` (:obj:`--drop-rate` is :obj:`drop_rate
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List
 
 try:
     import tomllib
