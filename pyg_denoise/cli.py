@@ -45,7 +45,7 @@ from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
                                   option_owners)
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
-from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS
+from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, is_metric_name
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
@@ -310,12 +310,9 @@ OPERATIONAL = frozenset({'out', 'no_resume', 'no_progress', 'quiet', 'threads', 
 EXTENDING = EXTENDING_KEYS
 
 
-@functools.lru_cache(maxsize=1)
 def _run_keys() -> Tuple[str, ...]:
     r"""The :obj:`dest` of every option of a run."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_run_options(parser)
-    return tuple(a.dest for a in parser._actions)
+    return tuple(_option_actions())
 
 
 def run_settings(args: argparse.Namespace) -> Dict[str, Any]:
@@ -531,7 +528,9 @@ def explicit_dests(argv: Sequence[str]) -> set:
     return set(vars(parser.parse_args(list(argv)))) - {'command', 'debug'}
 
 
+@functools.lru_cache(maxsize=1)
 def _option_actions() -> Dict[str, argparse.Action]:
+    r"""Every option of a run by :obj:`dest` (one parser, built once)."""
     parser = argparse.ArgumentParser(add_help=False)
     add_run_options(parser)
     return {a.dest: a for a in parser._actions}
@@ -576,15 +575,12 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
 def load_args_recipe(args: argparse.Namespace) -> Optional[Recipe]:
     r"""The recipe :obj:`--config` (a file) or :obj:`--recipe` (a name) names, if any."""
     if getattr(args, 'config', None):
-        return load_recipe(args.config) if osp.isfile(args.config) else \
-            _raise(RecipeError(f"--config {args.config}: no such file"))
+        if not osp.isfile(args.config):
+            raise RecipeError(f"--config {args.config}: no such file")
+        return load_recipe(args.config)
     if getattr(args, 'recipe', None):
         return load_recipe(args.recipe)
     return None
-
-
-def _raise(error: Exception) -> Any:
-    raise error
 
 
 def apply_recipe(args: argparse.Namespace, recipe: Recipe, model: str, denoiser: str,
@@ -905,8 +901,9 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
     data = load_data(args)
     if rank == 0 and args.distributed:
         dist.barrier()
+    settings = {'graph': graph_fingerprint(data), **settings}
     if args.out and rank == 0:
-        check_out_dir(args.out, {'graph': graph_fingerprint(data), **settings})
+        check_out_dir(args.out, settings)
     check_cold(data, args.allow_cold)
     if max(args.ks) > data['item'].num_nodes:
         raise ValueError(f"--ks {max(args.ks)} is larger than the {data['item'].num_nodes} "
@@ -1030,11 +1027,11 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         if rule in ('last', ) + LOSS_RULES:
             continue
         split, _, metric = rule.partition(':')
-        if split not in ('val', 'test') or not _metric_name(metric):
+        if split not in ('val', 'test') or not is_metric_name(metric):
             raise ValueError(f"--rules: {rule!r} is not 'last', 'val_loss', "
                              f"'val_loss_revised', 'val:<metric>@<k>' or 'test:<metric>@<k>'")
     for metric in metrics:
-        if not _metric_name(metric):
+        if not is_metric_name(metric):
             raise ValueError(f"--metrics: {metric!r} is not <metric>@<k> with a metric of "
                              f"{list(METRICS) + ['ndcg_full']}")
     records, failed = [], []
@@ -1172,11 +1169,6 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         raise SystemExit(f"pyg-denoise: {len(failed)} run(s) failed: " +
                          '; '.join(f'{o} ({e})' for o, e in failed))
     return rows
-
-
-def _metric_name(name: str) -> bool:
-    metric, _, k = name.partition('@')
-    return metric in METRICS + ('ndcg_full', ) and k.isdigit() and int(k) > 0
 
 
 def _report_keys(explicit: set) -> set:

@@ -26,7 +26,7 @@ from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is
 from pyg_denoise.fingerprint import describe_diff, fingerprint_diff, graph_fingerprint
 from pyg_denoise.metrics.ranking import (COLD_START, METRICS, RankingEvaluator, ScoreFn,
                                          cold_start_scorer, evaluate_split, excluded_index,
-                                         topk_items)
+                                         is_metric_name, topk_items)
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.loss import REGULARIZERS, bce_loss, bpr_loss, regularization
 from pyg_denoise.nn.models.base import Recommender
@@ -174,13 +174,14 @@ class TrainConfig:
                              f"'val_loss_revised', 'last' or 'test:<metric>@<k>' "
                              f"(got {sel!r})")
         if '@' in sel:
-            metric, _, k = sel.split(':', 1)[1].partition('@')
+            name = sel.split(':', 1)[1]
             names = METRICS + (('ndcg_full', ) if self.ndcg_idcg == 'both' else ())
-            if metric not in names or not k.isdigit() or int(k) <= 0:
+            if not is_metric_name(name, names):
                 raise ValueError(f"'select' {sel!r}: the metric must be one of "
                                  f"{list(names)} and the cut-off a positive integer")
-            if int(k) not in self.ks:
-                self.ks = tuple(sorted(set(self.ks) | {int(k)}))
+            k = int(name.partition('@')[2])
+            if k not in self.ks:
+                self.ks = tuple(sorted(set(self.ks) | {k}))
 
     def to_dict(self) -> Dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -215,7 +216,8 @@ class Trainer:
             (default: :obj:`True`)
         fingerprint (dict, optional): What else the run was computed from (e.g. the command
             line's data and model settings). It is stored with the digest of :obj:`data`
-            (:func:`~pyg_denoise.fingerprint.graph_fingerprint`) in every checkpoint and in
+            (:func:`~pyg_denoise.fingerprint.graph_fingerprint`, computed here unless the
+            mapping has a :obj:`'graph'` key) in every checkpoint and in
             the results; a checkpoint whose fingerprint differs is refused.
             (default: :obj:`None`)
     """
@@ -248,7 +250,9 @@ class Trainer:
                              f"items, the graph {data['user'].num_nodes} / "
                              f"{data['item'].num_nodes}")
         self.data = data
-        self.fingerprint = {'graph': graph_fingerprint(data), **(fingerprint or {})}
+        self.fingerprint = dict(fingerprint or {})
+        if 'graph' not in self.fingerprint:  # the caller may have computed it already
+            self.fingerprint['graph'] = graph_fingerprint(data)
         self.train_data = subset_edges(data, split_mask(data, 'train'))
         store = self.train_data[EDGE_TYPE]
         for key in ('train_mask', 'val_mask', 'test_mask'):

@@ -91,8 +91,9 @@ def read_table(
     except UnicodeDecodeError as e:
         raise DataFormatError(f"{path}: not {name} text ({e.reason} at byte {e.start}); "
                               f"convert the file to UTF-8") from None
+    skipped = set(comments)  # built once: the file can have millions of lines
     kept = [k for k in range(len(df) + len(comments) + int(header) + 1)
-            if k not in set(comments)] if comments else None
+            if k not in skipped] if comments else None
 
     def line_of(row: int) -> int:  # 1-based line of a data row
         index = row + int(header)

@@ -36,6 +36,13 @@ from pyg_denoise.data.graph import csr_gather, split_edge_index, split_mask, to_
 from pyg_denoise.typing import EDGE_TYPE
 
 METRICS = ('recall', 'ndcg', 'precision', 'hit', 'mrr')
+
+
+def is_metric_name(name: str, metrics: Sequence[str] = METRICS + ('ndcg_full', )) -> bool:
+    r"""Whether :obj:`name` is :obj:`'<metric>@<k>'` with a metric of :obj:`metrics` and a
+    positive integer cut-off (e.g. :obj:`'recall@20'`)."""
+    metric, _, k = name.partition('@')
+    return metric in metrics and k.isdigit() and int(k) > 0
 ScoreFn = Callable[[Tensor], Tensor]
 
 
