@@ -685,7 +685,8 @@ def _extra_stage(model: Recommender, data: HeteroData, cfg: TrainConfig,
     out = osp.join(args.out, name) if args.out else None
     trainer = Trainer(model, data, stage_cfg, denoiser=PositiveSubset('extra'), out_dir=out,
                       resume=not args.no_resume,
-                      fingerprint=comparable_settings(run_settings(args)))
+                      fingerprint=comparable_settings(run_settings(args)),
+                      fingerprint_view=comparable_settings)
     res = trainer.fit()
     if keep is None:
         return {k: res[k] for k in ('selection', 'val', 'test')}
@@ -916,7 +917,8 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
     if extra and args.extra_mode == 'warmup':  # plain loss on D* first
         stages['warmup'] = _extra_stage(model, data, cfg, args, 'warmup')
     trainer = Trainer(model, data, cfg, denoiser=denoiser, out_dir=args.out,
-                      resume=not args.no_resume, fingerprint=settings)
+                      resume=not args.no_resume, fingerprint=settings,
+                      fingerprint_view=comparable_settings)
     results = trainer.fit()
     if extra and args.extra_mode == 'finetune':  # plain loss on D* after
         stages['denoiser'] = {k: results[k] for k in ('selection', 'val', 'test')}

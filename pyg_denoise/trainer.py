@@ -10,7 +10,7 @@ import os.path as osp
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.distributed as dist
@@ -220,11 +220,17 @@ class Trainer:
             mapping has a :obj:`'graph'` key) in every checkpoint and in
             the results; a checkpoint whose fingerprint differs is refused.
             (default: :obj:`None`)
+        fingerprint_view (callable, optional): Applied to a checkpoint's stored fingerprint
+            before it is compared, so that a checkpoint written under older rules compares
+            as the caller compares finished runs (the command line passes
+            :func:`pyg_denoise.cli.comparable_settings`). (default: :obj:`None`: as stored)
     """
     def __init__(self, model: Recommender, data: HeteroData,
                  config: Optional[TrainConfig] = None, denoiser: Optional[Denoiser] = None,
                  out_dir: Optional[str] = None, resume: bool = True,
-                 fingerprint: Optional[Dict[str, Any]] = None) -> None:
+                 fingerprint: Optional[Dict[str, Any]] = None,
+                 fingerprint_view: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None
+                 ) -> None:
         self.config = config or TrainConfig()
         cfg = self.config
         self.rank, self.world_size = 0, 1
@@ -251,6 +257,7 @@ class Trainer:
                              f"{data['item'].num_nodes}")
         self.data = data
         self.fingerprint = dict(fingerprint or {})
+        self.fingerprint_view = fingerprint_view
         if 'graph' not in self.fingerprint:  # the caller may have computed it already
             self.fingerprint['graph'] = graph_fingerprint(data)
         self.train_data = subset_edges(data, split_mask(data, 'train'))
@@ -805,6 +812,8 @@ class Trainer:
                              f"resume=False")
         stored = state.get('fingerprint')  # absent in checkpoints before 0.1
         if stored is not None:
+            if self.fingerprint_view is not None:
+                stored = self.fingerprint_view(stored)
             fdiff = fingerprint_diff(stored, self.fingerprint, ignore=EXTENDING_KEYS)
             if fdiff:
                 raise ValueError(f"Cannot resume from '{path}': it was computed from other "

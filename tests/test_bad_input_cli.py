@@ -429,3 +429,25 @@ def test_interrupted_grid_cell_of_other_settings_is_stale(tmp_path):
     os.remove(os.path.join(cell, 'results.json'))  # interrupted under the same settings:
     main(grid_args(paths, grid, '--epochs', '2', '--lr', '0.01'))  # it resumes
     assert os.path.isfile(os.path.join(cell, 'results.json'))
+
+
+def test_checkpoint_of_older_fingerprint_rules_resumes(tmp_path):
+    """A checkpoint whose stored fingerprint holds the options of methods the run does not
+    use (as checkpoints written before comparable_settings did) compares as the grid's stale
+    check compares it: the run resumes instead of failing after the grid let it start."""
+    import torch
+    paths = write(tmp_path)
+    out = str(tmp_path / 'run')
+    main(base_args(paths, '--epochs', '2', '--out', out))
+    os.remove(os.path.join(out, 'results.json'))  # as if interrupted after epoch 2
+    ckpt = os.path.join(out, 'checkpoint.pt')
+    state = torch.load(ckpt, weights_only=False)
+    state['fingerprint'] = dict(state['fingerprint'], beta=0.25, c1=1000.0, udt_start=3)
+    torch.save(state, ckpt)
+    main(base_args(paths, '--epochs', '2', '--out', out))
+    assert os.path.isfile(os.path.join(out, 'results.json'))
+    state['fingerprint']['lr'] = 0.5  # a setting the run does use still refuses
+    torch.save(state, ckpt)
+    os.remove(os.path.join(out, 'results.json'))
+    with pytest.raises(SystemExit, match='lr 0.5 -> 0.001'):
+        main(base_args(paths, '--epochs', '2', '--out', out))
