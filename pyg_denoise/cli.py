@@ -336,8 +336,8 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     r"""The settings as compared between runs: the declared options of the methods and
     backbones the run does not use are left out (changing T-CE's drop rate does not make a
     normal-training run another one), defaults are resolved (:obj:`--dim` unset and
-    :obj:`--dim 64` on LightGCN are one setting), and a :obj:`--config` file counts by its
-    content. Applied to stored and current settings alike, so older fingerprints compare."""
+    :obj:`--dim 64` on LightGCN are one setting; an option declared after a run was stored
+    holds its default there), and a :obj:`--config` file counts by its content. Applied to stored and current settings alike, so older fingerprints compare."""
     out = dict(settings)
     model, denoiser = out.get('model'), out.get('denoiser')
     owned = {o.name for o in GraphDenoising.options + ExtraFeedback.options}
@@ -348,9 +348,11 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
         owned |= {o.name for o in NegativeSampler.options}
     if model in MODEL_CLASSES:
         owned |= {o.name for o in MODEL_CLASSES[model].options}
-    for name in all_options():
+    for name, opt in all_options().items():
         if name not in owned:
             out.pop(name, None)
+        elif name not in out:  # an option added since the run: it ran with the default
+            out[name] = opt.default
     if out.get('dim') is None and model is not None:
         out['dim'] = DEFAULT_DIM.get(model, 64)
     if out.get('loss') == 'auto' and model is not None:

@@ -29,25 +29,49 @@ class CDAE(Recommender):
         it trains on sampled (user, item) pairs with BCE, the row being the input. The input
         row holds the training edges only (validation items are not fed at test time).
 
+    The EvalDenoisingRec study's CDAE (:obj:`code/CDAE/model.py`) differs from this default
+    in two settings, both exposed: its hidden layer is a ReLU (:obj:`activation='relu'`) and
+    its weights are initialised as :obj:`torch.nn` layers with :obj:`xavier_normal_` weights
+    (:obj:`init='xavier'`: Xavier-normal :math:`W, V, W'`; the biases :math:`b, b'` drawn
+    uniformly in :math:`\pm 1/\sqrt{\text{fan-in}}`, :obj:`torch.nn.Linear`'s default).
+
     Args:
         num_users (int): Number of users.
         num_items (int): Number of items.
         hidden_dim (int, optional): :obj:`200` (ADT paper; DeCA / DCF code use 32).
         corruption (float, optional): Input dropout :math:`q`. (default: :obj:`0.5`)
+        activation (str, optional): The hidden layer's activation, :obj:`'tanh'` (the DeCA
+            code's) or :obj:`'relu'` (EvalDenoisingRec's). (default: :obj:`'tanh'`)
+        init (str, optional): :obj:`'normal'` (all weights :math:`\mathcal{N}(0, 0.01^2)`,
+            biases 0: this library's choice; the CDAE paper does not say), :obj:`'xavier'`
+            (EvalDenoisingRec's) or :obj:`'torch'` (:obj:`torch.nn`'s defaults, the DeCA
+            code's: :math:`V \sim \mathcal{N}(0, 1)`, the other weights and biases uniform in
+            :math:`\pm 1/\sqrt{\text{fan-in}}`). (default: :obj:`'normal'`)
     """
     uses_graph = True
 
     options = (
         Option('cdae_corruption', float, 0.5, 'input dropout q of CDAE (EvalDenoisingRec: '
                '0.2)', arg='corruption', low=0, high=1, high_open=True),
+        Option('cdae_activation', str, 'tanh', "CDAE's hidden activation (EvalDenoisingRec: "
+               'relu)', arg='activation', choices=('tanh', 'relu')),
+        Option('cdae_init', str, 'normal', "CDAE's initialisation: normal (std 0.01), "
+               "xavier (EvalDenoisingRec) or torch (torch.nn's defaults: the DeCA code)",
+               arg='init', choices=('normal', 'xavier', 'torch')),
     )
 
     def __init__(self, num_users: int, num_items: int, hidden_dim: int = 200,
-                 corruption: float = 0.5) -> None:
+                 corruption: float = 0.5, activation: str = 'tanh',
+                 init: str = 'normal') -> None:
         super().__init__(num_users, num_items)
         if not 0 <= corruption < 1:
             raise ValueError(f"'corruption' must be in [0, 1) (got {corruption})")
+        if activation not in ('tanh', 'relu'):
+            raise ValueError(f"'activation' must be 'tanh' or 'relu' (got {activation!r})")
+        if init not in ('normal', 'xavier', 'torch'):
+            raise ValueError(f"'init' must be 'normal', 'xavier' or 'torch' (got {init!r})")
         self.hidden_dim, self.corruption = hidden_dim, corruption
+        self.activation, self.init = activation, init
         self.item_in = torch.nn.Embedding(num_items, hidden_dim)     # W
         self.user_node = torch.nn.Embedding(num_users, hidden_dim)   # V
         self.bias = torch.nn.Parameter(torch.zeros(hidden_dim))      # b
@@ -56,6 +80,17 @@ class CDAE(Recommender):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        if self.init in ('xavier', 'torch'):  # nn.Linear(I, d), nn.Embedding, nn.Linear(d, I)
+            pairs = ((self.item_in.weight, self.num_items), (self.bias, self.num_items),
+                     (self.item_out.weight, self.hidden_dim),
+                     (self.item_bias, self.hidden_dim))
+            for tensor, fan_in in pairs:  # nn.Linear's default draws
+                torch.nn.init.uniform_(tensor, -fan_in**-0.5, fan_in**-0.5)
+            torch.nn.init.normal_(self.user_node.weight)  # nn.Embedding's default
+            if self.init == 'xavier':
+                for emb in (self.item_in, self.user_node, self.item_out):
+                    torch.nn.init.xavier_normal_(emb.weight)
+            return
         for emb in (self.item_in, self.user_node, self.item_out):
             torch.nn.init.normal_(emb.weight, std=0.01)
         torch.nn.init.zeros_(self.bias)
@@ -73,7 +108,8 @@ class CDAE(Recommender):
         rows = torch.sparse_coo_tensor(torch.stack([user, item]), w,
                                        (self.num_users, self.num_items), check_invariants=False)
         h = torch.sparse.mm(rows, self.item_in.weight)
-        z = torch.tanh(h + self.user_node.weight + self.bias)
+        z = h + self.user_node.weight + self.bias
+        z = torch.tanh(z) if self.activation == 'tanh' else torch.relu(z)
         ones = z.new_ones(z.size(0), 1)
         return (torch.cat([z, ones], dim=-1),
                 torch.cat([self.item_out.weight, self.item_bias.view(-1, 1)], dim=-1))

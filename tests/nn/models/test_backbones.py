@@ -120,6 +120,46 @@ def test_cdae_corruption_only_in_training():
     assert not torch.equal(a, c)
 
 
+@pytest.mark.parametrize('activation', ['tanh', 'relu'])
+def test_cdae_matches_the_studys_dense_autoencoder(activation):
+    """EvalDenoisingRec's CDAE (code/CDAE/model.py), written densely: decoder(act(encoder(x)
+    + V_u)) with nn.Linear layers; the same weights in CDAE give the same scores."""
+    ei, adj = setup(2)
+    model = CDAE(U, I, hidden_dim=6, activation=activation, init='xavier').eval()
+    enc, dec = torch.nn.Linear(I, 6), torch.nn.Linear(6, I)
+    with torch.no_grad():
+        enc.weight.copy_(model.item_in.weight.t())
+        enc.bias.copy_(model.bias)
+        dec.weight.copy_(model.item_out.weight)
+        dec.bias.copy_(model.item_bias)
+    x = torch.zeros(U, I)
+    x[ei[0], ei[1]] = 1.0
+    act = torch.tanh if activation == 'tanh' else torch.relu
+    dense = dec(act(enc(x) + model.user_node.weight))
+    reps = model.get_embedding(adj)
+    assert torch.allclose(model.score_all(reps, torch.arange(U)), dense, atol=1e-5)
+
+
+def test_cdae_xavier_init_has_torch_layer_scales():
+    torch.manual_seed(0)
+    model = CDAE(400, 300, hidden_dim=32, init='xavier')
+    std = (2.0 / (300 + 32)) ** 0.5
+    assert abs(model.item_in.weight.std().item() - std) < 0.1 * std
+    assert model.item_bias.abs().max() <= 32 ** -0.5
+    assert model.item_bias.abs().max() > 0.5 * 32 ** -0.5  # drawn, not zero
+    assert model.bias.abs().max() <= 300 ** -0.5
+    normal = CDAE(400, 300, hidden_dim=32)
+    assert normal.item_bias.abs().max() == 0
+    default = CDAE(400, 300, hidden_dim=32, init='torch')  # torch.nn's layers' defaults
+    assert abs(default.user_node.weight.std().item() - 1.0) < 0.05
+    assert default.item_in.weight.abs().max() <= 300 ** -0.5
+    assert default.item_out.weight.abs().max() <= 32 ** -0.5
+    with pytest.raises(ValueError, match="'activation'"):
+        CDAE(3, 3, activation='sigmoid')
+    with pytest.raises(ValueError, match="'init'"):
+        CDAE(3, 3, init='zeros')
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match='num_users'):
         MF(0, 3)
