@@ -48,6 +48,12 @@ def test_evaldenoisingrec_values_are_the_official_ones():
     assert r.resolve('lightgcn', 'udt')['temp1'] == 0.1 and r.resolve('gmf', 'udt')['temp1'] == 0.2
     assert r.resolve('lightgcn', 'none')['epochs'] == 300
     assert r.resolve('cdae', 'none')['epochs'] == 500
+    cdae = r.resolve('cdae', 'rce')  # code/CDAE/model.py; the DeCA code's CDAE for DeCA
+    assert (cdae['cdae_activation'], cdae['cdae_init'], cdae['cdae_corruption']) == \
+        ('relu', 'xavier', 0.2)
+    cdae = r.resolve('cdae', 'deca')
+    assert (cdae['cdae_activation'], cdae['cdae_init'], cdae['cdae_corruption']) == \
+        ('tanh', 'torch', 0.5)
     neumf_p = r.resolve('neumf', 'deca_p')
     assert (neumf_p['c1'], neumf_p['c2'], neumf_p['kl_pf_weight'], neumf_p['lambda0']) == \
         (100.0, 10.0, 1.0, 0.0)
