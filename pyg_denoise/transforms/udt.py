@@ -43,6 +43,14 @@ class UDT(Denoiser):
         :math:`f_u` and the softmax runs over the positives with one. Users that were not
         drawn in an epoch keep their rank of the epoch before (rank by the last mean loss).
 
+        The study's CDAE loop (:obj:`code/CDAE/main.py`) weights otherwise, and
+        :obj:`weights='batch'` follows it: a positive's softmax runs over the losses of
+        **this batch's** forward pass (not the last epoch's), and is scaled by half the
+        user's rows in the batch (its positives and distinct negatives: the code's
+        :obj:`mask.sum() / 2`) instead of :math:`|\mathcal{I}_u|`; users are still ranked
+        by the previous epoch's mean loss. With input dropout, the current losses are low
+        where the positive's own input survived.
+
     Args:
         temp1 (float, optional): Temperature of the lowest-loss user. (default: :obj:`0.1`)
         temp2 (float, optional): Temperature of the highest-loss user. (default: :obj:`0.5`)
@@ -50,6 +58,9 @@ class UDT(Denoiser):
         userfact2 (float, optional): Factor of the highest-loss user. (default: :obj:`0.0`)
         start_epoch (int, optional): First (1-based) epoch that uses the weights.
             (default: :obj:`3`)
+        weights (str, optional): :obj:`'previous'` (each positive's last loss: the GMF /
+            NeuMF / LightGCN code) or :obj:`'batch'` (this batch's losses: the CDAE code).
+            (default: :obj:`'previous'`)
 
     In a plain training loop call :meth:`setup` at the start of every epoch.
     """
@@ -60,9 +71,13 @@ class UDT(Denoiser):
         Option('userfact2', float, 0.0, 'highest-loss user factor', low=0),
         Option('udt_start', int, 3, 'first epoch that uses the weights', arg='start_epoch',
                low=1),
+        Option('udt_weights', str, 'previous', "softmax over each positive's last loss "
+               "(previous) or over this batch's losses (batch: the study's CDAE code)",
+               arg='weights', choices=('previous', 'batch')),
     )
     def __init__(self, temp1: float = 0.1, temp2: float = 0.5, userfact1: float = 0.5,
-                 userfact2: float = 0.0, start_epoch: int = 3) -> None:
+                 userfact2: float = 0.0, start_epoch: int = 3,
+                 weights: str = 'previous') -> None:
         for name, t in (('temp1', temp1), ('temp2', temp2)):
             if not (t > 0 and math.isfinite(t)):
                 raise ValueError(f"'{name}' must be positive (got {t})")
@@ -74,6 +89,10 @@ class UDT(Denoiser):
         self.temp1, self.temp2 = float(temp1), float(temp2)
         self.userfact1, self.userfact2 = float(userfact1), float(userfact2)
         self.start_epoch = int(start_epoch)
+        if weights not in ('previous', 'batch'):
+            raise ValueError(f"'weights' must be 'previous' or 'batch' (got {weights!r})")
+        self.mode = weights
+        self.user_temp: Optional[Tensor] = None  # T_u of the current epoch
         self.epoch = 0
         self.noisy: Optional[Tensor] = None
         self._edge_index: Optional[Tensor] = None
@@ -144,6 +163,7 @@ class UDT(Denoiser):
         frac = rank.float() / max(num_users - 1, 1)
         temp = self.temp1 + (self.temp2 - self.temp1) * frac
         factor = self.userfact1 + (self.userfact2 - self.userfact1) * frac
+        self.user_temp = temp
         known = ~torch.isnan(self.last_loss)
         weight = factor[row].clone()
         if bool(known.any()):
@@ -162,6 +182,8 @@ class UDT(Denoiser):
         self.last_loss[batch.edge_id[label]] = loss[label]
         if self.edge_weight is None:
             w = torch.ones_like(loss)
+        elif self.mode == 'batch':
+            w = self._batch_weights(loss, label, batch.user)
         else:
             w = torch.where(label, self.edge_weight[batch.edge_id.clamp_min(0)],
                             self.user_factor[batch.user])
@@ -170,6 +192,18 @@ class UDT(Denoiser):
         if batch.weight is not None:
             w = w * batch.weight
         return (w * batch.loss).mean()
+
+    def _batch_weights(self, loss: Tensor, label: Tensor, user: Tensor) -> Tensor:
+        r"""The CDAE code's weights: :math:`f_u` for a negative; for a positive,
+        :math:`f_u \cdot \frac{n_u}{2} \cdot \mathrm{softmax}(-\ell / T_u)` over the user's
+        positives of this batch, :math:`n_u` the user's rows in the batch."""
+        num_users = self.user_factor.numel()
+        rows = scatter(torch.ones_like(loss), user, 0, num_users, 'sum')
+        w = self.user_factor[user].clone()
+        u = user[label]
+        prob = softmax(-loss[label] / self.user_temp[u], u, num_nodes=num_users)
+        w[label] = prob * rows[u] / 2 * self.user_factor[u]
+        return w
 
     @torch.no_grad()
     def edge_scores(self, trainer) -> Tensor:
@@ -193,4 +227,5 @@ class UDT(Denoiser):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(temp1={self.temp1}, temp2={self.temp2}, '
                 f'userfact1={self.userfact1}, userfact2={self.userfact2}, '
-                f'start_epoch={self.start_epoch})')
+                f'start_epoch={self.start_epoch}'
+                + (f", weights='{self.mode}')" if self.mode != 'previous' else ')'))

@@ -155,6 +155,41 @@ def test_udt_matches_naive_reference():
         ref.user_loss.update({u: sums[u] / counts[u] for u in sums})
 
 
+def test_udt_batch_weights_follow_the_cdae_code():
+    """weights='batch' (EvalDenoisingRec's code/CDAE/main.py): the softmax runs over this
+    batch's positive losses of the user, times half the user's rows in the batch, times the
+    user's factor; negatives get the factor; users ranked by the last epoch's mean loss."""
+    gen = torch.Generator().manual_seed(3)
+    U, E = 4, 16
+    edge_index = torch.stack([torch.arange(E) % U, torch.arange(E)])
+    udt = UDT(temp1=0.2, temp2=0.5, userfact1=0.5, userfact2=0.0, start_epoch=2,
+              weights='batch')
+    udt.setup(edge_index, U, 1)
+    user = torch.cat([edge_index[0], torch.tensor([0, 0, 1, 2, 3, 3])])
+    label = torch.arange(E + 6) < E
+    edge_id = torch.cat([torch.arange(E), torch.full((6, ), -1)])
+    loss1 = torch.rand(E + 6, generator=gen) * 2
+    udt.reduce(LossBatch(loss1, label, edge_id, None, 0, user))
+    mean = [float(loss1[user == u].mean()) for u in range(U)]
+    udt.setup(edge_index, U, 2)
+    loss2 = torch.rand(E + 6, generator=gen) * 2
+    got = udt.reduce(LossBatch(loss2, label, edge_id, None, 1, user)).item()
+    want = 0.0
+    for r, u in enumerate(sorted(range(U), key=lambda v: mean[v])):
+        temp, fact = 0.2 + 0.3 * r / (U - 1), 0.5 - 0.5 * r / (U - 1)
+        mine = (user == u).nonzero().view(-1).tolist()
+        pos = [k for k in mine if label[k]]
+        z = sum(math.exp(-float(loss2[k]) / temp) for k in pos)
+        for k in mine:
+            w = (math.exp(-float(loss2[k]) / temp) / z * len(mine) / 2 * fact
+                 if label[k] else fact)
+            want += w * float(loss2[k])
+    assert got == pytest.approx(want / (E + 6), rel=1e-5)
+    assert "weights='batch'" in repr(udt)
+    with pytest.raises(ValueError, match="'weights'"):
+        UDT(weights='now')
+
+
 def test_bad_hyper_parameters():
     for make in (lambda: DCF(relabel_ratio=2), lambda: DCF(co_lambda=-1),
                  lambda: DCF(time_step=0), lambda: DCF(relabel='x'), lambda: UDT(temp1=0),
