@@ -20,7 +20,8 @@ from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges
-from pyg_denoise.data.negative_sampling import BPRSampler, NegativeSampler, Rows, Triples
+from pyg_denoise.data.negative_sampling import (BPRSampler, NegativeSampler, Rows, Triples,
+                                                user_rows)
 from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
                                      rank_and_world, shard_bounds)
 from pyg_denoise.fingerprint import describe_diff, fingerprint_diff, graph_fingerprint
@@ -65,7 +66,10 @@ class TrainConfig:
             :obj:`'triples'` and a drop-rate ramp counted in iterations runs at their pace;
             :obj:`'users'` (BCE only): :obj:`batch_size` whole users a batch, each with all
             its positives and as many uniform draws (the CDAE code's unit, see
-            :meth:`~pyg_denoise.data.negative_sampling.BPRSampler.user_batches`).
+            :meth:`~pyg_denoise.data.negative_sampling.BPRSampler.user_batches`); its
+            validation loss is then computed on the code's validation rows too
+            (:func:`~pyg_denoise.data.negative_sampling.user_rows`: draws over all items,
+            a training item drawn counting as a negative).
         num_negatives: Negatives per positive.
         negative_distribution: :obj:`'uniform'` or :obj:`'popularity'` (WBPR).
         negative_alpha: Popularity exponent of WBPR sampling.
@@ -511,7 +515,9 @@ class Trainer:
     @torch.no_grad()
     def validation_loss(self, revised: float = 0.2) -> Dict[str, float]:
         r"""The loss on the (noisy) validation positives with fresh negatives of the
-        trainer's sampler (seeded by the epoch), as ADT and DCF select models.
+        trainer's sampler (seeded by the epoch), as ADT and DCF select models; with
+        :obj:`batch_unit='users'`, on the CDAE code's validation rows
+        (:func:`~pyg_denoise.data.negative_sampling.user_rows`).
 
         Returns:
             :obj:`val_loss`: the denoiser's
@@ -525,8 +531,11 @@ class Trainer:
         self.model.eval()
         val = split_edge_index(self.data, 'val').to(self.device)
         gen = self.generator(self.epoch, salt=1)
-        neg = self.negatives.sample(val[0], gen)
-        batch = Triples(val[0], val[1], neg, torch.arange(val.size(1), device=self.device))
+        ids = torch.arange(val.size(1), device=self.device)
+        if self.config.batch_unit == 'users':  # the CDAE code's validation rows
+            batch = user_rows(val, ids, self.num_items, gen)
+        else:
+            batch = Triples(val[0], val[1], self.negatives.sample(val[0], gen), ids)
         losses, _ = self.batch_losses(batch, adj=self.current_adjacency())
         losses.iteration = self.iteration
         self.model.train()

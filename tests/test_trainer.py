@@ -405,6 +405,30 @@ def test_params_regulariser_covers_every_parameter():
     assert float(got) == pytest.approx(float(expected))
 
 
+def test_user_unit_validates_on_the_cdae_codes_rows():
+    """With batch_unit='users' (the CDAE code's loop), the validation loss is computed as
+    that code's eval(): each validation positive and one draw over all items per positive,
+    a drawn training item counting as a negative (the code's validation row is 0 there)."""
+    from pyg_denoise.data.graph import split_edge_index
+    from pyg_denoise.data.negative_sampling import user_rows
+    data = small_data()
+    torch.manual_seed(0)
+    trainer = Trainer(CDAE(40, 30, hidden_dim=8), data,
+                      config(epochs=2, loss='bce', batch_unit='users', batch_size=16))
+    trainer.fit()
+    val = split_edge_index(data, 'val')
+    rows = user_rows(val, torch.arange(val.size(1)), 30,
+                     trainer.generator(trainer.epoch, salt=1))
+    train = {(int(u), int(i)) for u, i in split_edge_index(data, 'train').t()}
+    neg = {(int(u), int(i)) for u, i in zip(rows.user[~rows.label], rows.item[~rows.label])}
+    assert neg & train  # drawn over all items: training items among the negatives
+    assert not neg & {(int(u), int(i)) for u, i in val.t()}
+    trainer.model.eval()
+    with torch.no_grad():
+        want = trainer.batch_losses(rows)[0].loss.mean().item()
+    assert trainer.validation_loss()['val_loss'] == pytest.approx(want, rel=1e-6)
+
+
 def test_stop_rises_counts_validation_loss_rises_without_reset(monkeypatch):
     """DeCA's early stop: the run ends at the evaluation where the validation loss has risen
     for the N-th time in all (rises separated by falls still count)."""

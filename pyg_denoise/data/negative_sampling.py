@@ -209,6 +209,35 @@ class Rows(NamedTuple):
         return self.user.numel()
 
 
+def user_rows(pos: Tensor, edge_id: Tensor, num_items: int,
+              generator: Optional[torch.Generator] = None) -> Rows:
+    r"""The CDAE code's rows for the users of :obj:`pos` (EvalDenoisingRec's
+    :obj:`code/CDAE/main.py`, training and validation alike): every positive of
+    :obj:`pos` (:obj:`[2, P]`, all of each user's) and, per positive, one item drawn
+    uniformly from **all** items; draws that hit one of the user's positives or repeat one
+    another are merged (the code's mask), so a drawn positive stays one positive row. A draw
+    that hits an item the user has elsewhere (e.g. a training item for validation rows) is a
+    negative row, as in the code.
+
+    Args:
+        pos (torch.Tensor): The positives, :obj:`[2, P]`.
+        edge_id (torch.Tensor): Their ids (:obj:`Rows.edge_id`; negatives get :obj:`-1`).
+        num_items (int): The number of items.
+        generator (torch.Generator, optional): The draws' generator.
+    """
+    pos_user, pos_item = pos[0], pos[1]
+    draw_item = torch.randint(num_items, (pos_user.numel(), ), generator=generator,
+                              device=pos.device)
+    pos_key = pair_keys(pos_user, pos_item, num_items)
+    key = pair_keys(pos_user, draw_item, num_items)
+    key = key[~torch.isin(key, pos_key)].unique()
+    neg_user, neg_item = key // num_items, key % num_items
+    return Rows(torch.cat([pos_user, neg_user]), torch.cat([pos_item, neg_item]),
+                torch.cat([torch.ones_like(pos_user, dtype=torch.bool),
+                           torch.zeros_like(neg_user, dtype=torch.bool)]),
+                torch.cat([edge_id, torch.full_like(neg_user, -1)]))
+
+
 class BPRSampler:
     r"""One epoch of (user, positive, negative) triples from the current positive edges.
 
@@ -309,18 +338,7 @@ class BPRSampler:
             offset = torch.arange(int(count.sum()), device=device) - \
                 torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
             edge_id = self.perm[torch.repeat_interleave(begin, count) + offset]
-            pos_user, pos_item = self.edge_index[0, edge_id], self.edge_index[1, edge_id]
-            draw_user = pos_user  # |P_u| draws per user
-            draw_item = torch.randint(self.num_items, (draw_user.numel(), ),
-                                      generator=generator, device=device)
-            pos_key = pair_keys(pos_user, pos_item, self.num_items)
-            key = pair_keys(draw_user, draw_item, self.num_items)
-            key = key[~torch.isin(key, pos_key)].unique()
-            neg_user, neg_item = key // self.num_items, key % self.num_items
-            yield Rows(torch.cat([pos_user, neg_user]), torch.cat([pos_item, neg_item]),
-                       torch.cat([torch.ones_like(pos_user, dtype=torch.bool),
-                                  torch.zeros_like(neg_user, dtype=torch.bool)]),
-                       torch.cat([edge_id, torch.full_like(neg_user, -1)]))
+            yield user_rows(self.edge_index[:, edge_id], edge_id, self.num_items, generator)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(style={self.style!r}, '
