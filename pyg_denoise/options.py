@@ -118,7 +118,8 @@ def add_option_groups(parser: argparse.ArgumentParser,
             continue
         sharing = {o.name: [n for n, opts in owners if any(x.name == o.name for x in opts)]
                    for o in fresh}
-        group = parser.add_argument_group(f'{owner} (defaults: its official code\'s)')
+        group = parser.add_argument_group(
+            f'{owner} (defaults: its official code\'s, unless the help says otherwise)')
         for opt in fresh:
             names = sharing[opt.name]
             prefix = ', '.join(names) + ': ' if len(names) > 1 else ''

@@ -53,10 +53,10 @@ class CDAE(Recommender):
     options = (
         Option('cdae_corruption', float, 0.5, 'input dropout q of CDAE (EvalDenoisingRec: '
                '0.2)', arg='corruption', low=0, high=1, high_open=True),
-        Option('cdae_activation', str, 'tanh', "CDAE's hidden activation (EvalDenoisingRec: "
-               'relu)', arg='activation', choices=('tanh', 'relu')),
-        Option('cdae_init', str, 'normal', "CDAE's initialisation: normal (std 0.01), "
-               "xavier (EvalDenoisingRec) or torch (torch.nn's defaults: the DeCA code)",
+        Option('cdae_activation', str, 'tanh', "CDAE's hidden activation: tanh (the DeCA "
+               "code) or relu (EvalDenoisingRec)", arg='activation', choices=('tanh', 'relu')),
+        Option('cdae_init', str, 'normal', "CDAE's initialisation: normal (std 0.01, this "
+               "library's), xavier (EvalDenoisingRec) or torch (torch.nn's: the DeCA code)",
                arg='init', choices=('normal', 'xavier', 'torch')),
     )
 
