@@ -337,7 +337,8 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     backbones the run does not use are left out (changing T-CE's drop rate does not make a
     normal-training run another one), defaults are resolved (:obj:`--dim` unset and
     :obj:`--dim 64` on LightGCN are one setting; an option declared after a run was stored
-    holds its default there), and a :obj:`--config` file counts by its content. Applied to stored and current settings alike, so older fingerprints compare."""
+    holds its default there), and a :obj:`--config` file counts by its content. Applied to
+    stored and current settings alike, so older fingerprints compare."""
     out = dict(settings)
     model, denoiser = out.get('model'), out.get('denoiser')
     owned = {o.name for o in GraphDenoising.options + ExtraFeedback.options}

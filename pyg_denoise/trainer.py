@@ -525,8 +525,9 @@ class Trainer:
             truncated and R-CE's reweighted loss at the current iteration; the plain mean
             per-sample loss for normal training and the other methods);
             :obj:`val_loss_revised`: the plain mean after dropping the :obj:`revised`
-            share of validation positives with the highest loss (EvalDenoisingRec's ``ERM_RE``; for BCE the negatives' rows are
-            all kept, for BPR a sample is a triple).
+            share of validation positives with the highest loss (EvalDenoisingRec's
+            ``ERM_RE``; for BCE the negatives' rows are all kept, for BPR a sample is a
+            triple).
         """
         self.model.eval()
         val = split_edge_index(self.data, 'val').to(self.device)
