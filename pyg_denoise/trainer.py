@@ -298,9 +298,9 @@ class Trainer:
                                           chunk_size=cfg.eval_chunk_size)
         if cfg.batch_unit in ('rows', 'users') and self.denoiser.owns_step:
             raise ValueError(f"{self.denoiser!r} runs its own training step on (user, "
-                             f"positive, negative) triples; batch_unit='rows' is for the "
-                             f"methods that reduce the trainer's losses (normal training, "
-                             f"T-CE, R-CE, DCF, UDT)")
+                             f"positive, negative) triples; batch_unit={cfg.batch_unit!r} is "
+                             f"for the methods that reduce the trainer's losses (normal "
+                             f"training, T-CE, R-CE, DCF, UDT)")
         if not model.trainable and type(self.denoiser) is not Denoiser:
             raise ValueError(f"{type(model).__name__} has no parameters to train, so "
                              f"{self.denoiser!r} has nothing to denoise: evaluate it without "

@@ -43,6 +43,8 @@ def is_metric_name(name: str, metrics: Sequence[str] = METRICS + ('ndcg_full', )
     positive integer cut-off (e.g. :obj:`'recall@20'`)."""
     metric, _, k = name.partition('@')
     return metric in metrics and k.isdigit() and int(k) > 0
+
+
 ScoreFn = Callable[[Tensor], Tensor]
 
 
