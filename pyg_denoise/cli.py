@@ -335,7 +335,8 @@ def run_settings(args: argparse.Namespace) -> Dict[str, Any]:
 def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     r"""The settings as compared between runs: the declared options of the methods and
     backbones the run does not use are left out (changing T-CE's drop rate does not make a
-    normal-training run another one), defaults are resolved (:obj:`--dim` unset and
+    normal-training run another one; nor does :obj:`--sampling` with
+    :obj:`--batch-unit users`, whose batches are whole users), defaults are resolved (:obj:`--dim` unset and
     :obj:`--dim 64` on LightGCN are one setting; an option declared after a run was stored
     holds its default there), and a :obj:`--config` file counts by its content. Applied to
     stored and current settings alike, so older fingerprints compare."""
@@ -356,6 +357,8 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
             out[name] = opt.default
     if out.get('dim') is None and model is not None:
         out['dim'] = DEFAULT_DIM.get(model, 64)
+    if out.get('batch_unit') == 'users':  # whole-user batches draw no positives
+        out.pop('sampling', None)
     if out.get('loss') == 'auto' and model is not None:
         out['loss'] = 'bce' if model in BCE_MODELS else 'bpr'
     if 'epochs' in out and out['epochs'] is None:

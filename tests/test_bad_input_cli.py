@@ -451,3 +451,13 @@ def test_checkpoint_of_older_fingerprint_rules_resumes(tmp_path):
     os.remove(os.path.join(out, 'results.json'))
     with pytest.raises(SystemExit, match='lr 0.5 -> 0.001'):
         main(base_args(paths, '--epochs', '2', '--out', out))
+
+
+def test_sampling_does_not_tell_whole_user_runs_apart():
+    from pyg_denoise.cli import comparable_settings
+    base = {'model': 'cdae', 'denoiser': 'none', 'batch_unit': 'users'}
+    assert comparable_settings({**base, 'sampling': 'user'}) == \
+        comparable_settings({**base, 'sampling': 'interaction'})
+    rows = dict(base, model='gmf', batch_unit='rows')
+    assert comparable_settings({**rows, 'sampling': 'user'}) != \
+        comparable_settings({**rows, 'sampling': 'interaction'})

@@ -40,11 +40,25 @@ def test_every_entry_resolves_to_valid_options(name):
         assert entry in recipe.entries()
 
 
+@pytest.mark.parametrize('name', SHIPPED)
+def test_every_entry_states_its_sampling_and_batch_unit(name):
+    # The library's defaults (user-uniform triples) are LightGCN's; the pointwise codes
+    # (ADT, EvalDenoisingRec, DeCA) draw every positive once an epoch. A recipe that left
+    # them out trained GMF / NeuMF / LightGCN of EvalDenoisingRec user-uniformly.
+    recipe = load_recipe(name)
+    for entry in recipe.entries():
+        settings = recipe.resolve(*entry.split('/'))
+        assert {'sampling', 'batch_unit'} <= set(settings), (name, entry)
+
+
 def test_evaldenoisingrec_values_are_the_official_ones():
     r = load_recipe('evaldenoisingrec/ml100k')
     tce = r.resolve('gmf', 'tce')
     assert (tce['drop_rate'], tce['num_gradual'], tce['batch_unit'], tce['batch_size']) == \
         (0.2, 30000, 'rows', 1024)
+    for model in ('gmf', 'neumf', 'lightgcn'):  # code/data_utils.py NCFData
+        assert all(r.resolve(model, d)['sampling'] == 'interaction'
+                   for d in ('none', 'tce', 'rce', 'dcf', 'udt', 'deca', 'deca_p'))
     assert r.resolve('lightgcn', 'udt')['temp1'] == 0.1 and r.resolve('gmf', 'udt')['temp1'] == 0.2
     assert r.resolve('lightgcn', 'none')['epochs'] == 300
     assert r.resolve('cdae', 'none')['epochs'] == 500
