@@ -296,11 +296,11 @@ class Trainer:
                                          cfg.negative_distribution, cfg.negative_alpha)
         self.evaluator = RankingEvaluator(cfg.ks, ndcg_idcg=cfg.ndcg_idcg,
                                           chunk_size=cfg.eval_chunk_size)
-        if cfg.batch_unit in ('rows', 'users') and self.denoiser.owns_step:
-            raise ValueError(f"{self.denoiser!r} runs its own training step on (user, "
-                             f"positive, negative) triples; batch_unit={cfg.batch_unit!r} is "
-                             f"for the methods that reduce the trainer's losses (normal "
-                             f"training, T-CE, R-CE, DCF, UDT)")
+        if self.denoiser.owns_step and cfg.batch_unit not in self.denoiser.step_units:
+            raise ValueError(f"{self.denoiser!r} runs its own training step on batches of "
+                             f"{' or '.join(self.denoiser.step_units)}; "
+                             f"batch_unit={cfg.batch_unit!r} is for the methods that reduce "
+                             f"the trainer's losses (normal training, T-CE, R-CE, DCF, UDT)")
         if not model.trainable and type(self.denoiser) is not Denoiser:
             raise ValueError(f"{type(model).__name__} has no parameters to train, so "
                              f"{self.denoiser!r} has nothing to denoise: evaluate it without "

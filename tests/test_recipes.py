@@ -68,6 +68,10 @@ def test_evaldenoisingrec_values_are_the_official_ones():
     cdae = r.resolve('cdae', 'deca')
     assert (cdae['cdae_activation'], cdae['cdae_init'], cdae['cdae_corruption']) == \
         ('tanh', 'torch', 0.5)
+    assert (cdae['batch_unit'], cdae['batch_size'], cdae['cdae_input_norm']) == \
+        ('users', 2048, 'degree')  # code/DeCA/train.py CDAE_train, code/DeCA/CDAE.py
+    cdae_p = r.resolve('cdae', 'deca_p')
+    assert (cdae_p['prior_epochs'], cdae_p['prior_patience']) == (500, 0)
     neumf_p = r.resolve('neumf', 'deca_p')
     assert (neumf_p['c1'], neumf_p['c2'], neumf_p['kl_pf_weight'], neumf_p['lambda0']) == \
         (100.0, 10.0, 1.0, 0.0)

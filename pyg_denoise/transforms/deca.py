@@ -3,11 +3,13 @@ channel between a user's true preference and the observed interaction."""
 import copy
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
 
+from pyg_denoise.data.negative_sampling import Rows
+from pyg_denoise.data.pairs import pair_keys
 from pyg_denoise.metrics.diagnostics import weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
@@ -30,6 +32,37 @@ def bernoulli_kl(p: Tensor, q: Tensor) -> Tensor:
     :func:`eps_log` as in the official code."""
     return p * eps_log(p) - p * eps_log(q) + (1 - p) * eps_log(1 - p) - \
         (1 - p) * eps_log(1 - q)
+
+
+def batch_negatives(user: Tensor, pos: Tensor, num_items: int,
+                    generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+    r"""The DeCA code's negatives of a batch of whole users (``CDAE_train``): as many
+    distinct (user, item) cells as the batch has positives, drawn uniformly without
+    replacement among the cells of the batch's users that are not positives.
+
+    Args:
+        user (torch.Tensor): The users of the batch's positives (every positive of each).
+        pos (torch.Tensor): Their items.
+        num_items (int): The number of items.
+        generator (torch.Generator, optional): The draws' generator.
+
+    Returns:
+        (users, items) of the negatives.
+    """
+    users = torch.unique(user)
+    pos_key = pair_keys(user, pos, num_items)
+    need, cells = pos.numel(), users.numel() * num_items
+    if need > cells - torch.unique(pos_key).numel():
+        raise ValueError(f"The batch's {users.numel()} users have {need} positives and "
+                         f"fewer non-positive cells than that: no room for the negatives")
+    keys = user.new_empty(0)
+    while keys.numel() < need:  # with-replacement draws, repeats dropped, then a random
+        cell = torch.randint(cells, (2 * (need - keys.numel()) + 16, ),  # subset: uniform
+                             generator=generator, device=user.device)
+        key = pair_keys(users[cell // num_items], cell % num_items, num_items)
+        keys = torch.unique(torch.cat([keys, key[~torch.isin(key, pos_key)]]))
+    keys = keys[torch.randperm(keys.numel(), generator=generator, device=user.device)[:need]]
+    return keys // num_items, keys % num_items
 
 
 class PairMF(torch.nn.Module):
@@ -84,6 +117,14 @@ class DPI(Denoiser):
         auxiliary (DPI: :math:`g`; DVAE: the prior), the code's ``alpha``; it equals
         :math:`\alpha` of the paper's eq. 9 (DPI) but :math:`1 - \alpha` of eq. 14 (DVAE).
 
+        **Whole-user batches** (:obj:`batch_unit='users'`) run the code's CDAE loop
+        (``CDAE_train``): a batch's positives are every training positive of its users, its
+        negatives as many distinct cells drawn uniformly among the batch's (user, item) cells
+        that are not positives (so not as many per user as it has positives), and the L2
+        term is :math:`\lambda_0 \sum_{\theta} \lVert\theta\rVert_2` over the tensors of
+        :math:`f` (norms, not squared, and not divided by the users). The batches' own
+        negative draws (:func:`~pyg_denoise.data.negative_sampling.user_rows`) are not used.
+
     Args:
         C1 (float, optional): :math:`C_1` of DP. (default: :obj:`1000.`)
         C2 (float, optional): :math:`C_2` of DN. (default: :obj:`10.`)
@@ -100,6 +141,7 @@ class DPI(Denoiser):
     """
     supports_distributed = False  # its own meta / multi-model steps
     uses_g = True
+    step_units = ('triples', 'users')
 
     options = (
         Option('c1', float, 1000.0, 'C1 of DP', arg='C1', low=0),
@@ -160,6 +202,7 @@ class DPI(Denoiser):
         if self.alternate == 'epoch' and ctx.epoch > self._epoch and self._epoch > 0:
             self.mode = 'DN' if self.mode == 'DP' else 'DP'
         self._epoch = ctx.epoch
+        self._gen = trainer.generator(ctx.epoch, salt=7)  # the user batches' negatives
 
     def aux_prob(self, user: Tensor, item: Tensor) -> Tensor:
         r"""The auxiliary probabilities :math:`p` of the KL terms (DPI: :math:`g`)."""
@@ -167,36 +210,49 @@ class DPI(Denoiser):
 
     # The step -------------------------------------------------------------------------------
     def loss_terms(self, f_pos: Tensor, f_neg: Tensor, user: Tensor, pos: Tensor,
-                   neg: Tensor, mode: str) -> Tensor:
+                   neg: Tensor, mode: str, neg_user: Optional[Tensor] = None) -> Tensor:
         r"""The batch loss without the L2 term, for probabilities :obj:`f_pos`,
-        :obj:`f_neg` of the target model on (user, pos) and (user, neg)."""
+        :obj:`f_neg` of the target model on (user, pos) and (neg_user, neg), the negatives'
+        users being :obj:`user` unless given."""
         a = self.kl_pf_weight
-        p_pos, p_neg = self.aux_prob(user, pos), self.aux_prob(user, neg)
+        nu = user if neg_user is None else neg_user
+        p_pos, p_neg = self.aux_prob(user, pos), self.aux_prob(nu, neg)
         kl_pos = a * bernoulli_kl(p_pos, f_pos) + (1 - a) * bernoulli_kl(f_pos, p_pos)
         kl_neg = a * bernoulli_kl(p_neg, f_neg) + (1 - a) * bernoulli_kl(f_neg, p_neg)
         if mode == 'DP':
             ll_pos = eps_log(self.h(user, pos)) * (1 - f_pos)
-            ll_neg = eps_log(1 - self.h(user, neg)) * (1 - f_neg) - self.C1 * f_neg
+            ll_neg = eps_log(1 - self.h(nu, neg)) * (1 - f_neg) - self.C1 * f_neg
         elif mode == 'DN':
             ll_pos = eps_log(self.h_prime(user, pos)) * f_pos - self.C2 * (1 - f_pos)
-            ll_neg = eps_log(1 - self.h_prime(user, neg)) * f_neg
+            ll_neg = eps_log(1 - self.h_prime(nu, neg)) * f_neg
         else:  # 'both', as the code's first batch
             ll_pos = eps_log(1 - self.h(user, pos)) * (1 - f_pos) + \
                 eps_log(1 - self.h_prime(user, pos)) * f_pos
-            ll_neg = eps_log(1 - self.h(user, neg)) * (1 - f_neg) + \
-                eps_log(1 - self.h_prime(user, neg)) * f_neg
+            ll_neg = eps_log(1 - self.h(nu, neg)) * (1 - f_neg) + \
+                eps_log(1 - self.h_prime(nu, neg)) * f_neg
         return (kl_pos - ll_pos).mean() + (kl_neg - ll_neg).mean()
 
     def training_step(self, trainer: 'Trainer', batch: 'Triples') -> Optional[Dict[str, float]]:
         model = trainer.model
         reps = model.get_embedding(trainer.current_adjacency())
-        n = batch.user.numel()
-        f_pos, f_neg = torch.sigmoid(model.score(reps, batch.user.repeat(2),
-                                                 torch.cat([batch.pos, batch.neg]))).split(n)
-        loss = self.loss_terms(f_pos, f_neg, batch.user, batch.pos, batch.neg, self.mode)
-        if self.lambda0 > 0:
-            l2 = sum(p.pow(2).sum() for p in model.parameters() if p.requires_grad)
-            loss = loss + self.lambda0 * 0.5 * l2 / trainer.num_users
+        params = [p for p in model.parameters() if p.requires_grad]
+        if isinstance(batch, Rows):  # whole users: the code's CDAE_train
+            user, pos = batch.user[batch.label], batch.item[batch.label]
+            neg_user, neg = batch_negatives(user, pos, trainer.num_items, self._gen)
+            f = torch.sigmoid(model.score(reps, torch.cat([user, neg_user]),
+                                          torch.cat([pos, neg])))
+            f_pos, f_neg = f.split([user.numel(), neg.numel()])
+            loss = self.loss_terms(f_pos, f_neg, user, pos, neg, self.mode, neg_user)
+            if self.lambda0 > 0:
+                loss = loss + self.lambda0 * sum(p.norm() for p in params)
+        else:
+            n = batch.user.numel()
+            f_pos, f_neg = torch.sigmoid(model.score(reps, batch.user.repeat(2),
+                                                     torch.cat([batch.pos, batch.neg]))).split(n)
+            loss = self.loss_terms(f_pos, f_neg, batch.user, batch.pos, batch.neg, self.mode)
+            if self.lambda0 > 0:
+                l2 = sum(p.pow(2).sum() for p in params)
+                loss = loss + self.lambda0 * 0.5 * l2 / trainer.num_users
         trainer.optimizer.zero_grad()
         for opt in self.optimizers.values():
             opt.zero_grad()
@@ -297,21 +353,26 @@ class DVAE(DPI):
     Args:
         prior (Recommender, optional): A trained prior; frozen here.
         prior_epochs (int, optional): Maximum pre-training epochs. (default: :obj:`50`)
-        prior_patience (int, optional): Early stop of the pre-training, in epochs.
-            (default: :obj:`2`, the code's ``early_stop_rounds``)
+        prior_patience (int, optional): Early stop of the pre-training, in epochs;
+            :obj:`0`: none, the last epoch's prior is kept (the code's CDAE pre-training,
+            whose ``CDAE_train`` ignores its early-stop flag). (default: :obj:`2`, the
+            code's ``early_stop_rounds``)
         **kwargs: The arguments of :class:`DPI`.
     """
     uses_g = False
 
     options = DPI.options + (
         Option('prior_epochs', int, 50, "maximum epochs of the prior's pre-training", low=1),
+        Option('prior_patience', int, 2, "early stop of the prior's pre-training, in epochs "
+               "(0: none, the last epoch's prior)", low=0),
     )
     def __init__(self, prior: Optional[torch.nn.Module] = None, prior_epochs: int = 50,
                  prior_patience: int = 2, **kwargs) -> None:
         super().__init__(**kwargs)
-        if int(prior_epochs) != prior_epochs or prior_epochs < 1 or prior_patience < 1:
-            raise ValueError(f"'prior_epochs' and 'prior_patience' must be positive "
-                             f"(got {prior_epochs}, {prior_patience})")
+        if int(prior_epochs) != prior_epochs or prior_epochs < 1 or \
+                int(prior_patience) != prior_patience or prior_patience < 0:
+            raise ValueError(f"'prior_epochs' must be positive and 'prior_patience' "
+                             f"non-negative (got {prior_epochs}, {prior_patience})")
         self.prior = prior
         self.prior_epochs, self.prior_patience = int(prior_epochs), int(prior_patience)
         self._prior_reps = None
@@ -341,10 +402,12 @@ class DVAE(DPI):
         from pyg_denoise.trainer import Trainer
         cfg = trainer.config
         prior = copy.deepcopy(trainer.model)
-        select = 'val_loss' if trainer.has_val else 'last'
-        pcfg = dataclasses.replace(cfg, loss='bce', select=select, epochs=self.prior_epochs,
-                                   patience=self.prior_patience if trainer.has_val else None,
-                                   eval_every=1, seed=cfg.seed + 1, progress=False,
+        stop = trainer.has_val and self.prior_patience > 0
+        pcfg = dataclasses.replace(cfg, loss='bce', select='val_loss' if stop else 'last',
+                                   epochs=self.prior_epochs,
+                                   patience=self.prior_patience if stop else None,
+                                   eval_every=1 if stop else self.prior_epochs,
+                                   seed=cfg.seed + 1, progress=False,
                                    track_test=False, min_epoch=0)
         # The outer run's random state is left as it was.
         with torch.random.fork_rng(devices=[] if trainer.device.type == 'cpu'

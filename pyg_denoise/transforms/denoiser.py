@@ -23,7 +23,7 @@ A denoiser never imports a backbone class; it sees the model only through the
 :class:`~pyg_denoise.nn.models.Recommender` interface.
 """
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -103,9 +103,13 @@ class Denoiser(BaseTransform, Configurable):
         r"""The batch loss from per-sample losses. Default: :math:`\frac1S\sum w\ell`."""
         return weighted_mean(batch.loss, batch.weight)
 
+    #: The batch units (:attr:`TrainConfig.batch_unit`) its own :meth:`training_step` takes.
+    step_units: Tuple[str, ...] = ('triples', )
+
     @property
     def owns_step(self) -> bool:
-        r"""Whether the method runs its own :meth:`training_step` (on BPR triples)."""
+        r"""Whether the method runs its own :meth:`training_step` (on the batches of
+        :attr:`step_units`: BPR triples unless it says otherwise)."""
         return type(self).training_step is not Denoiser.training_step
 
     def validation_loss(self, batch: LossBatch) -> Tensor:

@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from pyg_denoise.data.negative_sampling import Triples
+from pyg_denoise.data.negative_sampling import Rows, Triples
 from pyg_denoise.nn import MF
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import DPI, DVAE, LabelNoise, RandomSplit
-from pyg_denoise.transforms.deca import bernoulli_kl
+from pyg_denoise.transforms.deca import batch_negatives, bernoulli_kl
 from tests.conftest import random_graph
 
 
@@ -94,6 +94,66 @@ def test_sub_tasks_alternate_and_step_only_their_channel():
                     ('DN', False, True, True)]
 
 
+def test_batch_negatives_are_distinct_non_positive_cells_drawn_uniformly():
+    """The DeCA code's CDAE_train draws random.sample(zero cells of the batch matrix,
+    #positives): distinct cells of the batch's users, never a positive, uniform."""
+    user = torch.tensor([0, 0, 0, 2, 2, 5])
+    pos = torch.tensor([0, 1, 2, 0, 3, 4])
+    counts = torch.zeros(6, 5)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3000):
+        nu, ni = batch_negatives(user, pos, 5, gen)
+        assert nu.numel() == ni.numel() == 6
+        keys = nu * 5 + ni
+        assert torch.unique(keys).numel() == 6
+        assert set(nu.tolist()) <= {0, 2, 5}
+        assert not set(keys.tolist()) & set((user * 5 + pos).tolist())
+        counts[nu, ni] += 1
+    free = counts[[0, 2, 5]]
+    assert int((free > 0).sum()) == 15 - 6  # every free cell is reachable
+    rate = free[free > 0] / 3000  # each of the 9 free cells: 6 / 9
+    assert torch.allclose(rate, torch.full_like(rate, 6 / 9), atol=0.04)
+    with pytest.raises(ValueError, match='no room'):
+        batch_negatives(torch.tensor([0, 0, 0]), torch.tensor([0, 1, 2]), 4)
+
+
+def test_whole_user_batches_run_the_codes_cdae_step():
+    """batch_unit='users': the positives are the batch's rows of label 1, the negatives
+    batch_negatives' draws (not the rows' own), and lambda0 adds sum ||theta|| (CDAE_train)."""
+    from pyg_denoise.nn import CDAE
+    from pyg_denoise.transforms.denoiser import EpochContext
+    torch.manual_seed(0)
+    data = small()
+    cfg = TrainConfig(epochs=1, loss='bce', batch_unit='users', batch_size=64,
+                      progress=False, ks=(5, ))
+    tr = Trainer(CDAE(40, 30, hidden_dim=4, corruption=0.0, input_norm='degree'), data, cfg,
+                 denoiser=DPI(C1=7.0, C2=3.0, kl_pf_weight=0.3, lambda0=0.05))
+    dpi = tr.denoiser
+    dpi.update(EpochContext(tr, 1, 0))
+    dpi.mode = 'DP'
+    batch = Rows(torch.tensor([0, 0, 3, 3, 3]), torch.tensor([1, 2, 4, 5, 6]),
+                 torch.tensor([True, True, True, False, True]), torch.tensor([0, 1, 2, -1, 3]))
+    user, pos = torch.tensor([0, 0, 3, 3]), torch.tensor([1, 2, 4, 6])
+    nu, neg = batch_negatives(user, pos, 30, tr.generator(1, salt=7))
+    with torch.no_grad():
+        reps = tr.model.get_embedding(tr.current_adjacency())
+        f_pos = torch.sigmoid(tr.model.score(reps, user, pos)).tolist()
+        f_neg = torch.sigmoid(tr.model.score(reps, nu, neg)).tolist()
+        vals = [m(u, i).tolist() for m, u, i in
+                ((dpi.h, user, pos), (dpi.h, nu, neg), (dpi.h_prime, user, pos),
+                 (dpi.h_prime, nu, neg), (dpi.g, user, pos), (dpi.g, nu, neg))]
+        l2 = sum(p.norm() for p in tr.model.parameters()).item()
+    want = naive_terms(f_pos, f_neg, *vals, 0.3, 7.0, 3.0, 'DP') + 0.05 * l2
+    got = dpi.training_step(tr, batch)['loss']
+    assert got == pytest.approx(want, rel=1e-5)
+    assert dpi.mode == 'DN'
+    res = Trainer(CDAE(40, 30, hidden_dim=4, input_norm='degree'), data,
+                  TrainConfig(epochs=2, loss='bce', batch_unit='users', batch_size=16,
+                              progress=False, ks=(5, )),
+                  denoiser=DVAE(prior_epochs=1, lambda0=1.0)).fit()
+    assert math.isfinite(res['log'][-1]['loss'])
+
+
 def test_posterior_formula():
     torch.manual_seed(0)
     dpi = DPI()
@@ -117,12 +177,16 @@ def test_dvae_pretrains_a_frozen_prior_from_another_init():
     assert not any(p.requires_grad for p in dvae.prior.parameters())
     assert 1 <= dvae.prior_results['epoch'] <= 3
     assert not torch.equal(dvae.prior.user_emb.weight, model.user_emb.weight)
+    full = DVAE(prior_epochs=3, prior_patience=0)  # the code's CDAE pre-training: no stop
+    Trainer(MF(40, 30), small(), TrainConfig(epochs=1, progress=False, ks=(5, ), lr=0.01),
+            denoiser=full).fit()
+    assert full.prior_results['epoch'] == 3
 
 
 def test_bad_arguments():
     for make in (lambda: DPI(C1=-1), lambda: DPI(kl_pf_weight=2), lambda: DPI(alternate='x'),
                  lambda: DPI(start_mode='DQ'), lambda: DPI(dim=0),
-                 lambda: DVAE(prior_epochs=0)):
+                 lambda: DVAE(prior_epochs=0), lambda: DVAE(prior_patience=-1)):
         with pytest.raises(ValueError):
             make()
 

@@ -35,6 +35,14 @@ class CDAE(Recommender):
     (:obj:`init='xavier'`: Xavier-normal :math:`W, V, W'`; the biases :math:`b, b'` drawn
     uniformly in :math:`\pm 1/\sqrt{\text{fan-in}}`, :obj:`torch.nn.Linear`'s default).
 
+    The DeCA code's CDAE (``wangyu-ustc/DeCA``, ``CDAE.py``, which EvalDenoisingRec runs for
+    DeCA / DeCAp) normalises its input before the corruption (:obj:`input_norm='degree'`):
+    :math:`\tilde{y}_{ui} = y_{ui} / \sqrt{\lVert y_u \rVert_2 \, \lVert y_{:,i} \rVert_2}`,
+    the user's norm over its row and the item's over the rows fed. The code normalises each
+    batch of users by the item norms within that batch; here the rows fed are all users'
+    (the same thing when one batch holds every user, as the code's 2,048 users do on
+    ML-100K).
+
     Args:
         num_users (int): Number of users.
         num_items (int): Number of items.
@@ -47,6 +55,8 @@ class CDAE(Recommender):
             (EvalDenoisingRec's) or :obj:`'torch'` (:obj:`torch.nn`'s defaults, the DeCA
             code's: :math:`V \sim \mathcal{N}(0, 1)`, the other weights and biases uniform in
             :math:`\pm 1/\sqrt{\text{fan-in}}`). (default: :obj:`'normal'`)
+        input_norm (str, optional): :obj:`'none'` (the binary row) or :obj:`'degree'` (the
+            DeCA code's normalisation above). (default: :obj:`'none'`)
     """
     uses_graph = True
 
@@ -58,11 +68,14 @@ class CDAE(Recommender):
         Option('cdae_init', str, 'normal', "CDAE's initialisation: normal (std 0.01, this "
                "library's), xavier (EvalDenoisingRec) or torch (torch.nn's: the DeCA code)",
                arg='init', choices=('normal', 'xavier', 'torch')),
+        Option('cdae_input_norm', str, 'none', "CDAE's input: the binary row (none) or "
+               "divided by sqrt(|y_u| |y_i|) (degree: the DeCA code)", arg='input_norm',
+               choices=('none', 'degree')),
     )
 
     def __init__(self, num_users: int, num_items: int, hidden_dim: int = 200,
                  corruption: float = 0.5, activation: str = 'tanh',
-                 init: str = 'normal') -> None:
+                 init: str = 'normal', input_norm: str = 'none') -> None:
         super().__init__(num_users, num_items)
         if not 0 <= corruption < 1:
             raise ValueError(f"'corruption' must be in [0, 1) (got {corruption})")
@@ -70,7 +83,10 @@ class CDAE(Recommender):
             raise ValueError(f"'activation' must be 'tanh' or 'relu' (got {activation!r})")
         if init not in ('normal', 'xavier', 'torch'):
             raise ValueError(f"'init' must be 'normal', 'xavier' or 'torch' (got {init!r})")
+        if input_norm not in ('none', 'degree'):
+            raise ValueError(f"'input_norm' must be 'none' or 'degree' (got {input_norm!r})")
         self.hidden_dim, self.corruption = hidden_dim, corruption
+        self.input_norm = input_norm
         self.activation, self.init = activation, init
         self.item_in = torch.nn.Embedding(num_items, hidden_dim)     # W
         self.user_node = torch.nn.Embedding(num_users, hidden_dim)   # V
@@ -103,6 +119,11 @@ class CDAE(Recommender):
         user, item = adj.edge_index.to(device)
         w = torch.ones(user.numel(), device=device) if adj.edge_weight is None \
             else adj.edge_weight.to(device)
+        if self.input_norm == 'degree':  # y / sqrt(|y_u|_2 |y_i|_2), before the corruption
+            sq = w * w
+            norm_u = torch.zeros(self.num_users, device=device).index_add_(0, user, sq).sqrt()
+            norm_i = torch.zeros(self.num_items, device=device).index_add_(0, item, sq).sqrt()
+            w = w / (norm_u[user] * norm_i[item]).sqrt().clamp_min(1e-10)
         if self.training and self.corruption > 0:
             w = F.dropout(w, p=self.corruption, training=True)
         rows = torch.sparse_coo_tensor(torch.stack([user, item]), w,

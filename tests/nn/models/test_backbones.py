@@ -140,6 +140,29 @@ def test_cdae_matches_the_studys_dense_autoencoder(activation):
     assert torch.allclose(model.score_all(reps, torch.arange(U)), dense, atol=1e-5)
 
 
+def test_cdae_degree_input_is_the_deca_codes_normalisation():
+    """The DeCA code's CDAE.py, written densely: the rating matrix divided by
+    sqrt(||row_u|| ||column_i||), then the encoder (tanh) and the decoder."""
+    ei, adj = setup(2)
+    model = CDAE(U, I, hidden_dim=6, init='torch', input_norm='degree').eval()
+    x = torch.zeros(U, I)
+    x[ei[0], ei[1]] = 1.0
+    user_degree = torch.norm(x, 2, 1).view(-1, 1)
+    item_degree = torch.norm(x, 2, 0).view(1, -1)
+    normalize = torch.sqrt(user_degree @ item_degree)
+    normalize = torch.masked_fill(normalize, normalize == 0, 1e-10)
+    enc = (x / normalize) @ model.item_in.weight + model.bias + model.user_node.weight
+    dense = torch.tanh(enc) @ model.item_out.weight.t() + model.item_bias
+    reps = model.get_embedding(adj)
+    assert torch.allclose(model.score_all(reps, torch.arange(U)), dense, atol=1e-5)
+    plain = CDAE(U, I, hidden_dim=6, init='torch').eval()
+    plain.load_state_dict(model.state_dict())
+    assert not torch.allclose(plain.score_all(plain.get_embedding(adj), torch.arange(U)),
+                              dense, atol=1e-3)
+    with pytest.raises(ValueError, match="'input_norm'"):
+        CDAE(3, 3, input_norm='l2')
+
+
 def test_cdae_xavier_init_has_torch_layer_scales():
     torch.manual_seed(0)
     model = CDAE(400, 300, hidden_dim=32, init='xavier')
