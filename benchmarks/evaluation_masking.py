@@ -1,0 +1,63 @@
+"""Test Recall / NDCG of a finished run's last model under other masking of the items a user
+has already seen, to check a parity gap that sits in the evaluation, not in training.
+
+The library ranks, for each test user, every item outside the user's training and validation
+positives. Research code does not always: the DeCA code's CDAE test (``evaluate.test_CDAE``,
+which EvalDenoisingRec runs for CDAE with DeCA / DeCAp) calls ``masked_fill`` without using
+its result, so nothing is masked, and on DeCA's ML-100K split 1,707 test positives are also
+validation positives. This script re-evaluates the run's last model (``checkpoint.pt``)
+masking the training and validation positives (the library's rule), the training positives
+only, or nothing.
+
+    python benchmarks/evaluation_masking.py runs/parity_edr/files/cdae/deca/seed2023 \\
+        --recipe evaldenoisingrec/ml100k --model cdae --denoiser deca --seed 2023
+"""
+import argparse
+import os.path as osp
+
+import torch
+
+from pyg_denoise.cli import apply_recipe, build_parser, build_training, load_args_recipe, load_data
+from pyg_denoise.data.graph import split_edge_index, split_mask
+from pyg_denoise.metrics.ranking import RankingEvaluator
+from pyg_denoise.trainer import Trainer
+from pyg_denoise.typing import EDGE_TYPE
+
+parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+parser.add_argument('run', help='a finished run folder (its checkpoint.pt: the last epoch)')
+parser.add_argument('--recipe', required=True)
+parser.add_argument('--model', required=True)
+parser.add_argument('--denoiser', required=True)
+parser.add_argument('--seed', type=int, required=True)
+parser.add_argument('--ks', default='20,50')
+args = parser.parse_args()
+ks = [int(k) for k in args.ks.split(',')]
+
+run_args = build_parser().parse_args(['run', '--recipe', args.recipe, '--model', args.model,
+                                      '--denoiser', args.denoiser, '--seed', str(args.seed)])
+apply_recipe(run_args, load_args_recipe(run_args), args.model, args.denoiser, {'seed'})
+data = load_data(run_args)
+model, cfg, _ = build_training(run_args, data)
+state = torch.load(osp.join(args.run, 'checkpoint.pt'), map_location='cpu', weights_only=False)
+model.load_state_dict(state['model'])
+trainer = Trainer(model, data, cfg)  # the scorer and adjacency of the run, no training
+model.eval()
+with torch.no_grad():
+    score_fn = trainer.scorer(model.get_embedding(trainer.current_adjacency()))
+
+store = data[EDGE_TYPE]
+train, val = split_mask(data, 'train'), split_mask(data, 'val')
+test = split_edge_index(data, 'test')
+evaluator = RankingEvaluator(ks)
+print(f"{args.model}/{args.denoiser} seed {args.seed}, epoch {state['epoch']} (last), "
+      f"{int(torch.unique(test[0]).numel())} test users\n")
+print('| items masked at test time | ' + ' | '.join(f'recall@{k} | ndcg@{k}' for k in ks) +
+      ' |\n|---|' + '---|---|' * len(ks))
+for name, mask in (('training and validation positives (the library)', train | val),
+                   ('training positives only', train), ('none (the DeCA code\'s CDAE test)',
+                                                        torch.zeros_like(train))):
+    with torch.no_grad():
+        res = evaluator(score_fn, test, store.edge_index[:, mask], data['user'].num_nodes,
+                        data['item'].num_nodes, train_index=store.edge_index[:, train])
+    print(f'| {name} | ' + ' | '.join(f"{res[f'recall@{k}']:.4f} | {res[f'ndcg@{k}']:.4f}"
+                                       for k in ks) + ' |')
