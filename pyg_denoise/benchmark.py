@@ -407,6 +407,10 @@ def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
         mine = [r for r in runs if (r['results'].get('recipe') or {}).get('name') == recipe.name
                 and r['results']['recipe'].get('entry') == f'{model}/{denoiser}'
                 and (r['model'], r['denoiser']) == (model, denoiser)]
+        stale = {r['path']: recipe_mismatch(r['results'], recipe, model, denoiser)
+                 for r in mine}
+        stale = {path: diff for path, diff in stale.items() if diff}
+        mine = [r for r in mine if r['path'] not in stale]
         for row_name, rule in _rules(rep):
             values: Dict[str, List[float]] = {m: [] for m in names}
             overridden = set()
@@ -420,7 +424,7 @@ def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
                         values[m].append(sel['test'][m])
             row = {'entry': entry, 'row': row_name, 'rule': rule,
                    'seeds': max((len(v) for v in values.values()), default=0),
-                   'overridden': sorted(overridden), 'metrics': {}}
+                   'overridden': sorted(overridden), 'stale': stale, 'metrics': {}}
             for m in names:
                 paper = rep.get(m) if isinstance(rep.get(m), (int, float)) else None
                 if isinstance(rep.get(m), dict):
@@ -434,6 +438,29 @@ def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
                     'rel': (mean - paper) / paper if mean is not None and paper else None}
             rows.append(row)
     return rows
+
+
+def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
+                    denoiser: str) -> List[str]:
+    r"""The settings in which a finished run differs from what :obj:`recipe` now resolves
+    for :obj:`(model, denoiser)` (e.g. a value the recipe changed after the run), as
+    :obj:`"key old -> new"`; the options the run overrode on purpose (its recipe record's
+    :obj:`overridden`) and the data files do not count."""
+    from pyg_denoise.cli import comparable_settings  # the grid's rule (cli imports us)
+    used = results.get('options') or {}
+    skip = set((results.get('recipe') or {}).get('overridden', [])) | {'train', 'val', 'test'}
+    want = {k: v for k, v in recipe.resolve(model, denoiser).items()
+            if k not in skip and k in used}
+    then = comparable_settings(dict(used))
+    now = comparable_settings({**used, **want})
+    out = []
+    for key in want:
+        have, value = then.get(key), now.get(key)
+        same = (list(have) == list(value) if isinstance(value, (list, tuple)) and
+                isinstance(have, (list, tuple)) else have == value)
+        if not same:
+            out.append(f'{key} {have} -> {value}')
+    return out
 
 
 def _rules(rep: Dict[str, Any]) -> List[Tuple[str, str]]:
@@ -475,4 +502,10 @@ def parity_to_markdown(rows: Sequence[Dict[str, Any]], tolerance: float = 0.1) -
     lines.append('')
     lines.append(f'{inside} of {total} figures within ±{100 * tolerance:.0f} % (relative) of '
                  f"the paper's; rows 'not run' have no finished run under this recipe.")
+    stale = {path: diff for r in rows for path, diff in r.get('stale', {}).items()}
+    if stale:
+        path, diff = next(iter(sorted(stale.items())))
+        lines.append(f"{len(stale)} finished run(s) made under other settings of the recipe "
+                     f"are left out (e.g. {path}: {', '.join(diff)}); run the grid again "
+                     f"with --rerun-stale.")
     return '\n'.join(lines)

@@ -250,6 +250,37 @@ def test_parity_rows_select_by_the_papers_rule_and_compare():
     assert '-15.3 % **out**' in table  # ERMrevised's NDCG@20: 0.07 against 0.0826
 
 
+def test_parity_rows_leave_out_runs_of_other_recipe_settings():
+    """A run the recipe's settings no longer describe (made before a recipe fix) is left
+    out of the row and named under the table; an option the run overrode on purpose, or
+    one the run's settings make irrelevant, does not count."""
+    from pyg_denoise.benchmark import parity_rows, parity_to_markdown
+    recipe = load_recipe('evaldenoisingrec/ml100k')
+    log = [{'epoch': 1, 'val_loss': 0.5, 'val_loss_revised': 0.1, 'test/recall@20': 0.1}]
+    runs = []
+    for seed, sampling, lr in ((2023, 'interaction', 0.001), (2024, 'user', 0.001),
+                               (2025, 'interaction', 0.01)):
+        run = _fake_run('evaldenoisingrec/ml100k', 'gmf/none', seed, log,
+                        overridden=['lr'] if seed == 2025 else ())
+        run['path'] = f'seed{seed}'
+        run['results']['options'] = {'model': 'gmf', 'denoiser': 'none', 'sampling': sampling,
+                                     'batch_unit': 'rows', 'lr': lr, 'epochs': 50}
+        runs.append(run)
+    cdae = _fake_run('evaldenoisingrec/ml100k', 'cdae/none', 2023, log)
+    cdae['path'] = 'cdae'  # whole-user batches draw no positives: sampling is irrelevant
+    cdae['results']['options'] = {'model': 'cdae', 'denoiser': 'none', 'sampling': 'user',
+                                  'batch_unit': 'users', 'epochs': 500}
+    rows = {(r['entry'], r['row']): r for r in parity_rows(runs + [cdae], recipe,
+                                                           ['recall@20'])}
+    erm = rows[('gmf/none', 'ERM')]
+    assert erm['seeds'] == 2 and list(erm['stale']) == ['seed2024']
+    assert erm['stale']['seed2024'] == ['sampling user -> interaction']
+    assert rows[('cdae/none', 'ERM')]['seeds'] == 1
+    table = parity_to_markdown(list(rows.values()))
+    assert '1 finished run(s) made under other settings of the recipe are left out (e.g. ' \
+        'seed2024: sampling user -> interaction)' in table
+
+
 def test_the_command_lines_datasets_replace_the_recipes_data():
     args = build_parser().parse_args(['run', '--dataset', 'ml-100k'])
     record = apply_recipe(args, load_recipe('pld/gowalla'), 'mf', 'pld', {'datasets'})
