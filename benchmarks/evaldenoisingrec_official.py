@@ -74,6 +74,7 @@ for path in glob.glob(osp.join(args.workdir, 'code', '**', '*.py'), recursive=Tr
 
 if args.method in ('DeCA', 'DeCAp'):
     cwd = osp.join(args.workdir, 'code', 'DeCA')
+    os.makedirs(osp.join(cwd, 'output'))  # its LightGCN caches the adjacency there first
     cmd = ['main.py', '--default', '--model', args.model, '--dataset', 'ml100k',
            '--method', args.method, '--seed', str(args.seed), '--datadir', '../../data']
 else:

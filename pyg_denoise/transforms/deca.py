@@ -179,6 +179,7 @@ class DPI(Denoiser):
         self.noisy: Optional[Tensor] = None
         self._trainer: Optional['Trainer'] = None
         self._epoch = 0
+        self._gen: Optional[torch.Generator] = None  # the whole-user batches' negatives
 
     # Set-up ---------------------------------------------------------------------------------
     def _build(self, num_users: int, num_items: int, device) -> None:
@@ -202,7 +203,7 @@ class DPI(Denoiser):
         if self.alternate == 'epoch' and ctx.epoch > self._epoch and self._epoch > 0:
             self.mode = 'DN' if self.mode == 'DP' else 'DP'
         self._epoch = ctx.epoch
-        self._gen = trainer.generator(ctx.epoch, salt=7)  # the user batches' negatives
+        self._gen = trainer.generator(ctx.epoch, salt=7)
 
     def aux_prob(self, user: Tensor, item: Tensor) -> Tensor:
         r"""The auxiliary probabilities :math:`p` of the KL terms (DPI: :math:`g`)."""
