@@ -72,6 +72,9 @@ def test_evaldenoisingrec_values_are_the_official_ones():
         ('users', 2048, 'degree')  # code/DeCA/train.py CDAE_train, code/DeCA/CDAE.py
     cdae_p = r.resolve('cdae', 'deca_p')
     assert (cdae_p['prior_epochs'], cdae_p['prior_patience']) == (500, 0)
+    assert [r.resolve(m, 'deca_p')['prior_epochs'] for m in ('gmf', 'neumf', 'lightgcn')] == \
+        [50, 50, 300]  # the study's RS_train: the run's epochs, no early stop
+    assert r.resolve('lightgcn', 'deca_p')['prior_patience'] == 0
     neumf_p = r.resolve('neumf', 'deca_p')
     assert (neumf_p['c1'], neumf_p['c2'], neumf_p['kl_pf_weight'], neumf_p['lambda0']) == \
         (100.0, 10.0, 1.0, 0.0)
