@@ -447,10 +447,12 @@ def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
     :obj:`"key old -> new"`; the options the run overrode on purpose (its recipe record's
     :obj:`overridden`) and the data files do not count."""
     from pyg_denoise.cli import comparable_settings  # the grid's rule (cli imports us)
+    from pyg_denoise.registry import all_options
     used = results.get('options') or {}
     skip = set((results.get('recipe') or {}).get('overridden', [])) | {'train', 'val', 'test'}
+    declared = all_options()  # an option declared after the run ran with its default
     want = {k: v for k, v in recipe.resolve(model, denoiser).items()
-            if k not in skip and k in used}
+            if k not in skip and (k in used or k in declared)}
     then = comparable_settings(dict(used))
     now = comparable_settings({**used, **want})
     out = []

@@ -271,14 +271,22 @@ def test_parity_rows_leave_out_runs_of_other_recipe_settings():
         runs.append(run)
     cdae = _fake_run('evaldenoisingrec/ml100k', 'cdae/none', 2023, log)
     cdae['path'] = 'cdae'  # whole-user batches draw no positives: sampling is irrelevant
-    cdae['results']['options'] = {'model': 'cdae', 'denoiser': 'none', 'sampling': 'user',
-                                  'batch_unit': 'users', 'epochs': 500}
+    cdae['results']['options'] = {**recipe.resolve('cdae', 'none'), 'model': 'cdae',
+                                  'denoiser': 'none', 'sampling': 'user'}
     rows = {(r['entry'], r['row']): r for r in parity_rows(runs + [cdae], recipe,
                                                            ['recall@20'])}
     erm = rows[('gmf/none', 'ERM')]
     assert erm['seeds'] == 2 and list(erm['stale']) == ['seed2024']
     assert erm['stale']['seed2024'] == ['sampling user -> interaction']
     assert rows[('cdae/none', 'ERM')]['seeds'] == 1
+    old = _fake_run('evaldenoisingrec/ml100k', 'lightgcn/deca_p', 2023, log)
+    old['path'] = 'old'  # made before prior_patience was declared: it ran with the default 2
+    old['results']['options'] = {**recipe.resolve('lightgcn', 'deca_p'), 'model': 'lightgcn',
+                                 'denoiser': 'deca_p'}
+    del old['results']['options']['prior_patience']
+    decap = parity_rows([old], recipe, ['recall@20'])
+    assert [r['stale'] for r in decap if r['entry'] == 'lightgcn/deca_p'] == \
+        [{'old': ['prior_patience 2 -> 0']}]
     table = parity_to_markdown(list(rows.values()))
     assert '1 finished run(s) made under other settings of the recipe are left out (e.g. ' \
         'seed2024: sampling user -> interaction)' in table
