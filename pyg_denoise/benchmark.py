@@ -385,7 +385,9 @@ def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
     nothing for that has runs, under the recipe's selection rule, with no paper figure):
     the runs made under that recipe's entry (their :obj:`results.json` records the recipe
     and entry), the rule's selected test metrics per seed, their mean and std, the paper's
-    figure and the relative difference :math:`(ours - paper) / paper`."""
+    figure and the relative difference :math:`(ours - paper) / paper`. Runs whose settings
+    the recipe no longer resolves to (:func:`recipe_mismatch`) are left out and listed
+    under the row's :obj:`stale`."""
     rows = []
     ran = {(r['results'].get('recipe') or {}).get('entry') for r in runs
            if (r['results'].get('recipe') or {}).get('name') == recipe.name}
