@@ -336,9 +336,9 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     r"""The settings as compared between runs: the declared options of the methods and
     backbones the run does not use are left out (changing T-CE's drop rate does not make a
     normal-training run another one; nor does :obj:`--sampling` with
-    :obj:`--batch-unit users`, whose batches are whole users), defaults are resolved (:obj:`--dim` unset and
-    :obj:`--dim 64` on LightGCN are one setting; an option declared after a run was stored
-    holds its default there), and a :obj:`--config` file counts by its content. Applied to
+    :obj:`--batch-unit users`, whose batches are whole users), defaults are resolved
+    (:obj:`--dim` unset and :obj:`--dim 64` on LightGCN are one setting; an option declared
+    after a run was stored holds its default there), and a :obj:`--config` file counts by its content. Applied to
     stored and current settings alike, so older fingerprints compare."""
     out = dict(settings)
     model, denoiser = out.get('model'), out.get('denoiser')
