@@ -165,7 +165,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--reg', default='lightgcn', choices=list(REGULARIZERS),
                    help="regulariser: lightgcn (1/2 ||ego||^2 per triple), pyg, mean (PLD: "
                    "batch mean without 1/2), l2 (full tables), params (DeCA's lambda0: 1/2 "
-                   "||all parameters||^2 / #users), none")
+                   "||all parameters||^2 / #users), norms (DeCA's CDAE loop: lambda0 "
+                   "sum ||theta|| per loss row), none")
     g.add_argument('--lambda-reg', type=float, default=1e-4)
     g.add_argument('--sampling', default='user', choices=['user', 'interaction'])
     g.add_argument('--batch-unit', default='triples', choices=['triples', 'rows', 'users'],
@@ -173,6 +174,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "negatives shuffled together, as the ADT family's code (a T-CE ramp "
                    "counts those iterations); users (BCE): --batch-size whole users, each "
                    "with all its positives and as many uniform draws (the CDAE code)")
+    g.add_argument('--user-negatives', default='items', choices=['items', 'batch'],
+                   help="negatives of --batch-unit users: items (one uniform draw over all "
+                   "items per positive, the CDAE code) or batch (as many distinct "
+                   "non-positive cells of the batch's users, DeCA's CDAE loop)")
     g.add_argument('--eval-every', type=int, default=5)
     g.add_argument('--ks', type=_int_list, default=[10, 20])
     g.add_argument('--select', default='auto', help="'val:recall@20', 'val_loss', 'last', "
@@ -336,7 +341,8 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     r"""The settings as compared between runs: the declared options of the methods and
     backbones the run does not use are left out (changing T-CE's drop rate does not make a
     normal-training run another one; nor does :obj:`--sampling` with
-    :obj:`--batch-unit users`, whose batches are whole users), defaults are resolved
+    :obj:`--batch-unit users`, whose batches are whole users, nor :obj:`--user-negatives`
+    without it), defaults are resolved
     (:obj:`--dim` unset and :obj:`--dim 64` on LightGCN are one setting; an option declared
     after a run was stored holds its default there), and a :obj:`--config` file counts by its content. Applied to
     stored and current settings alike, so older fingerprints compare."""
@@ -359,6 +365,8 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
         out['dim'] = DEFAULT_DIM.get(model, 64)
     if out.get('batch_unit') == 'users':  # whole-user batches draw no positives
         out.pop('sampling', None)
+    if out.get('batch_unit') != 'users' or out.get('user_negatives') == 'items':
+        out.pop('user_negatives', None)  # the default, or unused (and older runs lack it)
     if out.get('loss') == 'auto' and model is not None:
         out['loss'] = 'bce' if model in BCE_MODELS else 'bpr'
     if 'epochs' in out and out['epochs'] is None:
@@ -807,6 +815,7 @@ def train_config(args: argparse.Namespace, has_val: bool, no_arguments: bool = F
                        optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
                        reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
                        batch_unit='triples' if baseline else args.batch_unit,
+                       user_negatives='items' if baseline else args.user_negatives,
                        eval_every=args.eval_every, ks=args.ks, select=select,
                        patience=args.patience, stop_rises=args.stop_rises,
                        min_epoch=args.min_epoch,

@@ -70,6 +70,13 @@ class TrainConfig:
             validation loss is then computed on the code's validation rows too
             (:func:`~pyg_denoise.data.negative_sampling.user_rows`: draws over all items,
             a training item drawn counting as a negative).
+        user_negatives: The negatives of a :obj:`batch_unit='users'` batch:
+            :obj:`'items'`: per positive one item drawn uniformly from all items (the CDAE
+            code's, see above); :obj:`'batch'`: as many distinct (user, item) cells as the
+            batch has positives, drawn uniformly among the batch users' non-positive cells
+            (DeCA's CDAE loop, ``CDAE_train``; :func:`~pyg_denoise.data.negative_sampling.
+            batch_negatives`). Training batches only: the validation loss keeps the CDAE
+            code's rows.
         num_negatives: Negatives per positive.
         negative_distribution: :obj:`'uniform'` or :obj:`'popularity'` (WBPR).
         negative_alpha: Popularity exponent of WBPR sampling.
@@ -118,6 +125,7 @@ class TrainConfig:
     lambda_reg: float = 1e-4
     sampling: str = 'user'
     batch_unit: str = 'triples'
+    user_negatives: str = 'items'
     num_negatives: int = 1
     negative_distribution: str = 'uniform'
     negative_alpha: float = 1.0
@@ -155,6 +163,7 @@ class TrainConfig:
         choices = dict(optimizer=('adam', 'adamw'), loss=('bpr', 'bce'), reg=REGULARIZERS,
                        sampling=('user', 'interaction'),
                        batch_unit=('triples', 'rows', 'users'),
+                       user_negatives=('items', 'batch'),
                        negative_distribution=('uniform', 'popularity'),
                        ndcg_idcg=('truncated', 'untruncated', 'both'))
         for name, allowed in choices.items():
@@ -167,6 +176,9 @@ class TrainConfig:
         if self.batch_unit in ('rows', 'users') and (self.loss != 'bce' or self.distributed):
             raise ValueError(f"batch_unit={self.batch_unit!r} (pointwise rows) needs "
                              f"loss='bce' and one process (not distributed)")
+        if self.user_negatives != 'items' and self.batch_unit != 'users':
+            raise ValueError(f"user_negatives={self.user_negatives!r} is for "
+                             f"batch_unit='users' (got batch_unit={self.batch_unit!r})")
         if self.stop_rises is not None and self.stop_rises <= 0:
             raise ValueError(f"'stop_rises' must be positive or None (got {self.stop_rises})")
         if self.patience is not None and self.patience <= 0:
@@ -423,17 +435,18 @@ class Trainer:
         else:
             users = batch.user[lo:hi]
             items = torch.cat([batch.pos[lo:hi], batch.neg[lo:hi]])
+        rows = n if cfg.loss == 'bpr' else 2 * n
         reg = regularization(self.model.ego_embeddings(users, items), self._reg_tables(),
-                             cfg.reg, cfg.lambda_reg,
-                             self.num_users if cfg.reg == 'params' else n)
-        if sharded and cfg.reg not in ('l2', 'params', 'none'):  # per-row terms: sum of the shards
+                             cfg.reg, cfg.lambda_reg, {'params': self.num_users,
+                                                       'norms': rows}.get(cfg.reg, n))
+        if sharded and cfg.reg not in ('l2', 'params', 'norms', 'none'):  # per-row terms: sum of the shards
             reg = all_reduce_sum(reg, self._group)
         return LossBatch(loss, label, edge_id, w, self.iteration, user), reg
 
     def _reg_tables(self) -> List[Tensor]:
-        r"""What a full-table regulariser covers: every parameter for :obj:`'params'`
-        (DeCA's :math:`\lambda_0`), the embedding tables otherwise."""
-        if self.config.reg == 'params':
+        r"""What a full-table regulariser covers: every parameter for :obj:`'params'` and
+        :obj:`'norms'` (DeCA's :math:`\lambda_0`), the embedding tables otherwise."""
+        if self.config.reg in ('params', 'norms'):
             return list(self.model.parameters())
         return self.model.embedding_tables()
 
@@ -651,8 +664,11 @@ class Trainer:
         sampler = BPRSampler(pos_index, self.num_users, self.num_items, cfg.sampling,
                              self.negatives, cfg.num_negatives)
         total, count, extra = 0.0, 0, {}
-        batches = {'rows': sampler.row_batches, 'users': sampler.user_batches,
-                   'triples': sampler.batches}[cfg.batch_unit](cfg.batch_size, gen)
+        if cfg.batch_unit == 'users':
+            batches = sampler.user_batches(cfg.batch_size, gen, cfg.user_negatives)
+        else:
+            batches = {'rows': sampler.row_batches,
+                       'triples': sampler.batches}[cfg.batch_unit](cfg.batch_size, gen)
         for batch in batches:
             out = self.denoiser.training_step(self, batch)
             if out is None:

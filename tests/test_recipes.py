@@ -147,7 +147,8 @@ def deca_files(tmp_path, items=30):
 
 
 @pytest.mark.parametrize('model, denoiser', [('gmf', 'dpi'), ('gmf', 'none'),
-                                             ('gmf', 'dvae'), ('lightgcn', 'dpi')])
+                                             ('gmf', 'dvae'), ('lightgcn', 'dpi'),
+                                             ('cdae', 'none')])
 def test_run_applies_a_recipe_to_the_users_files(tmp_path, model, denoiser):
     """The issue's example: `run --recipe deca/modcloth --model gmf --denoiser dpi --train
     ... --val ... --test ...` runs the official protocol on those files."""
@@ -159,7 +160,9 @@ def test_run_applies_a_recipe_to_the_users_files(tmp_path, model, denoiser):
     results = json.loads((out / 'results.json').read_text())
     rec = results['recipe']
     assert rec['name'] == 'deca/modcloth' and rec['entry'] == f'{model}/{denoiser}'
-    assert sorted(rec['overridden']) == ['epochs']  # the command line wins
+    # the command line wins (DVAE's recipe entries set prior_epochs too)
+    assert sorted(rec['overridden']) == ['epochs'] + (['prior_epochs'] if denoiser == 'dvae'
+                                                      else [])
     assert results['config']['epochs'] == 2 and results['config']['batch_size'] == 2048
     assert results['config']['select'] == 'last' and results['config']['sampling'] == \
         'interaction'
@@ -168,7 +171,14 @@ def test_run_applies_a_recipe_to_the_users_files(tmp_path, model, denoiser):
     for key in ('c1', 'c2', 'kl_pf_weight', 'lambda0', 'lambda_reg', 'reg', 'cross_split'):
         if key in expected:
             assert opts[key] == expected[key], key
-    if denoiser == 'none':
+    if model == 'cdae':  # the DeCA code's CDAE_train: whole users, its batch negatives,
+        # lambda0 (the lambdas table: 1) * sum ||theta|| on the summed BCE
+        cfg = results['config']
+        assert (cfg['batch_unit'], cfg['user_negatives'], cfg['reg'], cfg['lambda_reg']) == \
+            ('users', 'batch', 'norms', 1.0)
+        assert (opts['cdae_activation'], opts['cdae_input_norm'], opts['cdae_corruption'],
+                opts['cdae_init']) == ('tanh', 'degree', 0.5, 'torch')
+    elif denoiser == 'none':
         # DeCA's lambda0 0.1 on its sum of two BCE means: 0.05 on the trainer's one mean
         assert results['config']['reg'] == 'params' and opts['lambda_reg'] == 0.05
 

@@ -1,5 +1,6 @@
 import copy
 import json
+import math
 import warnings
 
 import pytest
@@ -403,6 +404,40 @@ def test_params_regulariser_covers_every_parameter():
     from pyg_denoise.nn.loss import regularization
     got = regularization([], tables, 'params', 0.3, trainer.num_users)
     assert float(got) == pytest.approx(float(expected))
+
+
+def test_decas_cdae_loop_normal_training_is_its_summed_bce_with_norms():
+    """user_negatives='batch' with reg='norms' is DeCA's CDAE_train without a denoiser:
+    (sum of the rows' BCE + lambda0 * sum ||theta||) / rows, on the batch's positives and
+    as many distinct non-positive cells of its users; the option needs batch_unit='users'."""
+    from pyg_denoise.data.negative_sampling import BPRSampler
+    from pyg_denoise.nn import CDAE
+    data = small_data()
+    torch.manual_seed(0)
+    model = CDAE(data['user'].num_nodes, data['item'].num_nodes, hidden_dim=4,
+                 corruption=0.0, input_norm='degree')
+    cfg = TrainConfig(epochs=1, loss='bce', batch_unit='users', user_negatives='batch',
+                      reg='norms', lambda_reg=0.7, batch_size=8, progress=False,
+                      select='last', ks=[5])
+    trainer = Trainer(model, data, cfg)
+    sampler = BPRSampler(trainer.train_edge_index, trainer.num_users, trainer.num_items)
+    batch = next(sampler.user_batches(8, torch.Generator().manual_seed(3), 'batch'))
+    assert int((~batch.label).sum()) == int(batch.label.sum())
+    losses, reg = trainer.batch_losses(batch, None, trainer.current_adjacency())
+    with torch.no_grad():
+        reps = model.get_embedding(trainer.current_adjacency())
+        prob = torch.sigmoid(model.score(reps, batch.user, batch.item))
+        y = batch.label.float()
+        bce_sum = -(y * prob.log() + (1 - y) * (1 - prob).log()).sum()
+        norms = sum(p.norm() for p in model.parameters())
+    want = (bce_sum + 0.7 * norms) / len(batch)
+    assert float(losses.loss.mean() + reg) == pytest.approx(float(want), rel=1e-5)
+    res = trainer.fit()
+    assert math.isfinite(res['log'][-1]['loss'])
+    with pytest.raises(ValueError, match="user_negatives='batch' is for batch_unit='users'"):
+        TrainConfig(loss='bce', batch_unit='rows', user_negatives='batch')
+    with pytest.raises(ValueError, match="'user_negatives' must be one of"):
+        TrainConfig(loss='bce', batch_unit='users', user_negatives='cells')
 
 
 def test_user_unit_validates_on_the_cdae_codes_rows():

@@ -10,7 +10,7 @@ r"""Negative sampling and the two epoch styles of BPR training.
   (:math:`|\mathcal{D}^+|` draws of a random user, then one of their positives, as the
   LightGCN and PLD code do).
 """
-from typing import Iterator, NamedTuple, Optional
+from typing import Iterator, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -238,6 +238,49 @@ def user_rows(pos: Tensor, edge_id: Tensor, num_items: int,
                 torch.cat([edge_id, torch.full_like(neg_user, -1)]))
 
 
+def batch_negatives(user: Tensor, pos: Tensor, num_items: int,
+                    generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+    r"""The DeCA code's negatives of a batch of whole users (``CDAE_train``): as many
+    distinct (user, item) cells as the batch has positives, drawn uniformly without
+    replacement among the cells of the batch's users that are not positives.
+
+    Args:
+        user (torch.Tensor): The users of the batch's positives (every positive of each).
+        pos (torch.Tensor): Their items.
+        num_items (int): The number of items.
+        generator (torch.Generator, optional): The draws' generator.
+
+    Returns:
+        (users, items) of the negatives.
+    """
+    users = torch.unique(user)
+    pos_key = pair_keys(user, pos, num_items)
+    need, cells = pos.numel(), users.numel() * num_items
+    if need > cells - torch.unique(pos_key).numel():
+        raise ValueError(f"The batch's {users.numel()} users have {need} positives and "
+                         f"fewer non-positive cells than that: no room for the negatives")
+    keys = user.new_empty(0)
+    while keys.numel() < need:  # with-replacement draws, repeats dropped, then a random
+        cell = torch.randint(cells, (2 * (need - keys.numel()) + 16, ),  # subset: uniform
+                             generator=generator, device=user.device)
+        key = pair_keys(users[cell // num_items], cell % num_items, num_items)
+        keys = torch.unique(torch.cat([keys, key[~torch.isin(key, pos_key)]]))
+    keys = keys[torch.randperm(keys.numel(), generator=generator, device=user.device)[:need]]
+    return keys // num_items, keys % num_items
+
+
+def batch_rows(pos: Tensor, edge_id: Tensor, num_items: int,
+               generator: Optional[torch.Generator] = None) -> Rows:
+    r"""DeCA's CDAE loop's rows for the users of :obj:`pos` (``CDAE_train``): every
+    positive of :obj:`pos` (:obj:`[2, P]`, all of each user's) and :func:`batch_negatives`
+    (as many distinct non-positive cells of these users as positives)."""
+    neg_user, neg_item = batch_negatives(pos[0], pos[1], num_items, generator)
+    return Rows(torch.cat([pos[0], neg_user]), torch.cat([pos[1], neg_item]),
+                torch.cat([torch.ones_like(pos[0], dtype=torch.bool),
+                           torch.zeros_like(neg_user, dtype=torch.bool)]),
+                torch.cat([edge_id, torch.full_like(neg_user, -1)]))
+
+
 class BPRSampler:
     r"""One epoch of (user, positive, negative) triples from the current positive edges.
 
@@ -320,15 +363,21 @@ class BPRSampler:
         for start in range(0, len(rows), batch_size):
             yield rows[start:start + batch_size]
 
-    def user_batches(self, batch_size: int,
-                     generator: Optional[torch.Generator] = None) -> Iterator[Rows]:
+    def user_batches(self, batch_size: int, generator: Optional[torch.Generator] = None,
+                     negatives: str = 'items') -> Iterator[Rows]:
         r"""One epoch as batches of whole users, the unit of the CDAE code (EvalDenoisingRec's
         :obj:`code/CDAE/main.py`): the users with a positive, shuffled, :obj:`batch_size` at
-        a time; each user's rows are all its positives and :math:`|P_u|` items drawn
-        uniformly from all items, the draws that hit a positive or repeat one another
-        merged (the code's mask), so a drawn positive stays a positive row."""
+        a time; each user's rows are all its positives and, with :obj:`negatives='items'`,
+        :math:`|P_u|` items drawn uniformly from all items, the draws that hit a positive or
+        repeat one another merged (the code's mask), so a drawn positive stays a positive row
+        (:func:`user_rows`); with :obj:`negatives='batch'`, DeCA's CDAE loop: as many
+        distinct non-positive cells of the batch's users as it has positives
+        (:func:`batch_rows`)."""
         if batch_size <= 0:
             raise ValueError(f"'batch_size' must be positive (got {batch_size})")
+        rows = {'items': user_rows, 'batch': batch_rows}.get(negatives)
+        if rows is None:
+            raise ValueError(f"'negatives' must be 'items' or 'batch' (got {negatives!r})")
         device = self.edge_index.device
         order = self.active_users[torch.randperm(self.active_users.numel(),
                                                  generator=generator, device=device)]
@@ -338,7 +387,7 @@ class BPRSampler:
             offset = torch.arange(int(count.sum()), device=device) - \
                 torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
             edge_id = self.perm[torch.repeat_interleave(begin, count) + offset]
-            yield user_rows(self.edge_index[:, edge_id], edge_id, self.num_items, generator)
+            yield rows(self.edge_index[:, edge_id], edge_id, self.num_items, generator)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(style={self.style!r}, '

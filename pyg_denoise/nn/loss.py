@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-REGULARIZERS = ('lightgcn', 'pyg', 'mean', 'l2', 'params', 'none')
+REGULARIZERS = ('lightgcn', 'pyg', 'mean', 'l2', 'params', 'norms', 'none')
 
 
 def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
@@ -46,7 +46,11 @@ def regularization(ego: List[Tensor], tables: List[Tensor], kind: str, lambda_re
             tables; :obj:`'params'`: :math:`\lambda\cdot\frac12\sum_\theta\|\theta\|^2 / B`
             over every parameter passed in :obj:`tables`, with :math:`B` the number of
             users (the :math:`\lambda_0` term of DeCA's code, normal training included);
-            :obj:`'none'`.
+            :obj:`'norms'`: :math:`\lambda\cdot\sum_\theta\|\theta\|/B` over every
+            parameter passed in :obj:`tables` (norms, not squared), with :math:`B` the
+            number of loss rows of the batch: the :math:`\lambda_0` term of DeCA's CDAE loop
+            (``CDAE_train``), which adds :math:`\lambda_0\sum_\theta\|\theta\|` to a
+            *summed* BCE, here divided by the rows to go with a mean BCE; :obj:`'none'`.
         lambda_reg (float): :math:`\lambda`.
         batch_size (int): :math:`B`.
     """
@@ -61,6 +65,8 @@ def regularization(ego: List[Tensor], tables: List[Tensor], kind: str, lambda_re
         return lambda_reg * sum(t.pow(2).sum() for t in tables)
     if kind == 'params':
         return lambda_reg * 0.5 * sum(t.pow(2).sum() for t in tables) / max(batch_size, 1)
+    if kind == 'norms':
+        return lambda_reg * sum(t.norm() for t in tables) / max(batch_size, 1)
     total = sum(e.pow(2).sum() for e in ego)
     scale = 0.5 if kind == 'lightgcn' else 1.0  # 'pyg' (unique rows) and 'mean': no 1/2
     return lambda_reg * scale * total / max(batch_size, 1)

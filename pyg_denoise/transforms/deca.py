@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from pyg_denoise.data.negative_sampling import Rows
+from pyg_denoise.data.negative_sampling import Rows, batch_negatives
 from pyg_denoise.data.pairs import pair_keys
 from pyg_denoise.metrics.diagnostics import weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
@@ -32,37 +32,6 @@ def bernoulli_kl(p: Tensor, q: Tensor) -> Tensor:
     :func:`eps_log` as in the official code."""
     return p * eps_log(p) - p * eps_log(q) + (1 - p) * eps_log(1 - p) - \
         (1 - p) * eps_log(1 - q)
-
-
-def batch_negatives(user: Tensor, pos: Tensor, num_items: int,
-                    generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
-    r"""The DeCA code's negatives of a batch of whole users (``CDAE_train``): as many
-    distinct (user, item) cells as the batch has positives, drawn uniformly without
-    replacement among the cells of the batch's users that are not positives.
-
-    Args:
-        user (torch.Tensor): The users of the batch's positives (every positive of each).
-        pos (torch.Tensor): Their items.
-        num_items (int): The number of items.
-        generator (torch.Generator, optional): The draws' generator.
-
-    Returns:
-        (users, items) of the negatives.
-    """
-    users = torch.unique(user)
-    pos_key = pair_keys(user, pos, num_items)
-    need, cells = pos.numel(), users.numel() * num_items
-    if need > cells - torch.unique(pos_key).numel():
-        raise ValueError(f"The batch's {users.numel()} users have {need} positives and "
-                         f"fewer non-positive cells than that: no room for the negatives")
-    keys = user.new_empty(0)
-    while keys.numel() < need:  # with-replacement draws, repeats dropped, then a random
-        cell = torch.randint(cells, (2 * (need - keys.numel()) + 16, ),  # subset: uniform
-                             generator=generator, device=user.device)
-        key = pair_keys(users[cell // num_items], cell % num_items, num_items)
-        keys = torch.unique(torch.cat([keys, key[~torch.isin(key, pos_key)]]))
-    keys = keys[torch.randperm(keys.numel(), generator=generator, device=user.device)[:need]]
-    return keys // num_items, keys % num_items
 
 
 class PairMF(torch.nn.Module):
@@ -354,10 +323,15 @@ class DVAE(DPI):
     Args:
         prior (Recommender, optional): A trained prior; frozen here.
         prior_epochs (int, optional): Maximum pre-training epochs. (default: :obj:`50`)
-        prior_patience (int, optional): Early stop of the pre-training, in epochs;
-            :obj:`0`: none, the last epoch's prior is kept (the code's CDAE pre-training,
-            whose ``CDAE_train`` ignores its early-stop flag). (default: :obj:`2`, the
-            code's ``early_stop_rounds``)
+        prior_patience (int, optional): Early stop of the pre-training, in epochs, the prior
+            of the best validation loss kept; :obj:`0`: none, the last epoch's prior is
+            kept (EvalDenoisingRec's re-run, whose ``RS_train`` / ``CDAE_train`` ignore
+            their early-stop flag). (default: :obj:`2`)
+        prior_stop_rises (int, optional): The original DeCA code's pre-training stop
+            (``pretrain_early_stop``, on by default there): the validation loss, evaluated
+            every :obj:`eval_every` epochs of the run, may rise this many times in all (the
+            counter never reset, ``early_stop_rounds`` 2), and the last prior is kept;
+            :obj:`0`: not this rule. Needs :obj:`prior_patience=0`. (default: :obj:`0`)
         **kwargs: The arguments of :class:`DPI`.
     """
     uses_g = False
@@ -366,23 +340,35 @@ class DVAE(DPI):
         Option('prior_epochs', int, 50, "maximum epochs of the prior's pre-training", low=1),
         Option('prior_patience', int, 2, "early stop of the prior's pre-training, in epochs "
                "(0: none, the last epoch's prior)", low=0),
+        Option('prior_stop_rises', int, 0, "stop the prior's pre-training once its "
+               "validation loss has risen this many times in all, evaluated every "
+               "--eval-every epochs, and keep the last prior (the original DeCA code: 2; "
+               "0: not this rule; needs --prior-patience 0)", low=0),
     )
     def __init__(self, prior: Optional[torch.nn.Module] = None, prior_epochs: int = 50,
-                 prior_patience: int = 2, **kwargs) -> None:
+                 prior_patience: int = 2, prior_stop_rises: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)
-        if int(prior_epochs) != prior_epochs or prior_epochs < 1 or \
-                int(prior_patience) != prior_patience or prior_patience < 0:
-            raise ValueError(f"'prior_epochs' must be positive and 'prior_patience' "
-                             f"non-negative (got {prior_epochs}, {prior_patience})")
+        values = dict(prior_epochs=prior_epochs, prior_patience=prior_patience,
+                      prior_stop_rises=prior_stop_rises)
+        for name, value in values.items():
+            low = 1 if name == 'prior_epochs' else 0
+            if int(value) != value or value < low:
+                raise ValueError(f"'{name}' must be an integer >= {low} (got {value!r})")
+        if prior_patience > 0 and prior_stop_rises > 0:
+            raise ValueError(f"'prior_patience' ({prior_patience}) and 'prior_stop_rises' "
+                             f"({prior_stop_rises}) are two stopping rules of the prior: "
+                             f"set one of them to 0")
         self.prior = prior
         self.prior_epochs, self.prior_patience = int(prior_epochs), int(prior_patience)
+        self.prior_stop_rises = int(prior_stop_rises)
         self._prior_reps = None
         if prior is not None:
             self._freeze()
 
     def __repr__(self) -> str:  # hyper-parameters only (the prior is trained state)
         return (super().__repr__()[:-1] + f', prior_epochs={self.prior_epochs}, '
-                f'prior_patience={self.prior_patience})')
+                f'prior_patience={self.prior_patience}, '
+                f'prior_stop_rises={self.prior_stop_rises})')
 
     def _freeze(self) -> None:
         self.prior.eval()
@@ -399,15 +385,27 @@ class DVAE(DPI):
         self._prior_reps = None
 
     def pretrain(self, trainer: 'Trainer') -> torch.nn.Module:
-        r"""Trains the prior: a re-initialised copy of the target model, plain BCE."""
+        r"""Trains the prior: a re-initialised copy of the target model, plain BCE plus the
+        :math:`\lambda_0` term of the code's normal training (``RS_train`` /
+        ``CDAE_train`` with ``variational=False``): :math:`\lambda_0\cdot\frac12
+        \|\theta\|^2/\#users` on the mean BCE of positives plus the mean BCE of negatives
+        (here one mean over both, so :obj:`reg='params'` with :math:`\lambda_0/2`), or,
+        under :obj:`batch_unit='users'`, :math:`\lambda_0\sum_\theta\|\theta\|` on the
+        summed BCE of DeCA's CDAE loop (:obj:`reg='norms'`, its batch negatives)."""
         from pyg_denoise.trainer import Trainer
         cfg = trainer.config
         prior = copy.deepcopy(trainer.model)
         stop = trainer.has_val and self.prior_patience > 0
-        pcfg = dataclasses.replace(cfg, loss='bce', select='val_loss' if stop else 'last',
+        rises = self.prior_stop_rises if trainer.has_val and self.prior_stop_rises else None
+        users = cfg.batch_unit == 'users'
+        reg = dict(reg='norms', lambda_reg=self.lambda0, user_negatives='batch') if users \
+            else dict(reg='params', lambda_reg=self.lambda0 / 2)
+        pcfg = dataclasses.replace(cfg, **reg, loss='bce', select='val_loss' if stop else 'last',
                                    epochs=self.prior_epochs,
                                    patience=self.prior_patience if stop else None,
-                                   eval_every=1 if stop else self.prior_epochs,
+                                   stop_rises=rises,
+                                   eval_every=1 if stop else (
+                                       cfg.eval_every if rises else self.prior_epochs),
                                    seed=cfg.seed + 1, progress=False,
                                    track_test=False, min_epoch=0)
         # The outer run's random state is left as it was.

@@ -96,15 +96,40 @@ def test_bpr_sampler_bad_args():
         BPRSampler(ei, 30, 20, num_negatives=0)
 
 
-def test_user_batches_hold_whole_users_with_as_many_draws():
-    """The CDAE code's unit: every active user once per epoch, each batch all positives of
-    its users (label 1, their edge ids) plus at most |P_u| distinct non-positive draws."""
+def _sixty_random_positives():
+    """60 distinct random (user, item) positives among 12 users x 15 items, their sampler and
+    their set of pairs."""
     gen = torch.Generator().manual_seed(0)
     num_users, num_items = 12, 15
     keys = torch.randperm(num_users * num_items, generator=gen)[:60]
     edge_index = torch.stack([keys // num_items, keys % num_items])
     sampler = BPRSampler(edge_index, num_users, num_items)
     positives = {(int(u), int(i)) for u, i in edge_index.t()}
+    return num_users, num_items, edge_index, sampler, positives
+
+
+def test_user_batches_with_batch_negatives_follow_decas_cdae_loop():
+    """negatives='batch' (DeCA's CDAE_train): the batch's positives and exactly as many
+    distinct (user, item) cells of its users that are not positives; a bad name fails."""
+    num_users, num_items, edge_index, sampler, positives = _sixty_random_positives()
+    total = 0
+    for batch in sampler.user_batches(5, torch.Generator().manual_seed(1), negatives='batch'):
+        pos = batch.label
+        users = set(batch.user[pos].tolist())
+        neg = [(int(u), int(i)) for u, i in zip(batch.user[~pos], batch.item[~pos])]
+        assert len(neg) == int(pos.sum()) and len(set(neg)) == len(neg)
+        assert not set(neg) & positives and {u for u, _ in neg} <= users
+        assert (batch.edge_id[~pos] == -1).all()
+        total += int(pos.sum())
+    assert total == edge_index.size(1)
+    with pytest.raises(ValueError, match="'negatives' must be 'items' or 'batch'"):
+        next(sampler.user_batches(5, negatives='cells'))
+
+
+def test_user_batches_hold_whole_users_with_as_many_draws():
+    """The CDAE code's unit: every active user once per epoch, each batch all positives of
+    its users (label 1, their edge ids) plus at most |P_u| distinct non-positive draws."""
+    num_users, num_items, edge_index, sampler, positives = _sixty_random_positives()
     deg = torch.bincount(edge_index[0], minlength=num_users)
     seen = []
     for batch in sampler.user_batches(5, torch.Generator().manual_seed(1)):

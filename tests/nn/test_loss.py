@@ -36,6 +36,9 @@ def test_regularizers():
     # DeCA's lambda0: 1/2 ||all parameters||^2 / #users (batch_size is the user count)
     assert regularization([e1], [table, e2], 'params', 0.1, 4) == pytest.approx(
         0.1 * 0.5 * 36 / 4)
+    # DeCA's CDAE loop: lambda0 * sum ||theta|| (norms, not squared) per loss row
+    assert regularization([e1], [table, e2], 'norms', 0.1, 4) == pytest.approx(
+        0.1 * (12 ** 0.5 + 24 ** 0.5) / 4)
     with pytest.raises(ValueError, match='Unknown regularizer'):
         regularization([e1], [table], 'l1', 0.1, 2)
     with pytest.raises(ValueError, match='lambda_reg'):

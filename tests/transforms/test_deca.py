@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from pyg_denoise.data.negative_sampling import Rows, Triples
+from pyg_denoise.data.negative_sampling import Rows, Triples, batch_negatives
 from pyg_denoise.nn import MF
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import DPI, DVAE, LabelNoise, RandomSplit
-from pyg_denoise.transforms.deca import batch_negatives, bernoulli_kl
+from pyg_denoise.transforms.deca import bernoulli_kl
 from tests.conftest import random_graph
 
 
@@ -152,6 +152,77 @@ def test_whole_user_batches_run_the_codes_cdae_step():
                               progress=False, ks=(5, )),
                   denoiser=DVAE(prior_epochs=1, lambda0=1.0)).fit()
     assert math.isfinite(res['log'][-1]['loss'])
+
+
+def _record_trainer_configs(monkeypatch) -> list:
+    """Patch the trainer module's Trainer so that every TrainConfig it is built with (the
+    run's and the DVAE prior's) is appended to the returned list."""
+    from pyg_denoise import trainer as trainer_module
+    seen = []
+
+    class Spy(trainer_module.Trainer):
+        def __init__(self, model, data, config, *args, **kwargs):
+            seen.append(config)
+            super().__init__(model, data, config, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, 'Trainer', Spy)
+    return seen
+
+
+def test_dvae_prior_carries_the_codes_lambda0_term(monkeypatch):
+    """The code pre-trains DeCAp's prior with its normal training, lambda0 included:
+    RS_train adds lambda0 * 1/2 ||theta||^2 / #users to two BCE means (reg 'params' with
+    lambda0 / 2 on the trainer's one mean), CDAE_train lambda0 * sum ||theta|| to summed BCE
+    on its batch negatives (reg 'norms', user_negatives 'batch')."""
+    from pyg_denoise import trainer as trainer_module
+    from pyg_denoise.nn import CDAE
+    seen = _record_trainer_configs(monkeypatch)
+    data = small()
+    cfg = TrainConfig(epochs=1, loss='bce', reg='none', progress=False, ks=(5, ))
+    trainer_module.Trainer(MF(40, 30), data, cfg,
+                           denoiser=DVAE(prior_epochs=1, lambda0=0.3)).fit()
+    prior = seen[-1]
+    assert (prior.reg, prior.lambda_reg, prior.user_negatives) == ('params', 0.15, 'items')
+    ucfg = TrainConfig(epochs=1, loss='bce', reg='none', batch_unit='users', batch_size=16,
+                       progress=False, ks=(5, ))
+    trainer_module.Trainer(CDAE(40, 30, hidden_dim=4), data, ucfg,
+                           denoiser=DVAE(prior_epochs=1, lambda0=0.3)).fit()
+    prior = seen[-1]
+    assert (prior.reg, prior.lambda_reg, prior.user_negatives) == ('norms', 0.3, 'batch')
+
+
+def test_dvae_prior_stops_as_the_original_code(monkeypatch):
+    """prior_stop_rises: the original DeCA code's pre-training stop (validation loss risen
+    N times in all, evaluated every eval_every epochs, the last prior kept); without it the
+    prior does not take over the run's own stop_rises. Two rules at once are refused."""
+    from pyg_denoise import trainer as trainer_module
+    seen = _record_trainer_configs(monkeypatch)
+    cfg = TrainConfig(epochs=1, loss='bce', reg='none', progress=False, ks=(5, ),
+                      eval_every=2, stop_rises=3, select='last')
+    trainer_module.Trainer(MF(40, 30), small(), cfg, denoiser=DVAE(
+        prior_epochs=4, prior_patience=0, prior_stop_rises=2)).fit()
+    prior = seen[-1]
+    assert (prior.stop_rises, prior.select, prior.eval_every, prior.patience,
+            prior.epochs) == (2, 'last', 2, None, 4)
+    trainer_module.Trainer(MF(40, 30), small(), cfg, denoiser=DVAE(prior_epochs=4)).fit()
+    prior = seen[-1]
+    assert (prior.stop_rises, prior.select, prior.patience) == (None, 'val_loss', 2)
+    with pytest.raises(ValueError, match="two stopping rules of the prior"):
+        DVAE(prior_patience=2, prior_stop_rises=2)
+
+
+def test_dvae_prior_shrinks_under_lambda0():
+    """Behaviour, not the configuration: a large lambda0 pre-trains a prior of smaller
+    parameters than lambda0 = 0 from the same initialisation."""
+    norms = []
+    for lam in (0.0, 50.0):
+        torch.manual_seed(0)
+        dvae = DVAE(prior_epochs=10, prior_patience=0, lambda0=lam)
+        Trainer(MF(40, 30), small(), TrainConfig(epochs=1, loss='bce', reg='none', lr=0.05,
+                                                  batch_size=64, progress=False, ks=(5, )),
+                denoiser=dvae).fit()
+        norms.append(sum(float(p.norm()) for p in dvae.prior.parameters()))
+    assert norms[1] < 0.9 * norms[0]
 
 
 def test_posterior_formula():
