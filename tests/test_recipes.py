@@ -10,6 +10,7 @@ from pyg_denoise.cli import (_option_actions, _recipe_value, apply_recipe, build
 from pyg_denoise.options import Option
 from pyg_denoise.recipes import RecipeError, dump_recipe, list_recipes, load_recipe
 from pyg_denoise.registry import DENOISERS, MODELS, all_options, build_denoiser
+from tests.conftest import shared_path
 
 SHIPPED = ['adt/adressa', 'adt/amazon-book', 'adt/yelp', 'deca/adressa', 'deca/electronics',
            'deca/ml-100k', 'deca/modcloth', 'evaldenoisingrec/ml100k', 'lightgcn/gowalla',
@@ -82,6 +83,36 @@ def test_evaldenoisingrec_values_are_the_official_ones():
     deca = load_recipe('deca/modcloth').resolve('lightgcn', 'dvae')
     assert (deca['c1'], deca['kl_pf_weight'], deca['stop_rises'], deca['select']) == \
         (10.0, 0.5, 2, 'last')
+
+
+# train.py's RS_train / CDAE_train evaluate every eval_freq iterations; main.py --default
+# passes no eval_freq, so it is train.py's default, 500. Iterations an epoch: training
+# positives (triples) or user ids (CDAE's whole users) over the batch of 2,048; ml-100k's
+# from its files, the others from DeCA's Table 1 with the 8:1:1 split.
+DECA_ITERATIONS = {'ml-100k': (79619, 943), 'modcloth': (0.8 * 99893, 44783),
+                   'adressa': (0.8 * 419491, 212231), 'electronics': (0.8 * 1292954, 1157633)}
+
+
+@pytest.mark.parametrize('dataset', sorted(DECA_ITERATIONS))
+def test_deca_recipes_evaluate_every_500_iterations_and_stop_the_prior_as_the_code(dataset):
+    import math
+    r = load_recipe(f'deca/{dataset}')
+    positives, users = DECA_ITERATIONS[dataset]
+    for model, unit in (('gmf', positives), ('lightgcn', positives), ('cdae', users)):
+        per_epoch = math.ceil(unit / 2048)
+        every = r.resolve(model, 'dpi')['eval_every']
+        # a whole number of epochs nearest 500 iterations, at least one epoch
+        assert every >= 1 and (abs(every * per_epoch - 500) <= per_epoch / 2 or
+                               every == 1 and per_epoch > 500), (model, every, per_epoch)
+    if dataset == 'ml-100k':
+        path = osp.join(shared_path('deca-ml100k'), 'ml-100k.train.rating')
+        assert sum(1 for _ in open(path)) == positives
+    # train.py pre-trains the prior with pretrain_early_stop (True) except GMF and LightGCN
+    # on electronics (train_early_stop=False)
+    for model in ('gmf', 'neumf', 'lightgcn', 'cdae'):
+        dvae = r.resolve(model, 'dvae')
+        no_stop = dataset == 'electronics' and model in ('gmf', 'lightgcn')
+        assert (dvae['prior_stop_rises'], dvae['prior_patience']) == (0 if no_stop else 2, 0)
 
 
 def test_missing_entry_names_what_the_recipe_has():

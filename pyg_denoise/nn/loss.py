@@ -50,7 +50,9 @@ def regularization(ego: List[Tensor], tables: List[Tensor], kind: str, lambda_re
             parameter passed in :obj:`tables` (norms, not squared), with :math:`B` the
             number of loss rows of the batch: the :math:`\lambda_0` term of DeCA's CDAE loop
             (``CDAE_train``), which adds :math:`\lambda_0\sum_\theta\|\theta\|` to a
-            *summed* BCE, here divided by the rows to go with a mean BCE; :obj:`'none'`.
+            *summed* BCE, here divided by the rows to go with a mean BCE (the code's
+            objective per batch, up to a factor that changes with the batch's rows: exact
+            under Adam when an epoch is one batch); :obj:`'none'`.
         lambda_reg (float): :math:`\lambda`.
         batch_size (int): :math:`B`.
     """

@@ -1,4 +1,5 @@
 import math
+from typing import Optional
 
 import pytest
 import torch
@@ -154,9 +155,10 @@ def test_whole_user_batches_run_the_codes_cdae_step():
     assert math.isfinite(res['log'][-1]['loss'])
 
 
-def _record_trainer_configs(monkeypatch) -> list:
+def _record_trainer_configs(monkeypatch, results: Optional[list] = None) -> list:
     """Patch the trainer module's Trainer so that every TrainConfig it is built with (the
-    run's and the DVAE prior's) is appended to the returned list."""
+    run's and the DVAE prior's) is appended to the returned list, and every result of its
+    fit() to :obj:`results`."""
     from pyg_denoise import trainer as trainer_module
     seen = []
 
@@ -164,6 +166,12 @@ def _record_trainer_configs(monkeypatch) -> list:
         def __init__(self, model, data, config, *args, **kwargs):
             seen.append(config)
             super().__init__(model, data, config, *args, **kwargs)
+
+        def fit(self, *args, **kwargs):
+            res = super().fit(*args, **kwargs)
+            if results is not None:
+                results.append(res)
+            return res
 
     monkeypatch.setattr(trainer_module, 'Trainer', Spy)
     return seen
@@ -209,6 +217,25 @@ def test_dvae_prior_stops_as_the_original_code(monkeypatch):
     assert (prior.stop_rises, prior.select, prior.patience) == (None, 'val_loss', 2)
     with pytest.raises(ValueError, match="two stopping rules of the prior"):
         DVAE(prior_patience=2, prior_stop_rises=2)
+
+
+def test_dvae_prior_stop_rises_stops_at_the_second_rise_and_keeps_the_last(monkeypatch):
+    """The rule itself, not only its configuration: a prior that overfits (lr 0.05 on a tiny
+    graph) stops at the evaluation where its validation loss has risen for the second time
+    in all (against the evaluation before each), and that last epoch's prior is kept."""
+    results = []
+    _record_trainer_configs(monkeypatch, results)
+    from pyg_denoise import trainer as trainer_module
+    cfg = TrainConfig(epochs=1, loss='bce', reg='none', lr=0.05, batch_size=64,
+                      progress=False, ks=(5, ), eval_every=1, select='last')
+    dvae = DVAE(prior_epochs=40, prior_patience=0, prior_stop_rises=2)
+    trainer_module.Trainer(MF(40, 30), small(), cfg, denoiser=dvae).fit()
+    prior_log = [row for row in results[0]['log'] if row.get('val_loss') is not None]
+    losses = [row['val_loss'] for row in prior_log]
+    rises = [i for i in range(1, len(losses)) if losses[i] > losses[i - 1]]
+    assert len(rises) == 2 and rises[-1] == len(losses) - 1  # stopped at the second rise
+    assert prior_log[-1]['epoch'] < 40
+    assert dvae.prior_results['epoch'] == prior_log[-1]['epoch']  # the last prior kept
 
 
 def test_dvae_prior_shrinks_under_lambda0():
