@@ -446,10 +446,11 @@ def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
                     denoiser: str) -> List[str]:
     r"""The settings in which a finished run differs from what :obj:`recipe` now resolves
     for :obj:`(model, denoiser)` (e.g. a value the recipe changed after the run), as
-    :obj:`"key old -> new"`; the options the run overrode on purpose (its recipe record's
-    :obj:`overridden`) and the data files do not count."""
+    :obj:`"key old -> new"`, or a run of an older revision of the code
+    (:func:`~pyg_denoise.registry.code_revision`); the options the run overrode on purpose
+    (its recipe record's :obj:`overridden`) and the data files do not count."""
     from pyg_denoise.cli import comparable_settings  # the grid's rule (cli imports us)
-    from pyg_denoise.registry import all_options
+    from pyg_denoise.registry import all_options, code_revision
     used = results.get('options') or {}
     skip = set((results.get('recipe') or {}).get('overridden', [])) | {'train', 'val', 'test'}
     declared = all_options()  # an option declared after the run ran with its default
@@ -464,6 +465,10 @@ def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
                 isinstance(have, (list, tuple)) else have == value)
         if not same:
             out.append(f'{key} {have} -> {value}')
+    ran = comparable_settings(results.get('fingerprint') or {})['revision']
+    code = code_revision(denoiser)
+    if ran != code:
+        out.append(f'code revision {ran} -> {code}')
     return out
 
 

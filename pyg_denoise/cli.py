@@ -42,7 +42,7 @@ from pyg_denoise.nn import PyGRecommender, Recommender
 from pyg_denoise.options import add_option_groups
 from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
                                   MODEL_CLASSES, MODELS, all_options, build_denoiser,
-                                  option_owners)
+                                  code_revision, option_owners)
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
 from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, is_metric_name
@@ -325,6 +325,7 @@ def run_settings(args: argparse.Namespace) -> Dict[str, Any]:
     :data:`OPERATIONAL`), with the md5 of each data file: the fingerprint of the run, less the
     processed graph's digest (:func:`~pyg_denoise.fingerprint.graph_fingerprint`)."""
     out = {k: getattr(args, k, None) for k in _run_keys() if k not in OPERATIONAL}
+    out['revision'] = code_revision(getattr(args, 'denoiser', None))
     if args.train:
         out['dataset'] = None
         out['files_md5'] = file_digests([args.train, args.val, args.test])
@@ -344,8 +345,9 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     :obj:`--batch-unit users`, whose batches are whole users, nor :obj:`--user-negatives`
     without it), defaults are resolved
     (:obj:`--dim` unset and :obj:`--dim 64` on LightGCN are one setting; an option declared
-    after a run was stored holds its default there), and a :obj:`--config` file counts by its content. Applied to
-    stored and current settings alike, so older fingerprints compare."""
+    after a run was stored holds its default there), a :obj:`--config` file counts by its
+    content, and a run stored without the code's revision ran revision 1 of each. Applied
+    to stored and current settings alike, so older fingerprints compare."""
     out = dict(settings)
     model, denoiser = out.get('model'), out.get('denoiser')
     owned = {o.name for o in GraphDenoising.options + ExtraFeedback.options}
@@ -373,6 +375,8 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
         out['epochs'] = 100
     if 'lr' in out and out['lr'] is None:
         out['lr'] = 1e-3
+    if 'revision' not in out:  # stored before runs recorded the code's revision
+        out['revision'] = {'trainer': 1, 'denoiser': 1}
     config = out.get('config')
     if config and osp.isfile(config):
         out['config'] = 'md5:' + file_digests([config])[0]

@@ -63,6 +63,15 @@ BCE_MODELS = ('gmf', 'neumf', 'cdae')
 DEFAULT_DIM = {'gmf': 32, 'neumf': 32, 'cdae': 200}
 
 
+def code_revision(denoiser: Optional[str]) -> Dict[str, int]:
+    r"""The revisions of the code a run of :obj:`denoiser` executes: the training loop's
+    (:data:`~pyg_denoise.trainer.REVISION`) and the method's
+    (:attr:`~pyg_denoise.transforms.Denoiser.revision`); part of a run's fingerprint."""
+    from pyg_denoise.trainer import REVISION
+    cls = DENOISERS.get(denoiser) if denoiser is not None else None
+    return {'trainer': REVISION, 'denoiser': getattr(cls, 'revision', 1)}
+
+
 def build_denoiser(name: str, values: Mapping[str, Any]) -> Optional[Denoiser]:
     r"""The denoiser :obj:`name` with the options of :obj:`values` (its declared defaults
     where a value is missing); :obj:`None` for normal training and :obj:`'wbpr'`."""

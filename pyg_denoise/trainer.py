@@ -41,6 +41,10 @@ LOSS_RULES = ('val_loss', 'val_loss_revised')
 #: Settings a checkpoint resumes across: more epochs, another patience or loss-rise count
 #: extend a run (a finished one continues); every other change makes another run.
 EXTENDING_KEYS = ('epochs', 'patience', 'stop_rises')
+#: The revision of the training loop's code (sampling, losses, evaluation, selection):
+#: raised by one whenever a change of the code, not of a setting, changes results, so
+#: that runs stored under an older one are stale (see :attr:`Denoiser.revision`).
+REVISION = 1
 
 
 @dataclass

@@ -431,6 +431,29 @@ def test_interrupted_grid_cell_of_other_settings_is_stale(tmp_path):
     assert os.path.isfile(os.path.join(cell, 'results.json'))
 
 
+def test_a_cell_of_an_older_code_revision_is_stale(tmp_path, monkeypatch):
+    """A change of a method's code that changes its results raises its revision: the cells
+    made before are stale (refused, --rerun-stale moves them aside); a cell stored
+    before runs recorded a revision ran revision 1 and is current."""
+    from pyg_denoise import trainer as trainer_module
+    paths = write(tmp_path)
+    grid = str(tmp_path / 'grid')
+    main(grid_args(paths, grid))
+    cell = os.path.join(grid, 'files', 'mf', 'none', 'seed0')
+    results = json.loads(open(cell + '/results.json').read())
+    assert results['fingerprint']['revision'] == {'trainer': 1, 'denoiser': 1}
+    del results['fingerprint']['revision']  # as stored before revisions were recorded
+    open(cell + '/results.json', 'w').write(json.dumps(results))
+    main(grid_args(paths, grid))  # reused, not stale
+    monkeypatch.setattr(trainer_module, 'REVISION', 2)
+    with pytest.raises(SystemExit, match=r"1 cell\(s\) .*revision"):
+        main(grid_args(paths, grid))
+    main(grid_args(paths, grid, '--rerun-stale'))
+    assert os.path.isdir(cell + '.stale-1')
+    assert json.loads(open(cell + '/results.json').read())['fingerprint']['revision'] == \
+        {'trainer': 2, 'denoiser': 1}
+
+
 def test_checkpoint_of_older_fingerprint_rules_resumes(tmp_path):
     """A checkpoint whose stored fingerprint holds the options of methods the run does not
     use (as checkpoints written before comparable_settings did) compares as the grid's stale

@@ -294,7 +294,7 @@ def test_parity_rows_select_by_the_papers_rule_and_compare():
     assert '-15.3 % **out**' in table  # ERMrevised's NDCG@20: 0.07 against 0.0826
 
 
-def test_parity_rows_leave_out_runs_of_other_recipe_settings():
+def test_parity_rows_leave_out_runs_of_other_recipe_settings(monkeypatch):
     """A run the recipe's settings no longer describe (made before a recipe fix) is left
     out of the row and named under the table; an option the run overrode on purpose, or
     one the run's settings make irrelevant, does not count."""
@@ -331,6 +331,17 @@ def test_parity_rows_leave_out_runs_of_other_recipe_settings():
     table = parity_to_markdown(list(rows.values()))
     assert '1 finished run(s) made under other settings of the recipe are left out (e.g. ' \
         'seed2024: sampling user -> interaction)' in table
+    # a run of an older revision of the method's code (DVAE's prior before its lambda0)
+    old['results']['options']['prior_patience'] = 0
+    old['results']['fingerprint'] = {'revision': {'trainer': 1, 'denoiser': 1}}
+    assert [r['stale'] for r in parity_rows([old], recipe, ['recall@20'])
+            if r['entry'] == 'lightgcn/deca_p'] == [{}]
+    from pyg_denoise.transforms import DVAE
+    monkeypatch.setattr(DVAE, 'revision', 2)
+    assert [r['stale'] for r in parity_rows([old], recipe, ['recall@20'])
+            if r['entry'] == 'lightgcn/deca_p'] == \
+        [{'old': ["code revision {'trainer': 1, 'denoiser': 1} -> "
+                  "{'trainer': 1, 'denoiser': 2}"]}]
 
 
 def test_the_command_lines_datasets_replace_the_recipes_data():

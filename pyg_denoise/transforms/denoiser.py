@@ -90,6 +90,11 @@ class Denoiser(BaseTransform, Configurable):
     #: :meth:`~pyg_denoise.trainer.Trainer.batch_losses` (PLD), do; methods with their own
     #: multi-step or multi-model optimisation (SGDL, BOD, DPI, DVAE) do not yet.
     supports_distributed: bool = True
+    #: The revision of the method's code: raised by one whenever a change of the code (not of
+    #: an option) changes the method's results, so that runs stored under an older
+    #: revision are told apart (the grid's :obj:`--rerun-stale` reruns them, and
+    #: :obj:`pyg-denoise report` leaves them out). A run stored without one is revision 1.
+    revision: int = 1
 
     def update(self, ctx: EpochContext) -> None:
         r"""Called once per epoch before sampling. Default: nothing."""
