@@ -443,8 +443,8 @@ class Trainer:
         reg = regularization(self.model.ego_embeddings(users, items), self._reg_tables(),
                              cfg.reg, cfg.lambda_reg, {'params': self.num_users,
                                                        'norms': rows}.get(cfg.reg, n))
-        if sharded and cfg.reg not in ('l2', 'params', 'norms', 'none'):  # per-row terms: sum of the shards
-            reg = all_reduce_sum(reg, self._group)
+        if sharded and cfg.reg not in ('l2', 'params', 'norms', 'none'):  # per-row terms:
+            reg = all_reduce_sum(reg, self._group)  # the sum of the shards
         return LossBatch(loss, label, edge_id, w, self.iteration, user), reg
 
     def _reg_tables(self) -> List[Tensor]:
