@@ -450,7 +450,7 @@ def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
     (:func:`~pyg_denoise.registry.code_revision`); the options the run overrode on purpose
     (its recipe record's :obj:`overridden`) and the data files do not count."""
     from pyg_denoise.cli import comparable_settings  # the grid's rule (cli imports us)
-    from pyg_denoise.registry import all_options, code_revision
+    from pyg_denoise.registry import FIRST_REVISION, all_options, code_revision
     used = results.get('options') or {}
     skip = set((results.get('recipe') or {}).get('overridden', [])) | {'train', 'val', 'test'}
     declared = all_options()  # an option declared after the run ran with its default
@@ -465,7 +465,7 @@ def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
                 isinstance(have, (list, tuple)) else have == value)
         if not same:
             out.append(f'{key} {have} -> {value}')
-    ran = comparable_settings(results.get('fingerprint') or {})['revision']
+    ran = (results.get('fingerprint') or {}).get('revision', FIRST_REVISION)
     code = code_revision(denoiser)
     if ran != code:
         out.append(f'code revision {ran} -> {code}')

@@ -41,8 +41,8 @@ from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_di
 from pyg_denoise.nn import PyGRecommender, Recommender
 from pyg_denoise.options import add_option_groups
 from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
-                                  MODEL_CLASSES, MODELS, all_options, build_denoiser,
-                                  code_revision, option_owners)
+                                  FIRST_REVISION, MODEL_CLASSES, MODELS, all_options,
+                                  build_denoiser, code_revision, option_owners)
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
 from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, is_metric_name
@@ -375,8 +375,7 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
         out['epochs'] = 100
     if 'lr' in out and out['lr'] is None:
         out['lr'] = 1e-3
-    if 'revision' not in out:  # stored before runs recorded the code's revision
-        out['revision'] = {'trainer': 1, 'denoiser': 1}
+    out.setdefault('revision', dict(FIRST_REVISION))  # stored before runs recorded it
     config = out.get('config')
     if config and osp.isfile(config):
         out['config'] = 'md5:' + file_digests([config])[0]

@@ -63,6 +63,10 @@ BCE_MODELS = ('gmf', 'neumf', 'cdae')
 DEFAULT_DIM = {'gmf': 32, 'neumf': 32, 'cdae': 200}
 
 
+#: The code revisions of a run stored before runs recorded them.
+FIRST_REVISION: Dict[str, int] = {'trainer': 1, 'denoiser': 1}
+
+
 def code_revision(denoiser: Optional[str]) -> Dict[str, int]:
     r"""The revisions of the code a run of :obj:`denoiser` executes: the training loop's
     (:data:`~pyg_denoise.trainer.REVISION`) and the method's
