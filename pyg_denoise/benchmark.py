@@ -15,6 +15,8 @@ import os.path as osp
 import statistics
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from pyg_denoise.metrics.reference import (POPULARITY_FRACTION, RANDOM_FACTOR,
+                                           degenerate_flags)
 from pyg_denoise.trainer import LOSS_RULES
 
 #: The rules a benchmark reports by default (the first one also restores the model).
@@ -97,8 +99,12 @@ def run_record(results: Dict[str, Any], rules: Iterable[str]) -> Dict[str, Any]:
                          min_epoch if trained else 0)
         if row is None:
             continue
-        out[rule] = {'epoch': row['epoch'], 'value': row.get(_rule_key(rule)),
-                     'test': {k[5:]: v for k, v in row.items() if k.startswith('test/')}}
+        test = {k[5:]: v for k, v in row.items() if k.startswith('test/')}
+        out[rule] = {'epoch': row['epoch'], 'value': row.get(_rule_key(rule)), 'test': test}
+        reference = results.get('reference', {}).get('test')
+        if reference and test and trained:
+            out[rule]['flags'] = [f['flag'] for f in degenerate_flags(
+                test, reference, results['config'].get('ks', [20]))]
     return out
 
 
@@ -111,6 +117,7 @@ def summarize(records: Sequence[Dict[str, Any]], rules: Sequence[str],
     one (dataset, rule, model) by the mean of the first metric (1 = best)."""
     groups: Dict[Tuple, Dict[int, Dict[str, float]]] = {}
     epochs: Dict[Tuple, List[int]] = {}
+    flags: Dict[Tuple, Dict[str, int]] = {}
     for rec in records:
         for rule in rules:
             sel = rec['rules'].get(rule)
@@ -119,13 +126,15 @@ def summarize(records: Sequence[Dict[str, Any]], rules: Sequence[str],
             key = (rec['dataset'], rec['model'], rec['denoiser'], rule)
             groups.setdefault(key, {})[rec['seed']] = sel['test']
             epochs.setdefault(key, []).append(sel['epoch'])
+            for flag in sel.get('flags', []):
+                flags.setdefault(key, {})[flag] = flags.get(key, {}).get(flag, 0) + 1
     rows = []
     for key, by_seed in groups.items():
         dataset, model, denoiser, rule = key
         base = groups.get((dataset, model, baseline, rule), {})
         row: Dict[str, Any] = {'dataset': dataset, 'model': model, 'denoiser': denoiser,
                                'rule': rule, 'seeds': sorted(by_seed),
-                               'epochs': sorted(epochs[key])}
+                               'epochs': sorted(epochs[key]), 'flags': flags.get(key, {})}
         for m in metrics:
             vals = [by_seed[s][m] for s in sorted(by_seed) if m in by_seed[s]]
             if not vals:
@@ -158,6 +167,16 @@ def summarize(records: Sequence[Dict[str, Any]], rules: Sequence[str],
     return rows
 
 
+#: How :func:`to_markdown` marks a row whose selected models earned a flag of
+#: :func:`~pyg_denoise.metrics.reference.degenerate_flags` (with the seeds that did).
+FLAG_LABELS = {'near_random': 'near random', 'below_popularity': 'below popular'}
+FLAG_NOTE = (f"**near random**: the seed's selected model's test recall@20 (or the main "
+             f"metric) is at most {RANDOM_FACTOR:g}x a random ranking's expected value; "
+             f"**below popular**: under {POPULARITY_FRACTION:g}x the most-popular "
+             f"ranking's (`pyg_denoise.metrics.reference`). Such a figure is not a result "
+             f"of the method.")
+
+
 def _oracle_note(rule: str) -> str:
     return ' (oracle: best test epoch, a diagnostic only)' if rule.startswith('test:') else ''
 
@@ -166,7 +185,7 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
                 baseline: str = 'none') -> str:
     r"""Markdown tables of :func:`summarize`'s rows, one per (dataset, rule)."""
     out: List[str] = []
-    current = None
+    current, flagged = None, False
     for row in rows:
         head = (row['dataset'], row['rule'])
         if head != current:
@@ -180,6 +199,10 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
         for m in metrics:
             v = row.get(m)
             cells.append('—' if v is None else f"{v['mean']:.4f} ± {v['std']:.4f}")
+        if row.get('flags') and cells:  # seeds whose selected model ranks like a trivial one
+            cells[0] += ''.join(f" **{FLAG_LABELS.get(f, f)} ({n}/{len(row['seeds'])})**"
+                                for f, n in sorted(row['flags'].items()))
+            flagged = True
         first = row.get(metrics[0]) or {}
         change = (f"{100 * first['rel_change']:+.1f} %" if 'rel_change' in first and
                   math.isfinite(first['rel_change']) else '')
@@ -187,6 +210,8 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
         out.append(f"| {row['model']} | {row['denoiser']} | {len(row['seeds'])} | " +
                    ' | '.join(cells) + f" | {change} | {p} | {row.get('rank', '')} | "
                    f"{','.join(str(e) for e in row['epochs'])} |")
+    if flagged:
+        out += ['', FLAG_NOTE]
     return '\n'.join(out).strip() + '\n'
 
 

@@ -46,6 +46,7 @@ from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
 from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, is_metric_name
+from pyg_denoise.metrics.reference import HINT as DEGENERATE_HINT
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
@@ -754,13 +755,20 @@ def save_topk(trainer: Trainer, data: HeteroData, k: int, path: str) -> int:
 
 def format_table(results: Dict[str, Any], ks: Sequence[int]) -> str:
     metrics = ['recall', 'ndcg', 'precision', 'hit', 'mrr']
-    lines = [f"{'split':<6}" + ''.join(f'{m + "@" + str(k):>14}' for m in metrics
+    lines = [f"{'split':<8}" + ''.join(f'{m + "@" + str(k):>14}' for m in metrics
                                        for k in ks)]
-    for split in ('val', 'test'):
-        res = results.get(split)
+    rows = [(split, results.get(split)) for split in ('val', 'test')]
+    # the test split's references (absent from records written before them): the expected
+    # figures of a random ranking and the most-popular ranking's
+    refs = results.get('reference', {}).get('test', {})
+    rows += [('random', refs.get('random')), ('popular', refs.get('popularity'))]
+    for name, res in rows:
         if res:
-            lines.append(f'{split:<6}' + ''.join(f'{res[f"{m}@{k}"]:>14.4f}' for m in metrics
-                                                 for k in ks))
+            lines.append(f'{name:<8}' + ''.join(f'{res[f"{m}@{k}"]:>14.4f}' for m in metrics
+                                                for k in ks))
+    if refs:
+        lines.append('random: the expected test figures of a uniformly random ranking; '
+                     'popular: the test figures of the most-popular ranking')
     sel = results['selection']
     t = results['timings']
     seconds = (f"; {t['epoch_seconds_mean']:.2f} s/epoch" if t['epoch_seconds_mean']
@@ -771,6 +779,10 @@ def format_table(results: Dict[str, Any], ks: Sequence[int]) -> str:
     if results.get('cold_start'):
         lines.append(f"users without training edges ranked by {results['cold_start']} "
                      f"(--cold-start {results['cold_start']}), the others by the model")
+    for flag in results.get('flags', []):
+        lines.append(f"WARNING: the selected model's test {flag['message']}")
+    if results.get('flags'):
+        lines.append(f'hint: {DEGENERATE_HINT}')
     group_lines = format_groups(results['test'], ks)
     if group_lines:
         lines += ['', 'test, by user group (training edges of the user):'] + group_lines

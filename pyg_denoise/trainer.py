@@ -28,6 +28,8 @@ from pyg_denoise.fingerprint import describe_diff, fingerprint_diff, graph_finge
 from pyg_denoise.metrics.ranking import (COLD_START, METRICS, RankingEvaluator, ScoreFn,
                                          cold_start_scorer, evaluate_split, excluded_index,
                                          is_metric_name, topk_items)
+from pyg_denoise.metrics.reference import HINT as DEGENERATE_HINT
+from pyg_denoise.metrics.reference import degenerate_flags, reference_metrics
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.loss import REGULARIZERS, bce_loss, bpr_loss, regularization
 from pyg_denoise.nn.models.base import Recommender
@@ -761,6 +763,13 @@ class Trainer:
         test_seconds = time.perf_counter() - t0
         val = self.evaluate('val') if self.has_val else None
         epochs = [r for r in self.history if 'seconds' in r]
+        reference = {split: reference_metrics(self.data, split, self.evaluator)
+                     for split in (('val', 'test') if self.has_val else ('test', ))}
+        flags = degenerate_flags(test, reference['test'], self.evaluator.ks)
+        if flags and self.rank == 0:
+            warnings.warn(f"The selected model ranks no better than a trivial ranking on the "
+                          f"test split: {'; '.join(f['message'] for f in flags)}. Hint: "
+                          f"{DEGENERATE_HINT}", UserWarning, stacklevel=2)
         return {
             'config': self.config.to_dict(),
             'fingerprint': self.fingerprint,
@@ -773,6 +782,8 @@ class Trainer:
             'cold_start': self.config.cold_start,
             'val': val,
             'test': test,
+            'reference': reference,
+            'flags': flags,
             'log': self.history,
             'timings': {
                 'train_seconds': self.train_seconds,

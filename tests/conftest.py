@@ -6,6 +6,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from pyg_denoise.data.graph import build_interaction_graph
+from pyg_denoise.transforms import RandomSplit
 
 SHARED = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', 'shared', 'datasets'))
 SHARED = os.environ.get('PYG_DENOISE_SHARED', SHARED)
@@ -30,6 +31,22 @@ def random_graph(num_users: int, num_items: int, num_edges: int, seed: int = 0,
         attrs['time'] = torch.randint(0, 50, (keys.numel(), ), generator=gen).numpy()
     return build_interaction_graph(user, item, user_raw_id=torch.arange(num_users),
                                    item_raw_id=torch.arange(num_items), edge_attrs=attrs)
+
+
+def planted_data(seed=0):
+    r"""Users and items in 4 clusters, each user with 6 of its cluster's 10 items: a ranking
+    worth learning, and every item about as popular as the others."""
+    gen = torch.Generator().manual_seed(seed)
+    user, item = [], []
+    for u in range(80):
+        c = u % 4
+        for i in torch.randperm(10, generator=gen)[:6].tolist():
+            user.append(u)
+            item.append(10 * c + i)
+    data = build_interaction_graph(torch.tensor(user).numpy(), torch.tensor(item).numpy(),
+                                   user_raw_id=torch.arange(80), item_raw_id=torch.arange(40),
+                                   edge_attrs={'rating': torch.full((len(user), ), 5).numpy()})
+    return RandomSplit((0.6, 0.2, 0.2), seed=seed)(data)
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -90,6 +90,33 @@ def test_summarize_and_markdown():
     assert '0.2110 ± 0.0010' in md
 
 
+def test_grid_rows_mark_the_seeds_whose_selected_model_is_degenerate():
+    reference = {'random': {'recall@20': 0.05}, 'popularity': {'recall@20': 0.3}}
+    records = []
+    for denoiser, shift in (('none', 0.0), ('dpi', -0.15)):
+        for seed in range(3):
+            log = [dict(r) for r in LOG]
+            for r in log:
+                if 'test/recall@20' in r:  # dpi's seed 2 ranks better than the others
+                    r['test/recall@20'] += shift + (0.2 if seed == 2 and shift else 0)
+            results = {'config': {'min_epoch': 0, 'ks': [20]}, 'log': log,
+                       'reference': {'test': reference}}
+            records.append({'dataset': 'd', 'model': 'mf', 'denoiser': denoiser,
+                            'seed': seed, 'rules': run_record(results, ['last'])})
+    rows = summarize(records, ['last'], ['recall@20'])
+    assert rows[0]['flags'] == {} and rows[1]['flags'] == {'below_popularity': 2,
+                                                           'near_random': 2}
+    md = to_markdown(rows, ['recall@20'])
+    assert '**below popular (2/3)** **near random (2/3)**' in md
+    assert md.count('**near random**') == 1  # the legend, once
+    # records written before the references carry no flags and no legend
+    for rec in records:
+        for sel in rec['rules'].values():
+            sel.pop('flags')
+    assert 'near random' not in to_markdown(summarize(records, ['last'], ['recall@20']),
+                                            ['recall@20'])
+
+
 def test_compare_pairs_two_grids_by_seed():
     def rec(den, seed, r):
         return {'dataset': 'd', 'model': 'm', 'denoiser': den, 'seed': seed,

@@ -313,3 +313,26 @@ def test_zero_is_refused_not_read_as_the_default(tmp_path, flag, value, match):
         main(['run', '--train', files['train'], '--test', files['test'], flag, value,
               '--select', 'last', '--no-progress', '-q'])
     assert e.value.code == 2
+
+
+def test_the_printed_table_shows_the_references_and_the_flags():
+    from pyg_denoise.cli import format_table
+    row = {f'{m}@{k}': 0.5 for m in ('recall', 'ndcg', 'precision', 'hit', 'mrr')
+           for k in (10, 20)}
+    results = {'val': row, 'test': dict(row, num_users=9, num_users_no_train=0),
+               'selection': {'epoch': 3, 'rule': 'val:recall@20'},
+               'timings': {'epoch_seconds_mean': 1.0},
+               'reference': {'test': {'random': {k: 0.01 for k in row},
+                                      'popularity': {k: 0.2 for k in row}}},
+               'flags': [{'flag': 'near_random', 'metric': 'recall@20', 'value': 0.5,
+                          'reference': 0.01, 'message': 'recall@20 0.5 is no better'}]}
+    lines = format_table(results, [10, 20]).splitlines()
+    assert lines[0].split()[:3] == ['split', 'recall@10', 'recall@20']
+    assert [line.split()[0] for line in lines[1:5]] == ['val', 'test', 'random', 'popular']
+    assert lines[3].split()[1:3] == ['0.0100', '0.0100']
+    assert "WARNING: the selected model's test recall@20 0.5 is no better" in lines
+    assert any(line.startswith('hint: ') for line in lines)
+    # a record written before the references prints as before
+    del results['reference'], results['flags']
+    lines = format_table(results, [10, 20]).splitlines()
+    assert [line.split()[0] for line in lines[1:4]] == ['val', 'test', 'selected']

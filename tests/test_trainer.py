@@ -9,7 +9,7 @@ import torch
 from pyg_denoise.nn import CDAE, GMF, MF, NGCF, LightGCN, NeuMF
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import Denoiser, LabelNoise, RandomSplit
-from tests.conftest import random_graph
+from tests.conftest import planted_data, random_graph
 
 EDGE = ('user', 'rates', 'item')
 
@@ -479,3 +479,31 @@ def test_stop_rises_counts_validation_loss_rises_without_reset(monkeypatch):
     results = trainer.fit()
     assert results['selection']['epoch'] == 5 and results['selection']['early_stopped']
     assert len(results['log']) == 5
+
+
+def test_results_carry_the_random_and_popularity_references_and_a_healthy_run_no_flag():
+    data = planted_data()
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # a healthy run warns of nothing
+        res = Trainer(MF(80, 40), data, config(epochs=30, lr=0.05)).fit()
+    assert set(res['reference']) == {'val', 'test'}
+    ref = res['reference']['test']
+    assert res['test']['recall@5'] > 2 * ref['random']['recall@5']
+    assert res['flags'] == []
+    # the references are the test split's, for the same users
+    assert ref['random']['num_users'] == ref['popularity']['num_users'] == \
+        res['test']['num_users']
+
+
+def test_a_broken_run_is_flagged_in_the_results_and_warned():
+    data = planted_data()
+    torch.manual_seed(0)
+    trainer = Trainer(MF(80, 40), data, config(epochs=3))
+    for group in trainer.optimizer.param_groups:  # the embeddings never move
+        group['lr'] = 0.0
+    with pytest.warns(UserWarning, match='no better than a trivial ranking'):
+        res = trainer.fit()
+    assert 'near_random' in [f['flag'] for f in res['flags']]
+    flag = next(f for f in res['flags'] if f['flag'] == 'near_random')
+    assert flag['metric'] == 'recall@5' and flag['value'] == res['test']['recall@5']

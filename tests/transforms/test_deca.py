@@ -1,15 +1,16 @@
 import math
+import warnings
 from typing import Optional
 
 import pytest
 import torch
 
 from pyg_denoise.data.negative_sampling import Rows, Triples, batch_negatives
-from pyg_denoise.nn import MF
+from pyg_denoise.nn import GMF, MF
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.transforms import DPI, DVAE, LabelNoise, RandomSplit
 from pyg_denoise.transforms.deca import bernoulli_kl
-from tests.conftest import random_graph
+from tests.conftest import planted_data, random_graph
 
 
 def L(x):
@@ -332,3 +333,24 @@ def test_every_denoiser_exports_clean_scores():
         assert store.clean_score.shape == (store.edge_index.size(1), )
         assert torch.isfinite(store.clean_score).all(), make
         assert 0 <= auc_score(-store.clean_score, store.noisy) <= 1
+
+
+def test_dpi_defaults_keep_gmfs_ranking_where_c1_far_above_c2_collapses_it():
+    # The paper's "usually best" C1 = 1000, C2 = 10 (the defaults before the C1 = C2 rule):
+    # GMF lowers every score through its output bias until nothing is ranked (f = 0.001 on
+    # positives and random pairs alike), and the run is flagged; C1 = C2 learns the clusters.
+    data = planted_data()
+    out = {}
+    for name, kw in (('default', {}), ('c1_far_above_c2', dict(C1=1000.0, C2=10.0))):
+        torch.manual_seed(0)
+        cfg = TrainConfig(epochs=30, batch_size=64, lr=0.01, loss='bce', progress=False,
+                          ks=(5, ), seed=0, select='last')
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            out[name] = Trainer(GMF(80, 40), data, cfg, denoiser=DPI(**kw)).fit()
+        out[name]['warned'] = any('trivial ranking' in str(w.message) for w in caught)
+    assert DPI().C1 == DPI().C2
+    assert out['default']['flags'] == [] and not out['default']['warned']
+    assert out['default']['test']['recall@5'] > 0.9
+    assert 'near_random' in [f['flag'] for f in out['c1_far_above_c2']['flags']]
+    assert out['c1_far_above_c2']['warned']

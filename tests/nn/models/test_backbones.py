@@ -47,6 +47,35 @@ def test_lightgcn_matches_dense_formula():
     assert torch.allclose(torch.cat([u, i]), ref, atol=1e-6)
 
 
+@pytest.mark.parametrize('num_layers,cancels', [(1, True), (2, False), (3, True), (4, False)])
+def test_lightgcn_cannot_lower_every_pair_score_with_an_odd_number_of_layers(num_layers,
+                                                                             cancels):
+    # With uniform layer weights, sum_l lambda^l vanishes at the bipartite graph's eigenvalue
+    # -1 for an odd number of layers, whose eigenvector is (sqrt d_u, -sqrt d_i): so
+    # sum_u sqrt(d_u) e_u = sum_i sqrt(d_i) e_i for ANY embedding table, and the
+    # sqrt-degree-weighted sum of all pair scores is a squared norm, never negative. DPI's
+    # C1 term asks for every (random) pair's score to fall; GMF can do it with its output
+    # bias, LightGCN cannot (see the DPI docstring).
+    ei, adj = setup()
+    deg_u = torch.bincount(ei[0], minlength=U).float()
+    deg_i = torch.bincount(ei[1], minlength=I).float()
+    torch.manual_seed(2)
+    model = LightGCN(U, I, num_layers=num_layers)
+    with torch.no_grad():
+        model.embedding.weight[:U] += 3.0  # users along +1, items along -1: all scores < 0
+        model.embedding.weight[U:] -= 3.0
+        model.embedding.weight[U:][deg_i == 0] = 0  # isolated items are not propagated
+        model.embedding.weight[:U][deg_u == 0] = 0
+    u, i = model.get_embedding(adj)
+    su, si = (deg_u.sqrt()[:, None] * u).sum(0), (deg_i.sqrt()[:, None] * i).sum(0)
+    weighted = (deg_u.sqrt()[:, None] * deg_i.sqrt()[None, :] * (u @ i.t())).sum()
+    if cancels:
+        assert torch.allclose(su, si, atol=1e-4)
+        assert weighted >= -1e-3
+    else:  # an even number of layers keeps the direction: every score can be negative
+        assert weighted < -1.0
+
+
 @pytest.mark.parametrize('Model', MODELS)
 def test_score_all_matches_pair_scores_and_recommend(Model):
     ei, adj = setup(3)
