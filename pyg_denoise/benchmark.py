@@ -365,6 +365,20 @@ def cached_json(path: str, compute: Callable[[], Dict[str, Any]]) -> Dict[str, A
         return json.load(f)
 
 
+def read_results(path: str) -> Dict[str, Any]:
+    r"""A run's :obj:`results.json`; a truncated or corrupted one is refused in one line
+    naming it (not JSON's "Expecting value: line 2 column 1")."""
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except ValueError:
+        raise ValueError(f"{path}: not a results record (a truncated or corrupted file); "
+                         f"move it away (a grid then runs the cell again)") from None
+    if not isinstance(results, dict) or 'log' not in results:
+        raise ValueError(f"{path}: not a results record of pyg-denoise run")
+    return results
+
+
 def write_report(folder: str, table: str) -> str:
     r"""Writes :obj:`folder/results.md` and prints it; returns the path."""
     os.makedirs(folder, exist_ok=True)
@@ -392,8 +406,7 @@ def grid_runs(grids: Iterable[str]) -> List[Dict[str, Any]]:
                         if not seed.startswith('seed') or '.stale-' in seed or \
                                 not osp.isfile(path):
                             continue
-                        with open(path) as f:
-                            results = json.load(f)
+                        results = read_results(path)
                         out.append({'dataset': dataset, 'model': model, 'denoiser': denoiser,
                                     'seed': seed[4:], 'path': path, 'results': results})
     return out

@@ -32,8 +32,8 @@ from torch_geometric.data import HeteroData
 
 from pyg_denoise import datasets as D
 from pyg_denoise.benchmark import (DEFAULT_RULES, grid_runs, groups_to_markdown,
-                                   parity_rows, parity_to_markdown, run_record, summarize,
-                                   to_markdown, write_report)
+                                   parity_rows, parity_to_markdown, read_results, run_record,
+                                   summarize, to_markdown, write_report)
 from pyg_denoise.data.graph import cold_entities, has_split, split_edge_index, split_mask
 from pyg_denoise.data.negative_sampling import NegativeSampler
 from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_diff,
@@ -47,6 +47,7 @@ from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
 from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, is_metric_name
 from pyg_denoise.metrics.reference import HINT as DEGENERATE_HINT
+from pyg_denoise.outputs import OutLock, check_output_file
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
@@ -81,6 +82,20 @@ def _str_list(text: str) -> List[str]:
 
 def _float_list(text: str) -> List[float]:
     return [float(x) for x in text.split(',') if x.strip()]
+
+
+def check_list(values: Optional[Sequence[Any]], flag: str, duplicates: bool = False) -> None:
+    r"""Refuses an empty list option (:obj:`--seeds ''` would run nothing and report empty
+    tables) and, unless :obj:`duplicates`, one naming an item twice (:obj:`--models mf,mf`
+    would train one cell twice)."""
+    if values is None:
+        return
+    if len(values) == 0:
+        raise ValueError(f"{flag} is empty: give a comma-separated list")
+    if not duplicates:
+        seen = [v for k, v in enumerate(values) if v in values[:k]]
+        if seen:
+            raise ValueError(f"{flag} names {seen[0]!r} twice")
 
 
 def add_run_options(run: argparse.ArgumentParser) -> None:
@@ -216,6 +231,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--export-graph', default=None, metavar='FILE',
                    help="write FILE: user, item, clean_score[, noisy] (raw ids) for every "
                    "training edge, the denoiser's clean score of the selected model")
+    g.add_argument('--overwrite', action='store_true', help='let --export-graph replace an '
+                   'existing file (never an input, nor a file of the run itself)')
     g.add_argument('--distributed', action='store_true', help='data-parallel training under '
                    "torchrun (torchrun --nproc-per-node N -m pyg_denoise.cli run "
                    "--distributed ...): NCCL on GPUs, gloo on CPU; rank 0 writes the files")
@@ -288,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument('--tolerance', type=float, default=0.10,
                      help='relative difference counted as agreement')
     rep.add_argument('--out', default=None, metavar='FILE', help='also write the markdown '
-                     'table to FILE')
+                     'table to FILE (a new file, unless --overwrite)')
+    rep.add_argument('--overwrite', action='store_true', help='let --out replace a file')
     info = sub.add_parser('info', help='dataset statistics')
     info.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
     info.add_argument('--root')
@@ -309,6 +327,7 @@ def _default_root(name: str) -> Optional[str]:
 #: Options that change where a run writes or how it shows its work, not what it computes:
 #: left out of the run fingerprint (the data files count by their content, not their path).
 OPERATIONAL = frozenset({'out', 'no_resume', 'no_progress', 'quiet', 'threads', 'device',
+                         'overwrite',
                          'save_topk', 'export_graph', 'track_test', 'allow_cold', 'root',
                          'cache', 'train', 'val', 'test', 'distributed'})
 #: Options whose change extends a finished run instead of making another one (the trainer
@@ -393,6 +412,12 @@ def _check_writable_dir(path: str, flag: str) -> None:
         raise ValueError(f"{flag} {path}: {parent or '.'} is not writable")
 
 
+def _input_files(args: argparse.Namespace) -> List[str]:
+    r"""The files a run reads: its data files, its --config and recipe file."""
+    files = [getattr(args, k, None) for k in ('train', 'val', 'test', 'config', 'recipe')]
+    return [f for f in files if f and osp.isfile(f)]
+
+
 def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
     r"""Checks every option before any data is read or any epoch runs: values out of range,
     rules that do not parse, missing input files, output paths that cannot be written, a
@@ -417,6 +442,9 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
          'a positive integer')
     need(args.dim is None or args.dim >= 1, '--dim', 'a positive integer')
     need(args.threads is None or args.threads >= 1, '--threads', 'a positive integer')
+    need(0 <= args.seed < 2 ** 31, '--seed', 'an integer in [0, 2^31)')
+    for flag in ('--out', '--export-graph') + (('--grid-out', ) if grid else ()):
+        need(getattr(args, flag[2:].replace('-', '_')) != '', flag, 'a path, not empty')
     need(0 < args.user_fraction <= 1, '--user-fraction', 'in (0, 1]')
     for opt in all_options().values():  # the methods' declared ranges
         opt.check(getattr(args, opt.name, None))
@@ -424,6 +452,7 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
          '--noise-mode replace')
     need(len(args.ks) > 0 and all(k >= 1 for k in args.ks), '--ks',
          'a comma-separated list of positive cut-offs')
+    check_list(args.ks, '--ks')
     need(bool(args.sep), '--sep', 'a non-empty separator')
     try:
         check_ratios(args.ratios)
@@ -443,6 +472,8 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
         raise ValueError("--val needs --test too (a validation split without a test split)")
     for flag in ('--train', '--val', '--test'):
         path = getattr(args, flag[2:])
+        if path and osp.isdir(path):
+            raise ValueError(f"{flag} {path}: is a folder, not a file")
         if path and not osp.isfile(path):
             raise ValueError(f"{flag} {path}: no such file")
     if args.root and not args.train and not osp.isdir(args.root):
@@ -467,6 +498,8 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
             need(not osp.isdir(args.export_graph), '--export-graph', 'a file, not a folder')
             folder = osp.dirname(osp.abspath(args.export_graph))
             _check_writable_dir(folder, '--export-graph')
+            check_output_file(args.export_graph, '--export-graph', _input_files(args),
+                              args.out, args.overwrite)
             os.makedirs(folder, exist_ok=True)  # not a failure after the training
     try:
         train_config(args, has_val=True)  # the training options (TrainConfig checks them)
@@ -490,9 +523,13 @@ def check_out_dir(out: str, fingerprint: Dict[str, Any]) -> None:
     try:
         with open(path) as f:
             stored = json.load(f).get('fingerprint')
-    except (OSError, ValueError) as e:
+    except OSError as e:
         raise ValueError(f"--out {out}: cannot read its results.json ({e}); move it away "
                          f"or use another --out") from None
+    except ValueError:
+        raise ValueError(f"--out {out}: its results.json is not a results record (a "
+                         f"truncated or corrupted file); move it away or use another "
+                         f"--out") from None
     if stored is None:
         raise ValueError(f"--out {out} holds a finished run without a fingerprint (an older "
                          f"version): its data and settings cannot be checked; use another "
@@ -504,6 +541,11 @@ def check_out_dir(out: str, fingerprint: Dict[str, Any]) -> None:
                          f"({describe_diff(diff)}); it is neither resumed nor overwritten: "
                          f"use another --out")
     extend = fingerprint_diff(stored, fingerprint)
+    old_epochs, new_epochs = stored.get('epochs'), fingerprint.get('epochs')
+    if isinstance(old_epochs, int) and isinstance(new_epochs, int) and \
+            new_epochs < old_epochs:
+        raise ValueError(f"--out {out} holds a finished run of {old_epochs} epochs; --epochs "
+                         f"{new_epochs} would not shorten it: use another --out")
     if extend:
         n = 1
         while osp.exists(osp.join(out, f'results.before-extension-{n}.json')):
@@ -546,6 +588,10 @@ def explicit_dests(argv: Sequence[str]) -> set:
     return set(vars(parser.parse_args(list(argv)))) - {'command', 'debug'}
 
 
+#: Options that import code: command-line only, never read from a recipe or --config file.
+CODE_OPTIONS = ('model_factory', )
+
+
 @functools.lru_cache(maxsize=1)
 def _option_actions() -> Dict[str, argparse.Action]:
     r"""Every option of a run by :obj:`dest` (one parser, built once)."""
@@ -562,6 +608,10 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
     if action is None or key in ('recipe', 'config'):
         raise RecipeError(f"{where}: unknown option {key!r} (the options are those of "
                           f"`pyg-denoise run`, with '_' for '-': drop_rate, num_gradual, ...)")
+    if key in CODE_OPTIONS:  # a shared file must never make the command import code
+        raise RecipeError(f"{where}: {key} names code to import, which a recipe or "
+                          f"--config file may not do; give --{key.replace('_', '-')} on the "
+                          f"command line")
     flag = action.option_strings[0]
     if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
@@ -894,11 +944,15 @@ def model_from_factory(spec: str, num_users: int, num_items: int) -> Recommender
     if not callable(func):
         raise SystemExit(f"pyg-denoise: --model-factory {spec}: {module_name!r} has no "
                          f"function {func_name!r}")
-    model = func(num_users, num_items)
-    if isinstance(model, Recommender):
-        return model
-    if isinstance(model, torch.nn.Module):
-        return PyGRecommender(model, num_users, num_items)
+    try:  # the user's code: whatever it raises is one line naming the option
+        model = func(num_users, num_items)
+        if isinstance(model, Recommender):
+            return model
+        if isinstance(model, torch.nn.Module):
+            return PyGRecommender(model, num_users, num_items)
+    except Exception as e:  # noqa: BLE001 (a SystemExit or Ctrl-C passes through)
+        raise SystemExit(f"pyg-denoise: --model-factory {spec}: {func_name}(num_users, "
+                         f"num_items) failed: {type(e).__name__}: {_one_line(e)}") from None
     raise SystemExit(f"pyg-denoise: --model-factory {spec} returned a "
                      f"{type(model).__name__}, not a torch.nn.Module")
 
@@ -934,14 +988,26 @@ def run(args: argparse.Namespace, no_arguments: bool = False) -> Dict[str, Any]:
         dist.barrier()
     settings = {'graph': graph_fingerprint(data), **settings}
     if args.out and rank == 0:
-        check_out_dir(args.out, settings)
+        with OutLock(args.out, '--out'):  # one run at a time writes a folder
+            check_out_dir(args.out, settings)
+            return _train_and_write(args, data, settings, rank, no_arguments)
+    return _train_and_write(args, data, settings, rank, no_arguments)
+
+
+def _train_and_write(args: argparse.Namespace, data: HeteroData, settings: Dict[str, Any],
+                     rank: int, no_arguments: bool) -> Dict[str, Any]:
+    r"""The part of :func:`run` after the data is loaded: training, files and table."""
     check_cold(data, args.allow_cold)
     if max(args.ks) > data['item'].num_nodes:
         raise ValueError(f"--ks {max(args.ks)} is larger than the {data['item'].num_nodes} "
                          f"items of the data")
+    if args.save_topk > data['item'].num_nodes:  # known now, not after the training
+        raise ValueError(f"--save-topk {args.save_topk} is larger than the "
+                         f"{data['item'].num_nodes} items of the data")
     model, cfg, denoiser = build_training(args, data, no_arguments)
     if not getattr(args, 'recipe_record', None) and denoiser is not None:
-        logger.info(f"{denoiser!r}: the defaults of its official code (no --recipe)")
+        logger.info(f"{denoiser!r}: its defaults (no --recipe; its docstring names their "
+                    f"sources)")
     stages = {}
     extra = args.extra_ratio > 0 and args.model not in BASELINES
     if extra and args.extra_mode == 'warmup':  # plain loss on D* first
@@ -1030,6 +1096,14 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         if lacking:
             logger.info(f"recipe {recipe.name}: {', '.join(lacking)} not run (the paper did "
                         f"not run them)")
+    for flag in ('--datasets', '--models', '--denoisers', '--seeds', '--rules', '--metrics'):
+        check_list(getattr(args, flag[2:]), flag)
+    bad = [s for s in args.seeds if not 0 <= s < 2 ** 31]
+    if bad:
+        raise ValueError(f"--seeds: {bad[0]} is not an integer in [0, 2^31)")
+    if args.report_only and not osp.isdir(args.grid_out):
+        raise SystemExit(f"pyg-denoise: --report-only: --grid-out {args.grid_out} is no "
+                         f"folder (a grid that never ran, or a misspelled path)")
     datasets = args.datasets or [args.dataset]
     models = args.models or [args.model]
     for name, given, allowed in (('datasets', [] if args.train else datasets, DATASETS),
@@ -1174,10 +1248,14 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         if not osp.isfile(path) or (out in {o for o, _ in stale} and
                                     (args.report_only or not args.rerun_stale)):
             continue
-        with open(path) as f:
-            results = json.load(f)
+        results = read_results(path)
         records.append({'dataset': dataset, 'model': model, 'denoiser': denoiser,
                         'seed': seed, 'path': path, 'rules': run_record(results, args.rules)})
+    if not records:  # an empty table never replaces the grid's report
+        if failed:
+            raise SystemExit(_failed(failed))
+        raise SystemExit(f"pyg-denoise: no finished run in --grid-out {args.grid_out} for "
+                         f"this grid; its results.md and results.json are left as they were")
     rows = summarize(records, args.rules, metrics)
     group_metric = metrics[0]
     group_rows = summarize(records, args.rules, [f'{g}/{group_metric}' for g in GROUPS] +
@@ -1198,9 +1276,13 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
                   f'(--cold-start {args.cold_start}) in every run.\n\n' + report)
     write_report(args.grid_out, report)
     if failed:
-        raise SystemExit(f"pyg-denoise: {len(failed)} run(s) failed: " +
-                         '; '.join(f'{o} ({e})' for o, e in failed))
+        raise SystemExit(_failed(failed))
     return rows
+
+
+def _failed(failed: Sequence[Tuple[str, str]]) -> str:
+    return f"pyg-denoise: {len(failed)} run(s) failed: " + \
+        '; '.join(f'{o} ({e})' for o, e in failed)
 
 
 def _report_keys(explicit: set) -> set:
@@ -1217,12 +1299,13 @@ def _cell_diff(out: str, run_args: argparse.Namespace,
     no fingerprint; with :obj:`only`, those keys)."""
     try:
         if osp.isfile(osp.join(out, 'results.json')):
-            with open(osp.join(out, 'results.json')) as f:
-                stored = json.load(f).get('fingerprint')
+            stored = read_results(osp.join(out, 'results.json')).get('fingerprint')
         else:  # an interrupted cell: its checkpoint's fingerprint
             stored = torch.load(osp.join(out, 'checkpoint.pt'), map_location='cpu',
                                 weights_only=False).get('fingerprint')
-    except (OSError, ValueError, RuntimeError, EOFError):
+    except ValueError as e:  # a corrupted record: stale, and said why
+        return {'results.json': (f'unreadable ({e})', 'a results record')}
+    except (OSError, RuntimeError, EOFError):
         stored = None
     if stored is None:
         return {'fingerprint': ('none (an older run)', 'current')}
@@ -1299,8 +1382,16 @@ def report(args: argparse.Namespace) -> str:
     reports, the mean (and std) over the finished seeds of the matching runs of the grids
     (same backbone, denoiser and selection rule), the paper's figure and the relative
     difference."""
+    if args.out:
+        check_output_file(args.out, '--out', args.grids, overwrite=args.overwrite)
+    for grid in args.grids:
+        if not osp.isdir(grid):
+            raise ValueError(f"{grid}: no such grid folder")
     recipe = load_args_recipe(args)
     rows = parity_rows(grid_runs(args.grids), recipe, args.metrics)
+    if not any(row.get('seeds') for row in rows):
+        raise ValueError(f"no finished run of recipe {recipe.name}'s entries in "
+                         f"{', '.join(args.grids)}: nothing to report")
     table = (f"Parity with {recipe.paper} (recipe {recipe.name}); runs from "
              f"{', '.join(args.grids)}\n\n" + parity_to_markdown(rows, args.tolerance))
     print(table)
@@ -1353,6 +1444,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             "nothing was saved (no --out); pass --out to make a run resumable"),
             file=sys.stderr)
         raise SystemExit(130) from None
+    except FloatingPointError as e:  # a diverged loss: the step size is the usual cause
+        if args.debug:
+            raise
+        raise CommandError(f"{_one_line(e)} (--lr {getattr(args, 'lr', None)})") from None
     except (SystemExit, ValueError, OSError) as e:
         # the library's data and option errors: one line, exit code 2 (--debug: traceback)
         if isinstance(e, SystemExit) and not isinstance(e.code, str):

@@ -600,7 +600,7 @@ class Trainer:
             os.makedirs(self.out_dir, exist_ok=True)
             state = None  # read by rank 0 and broadcast (no shared file system needed)
             if self.resume and self.rank == 0 and osp.isfile(self._ckpt_path):
-                state = torch.load(self._ckpt_path, map_location='cpu', weights_only=False)
+                state = _load_checkpoint(self._ckpt_path)
             if self._ddp is not None:
                 box = [state]
                 dist.broadcast_object_list(box, src=0)
@@ -830,7 +830,7 @@ class Trainer:
         match, except for :obj:`epochs`, :obj:`patience`, :obj:`progress`, :obj:`device`,
         :obj:`track_test` and :obj:`distributed` (a run resumes on any number of ranks), and
         so must the denoiser's hyper-parameters (its :func:`repr`)."""
-        self.load_state_dict(torch.load(path, map_location='cpu', weights_only=False), path)
+        self.load_state_dict(_load_checkpoint(path), path)
 
     def load_state_dict(self, state: Dict[str, Any], path: str = '<state>') -> None:
         r"""Restores a :meth:`state_dict` (:obj:`path` names it in errors)."""
@@ -897,6 +897,20 @@ class Trainer:
         with open(osp.join(self.out_dir, 'log.jsonl'), 'w') as f:
             for row in self.history:
                 f.write(json.dumps(_jsonable(row)) + '\n')
+
+
+def _load_checkpoint(path: str) -> Dict[str, Any]:
+    r""":func:`torch.load` of a checkpoint, a truncated or foreign file refused in one line."""
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as e:  # noqa: BLE001 (EOFError, UnpicklingError, RuntimeError, ...)
+        raise ValueError(f"Cannot resume from '{path}': not a readable checkpoint (truncated "
+                         f"or corrupted: {type(e).__name__}); delete it to start again, or "
+                         f"resume=False (--no-resume)") from None
+    if not isinstance(state, dict) or 'model' not in state:
+        raise ValueError(f"Cannot resume from '{path}': not a checkpoint of this trainer; "
+                         f"delete it to start again, or resume=False (--no-resume)")
+    return state
 
 
 def _atomic_save(obj: Any, path: str) -> None:

@@ -215,6 +215,41 @@ CASES = [
                                        '--denoiser', 'tce', '--drop-rate', '1'], ERROR,
      '--drop-rate must be in [0, 1)'),
     ('epochs that is not a number', {}, ['--epochs', 'ten'], ERROR, None),
+    # the second round (issue 33): tracebacks, misleading messages, outputs over inputs
+    ('a role named twice', {}, ['--columns', 'user,item,item'], ERROR, "['item'] twice"),
+    ('a role named twice among skips', {n: (lambda t: t.replace('\n', '\t0\n'))
+                                        for n in ('train', 'val', 'test')},
+     ['--columns', 'user,item,rating,rating'], ERROR, "['rating'] twice"),
+    ('PLD pool above the items', {}, ['--denoiser', 'pld', '--pld-k', '100000'], ERROR,
+     '--pld-k) must be at most the 30 items'),
+    ('a diverging lr', {}, ['--lr', '1e30', '--epochs', '3'], ERROR,
+     '(--lr 1e+30)'),
+    ('a rule on the graph structure', {}, ['--noisy', 'edge_index>100'], ERROR,
+     "'edge_index' is not an interaction value"),
+    ('a rule on a split mask', {}, ['--clean', 'train_mask==0'], ERROR,
+     "'train_mask' is not an interaction value"),
+    ('save-topk beyond the items', {}, ['--save-topk', '500', '--out', 'TMP/o'], ERROR,
+     '--save-topk 500 is larger than the 30 items'),
+    ('a seed beyond 64 bits', {}, ['--seed', str(2 ** 70)], ERROR, '--seed must be'),
+    ('a negative seed', {}, ['--seed', '-1'], ERROR, '--seed must be'),
+    ('an empty out', {}, ['--out', ''], ERROR, '--out must be a path'),
+    ('an empty export-graph', {}, ['--export-graph', ''], ERROR, '--export-graph must be'),
+    ('a folder as train', {}, ['--train', 'TMP'], ERROR, 'is a folder, not a file'),
+    ('a gzip train file', {'train': lambda t: __import__('gzip').compress(t.encode())}, [],
+     ERROR, 'gzip-compressed file; decompress it first'),
+    ('a zip test file', {'test': lambda t: b'PK\x03\x04' + t.encode()}, [], ERROR,
+     'zip-compressed'),
+    ('export-graph over the train input', {}, ['--export-graph', 'EXISTING'], ERROR,
+     'is an input of this command'),
+    ('export-graph over the run checkpoint', {}, ['--out', 'TMP/o', '--export-graph',
+                                                  'TMP/o/checkpoint.pt'], ERROR,
+     'is a file the run writes itself'),
+    ('export-graph over the run results', {}, ['--out', 'TMP/o', '--export-graph',
+                                               'TMP/o/results.json'], ERROR,
+     'is a file the run writes itself'),
+    ('a cut-off given twice', {}, ['--ks', '5,5'], ERROR, '--ks names 5 twice'),
+    ('export-graph into the run folder', {}, ['--out', 'TMP/o', '--export-graph',
+                                              'TMP/o/graph.tsv'], OK, None),
 ]
 
 
@@ -350,7 +385,7 @@ def test_unreadable_or_unfingerprinted_results_are_refused(tmp_path):
     with pytest.raises(SystemExit, match='without a fingerprint'):
         main(base_args(paths, '--out', str(out)))
     (out / 'results.json').write_text('{"truncated": ')
-    with pytest.raises(SystemExit, match='cannot read its results.json'):
+    with pytest.raises(SystemExit, match='results.json is not a results record .a truncated'):
         main(base_args(paths, '--out', str(out)))
 
 
@@ -371,12 +406,13 @@ def test_stale_grid_cells_are_never_reported_as_current(tmp_path, caplog):
     moved_rows(paths)
     with pytest.raises(SystemExit, match=r'1 cell\(s\) .* other data or settings'):
         main(grid_args(paths, grid, '--lr', '0.01'))
-    main(grid_args(paths, grid, '--lr', '0.01', '--report-only'))  # left out of the tables
-    summary = json.loads(open(os.path.join(grid, 'results.json')).read())
-    assert summary['runs'] == [] and len(summary['stale_cells']) == 1
-    main(grid_args(paths, grid, '--lr', '0.01', '--report-only', '--rerun-stale'))
-    summary = json.loads(open(os.path.join(grid, 'results.json')).read())
-    assert summary['runs'] == []  # a report never counts a stale cell
+    before = open(os.path.join(grid, 'results.md')).read()
+    # left out of the tables; with nothing left, the full report is not replaced by an empty one
+    for extra in ([], ['--rerun-stale']):  # a report never counts a stale cell
+        with pytest.raises(SystemExit, match='no finished run .* left as they were'):
+            main(grid_args(paths, grid, '--lr', '0.01', '--report-only', *extra))
+        assert open(os.path.join(grid, 'results.md')).read() == before
+        assert len(json.loads(open(os.path.join(grid, 'results.json')).read())['runs']) == 1
     with pytest.raises(SystemExit, match="--rules: 'val:recal@5'"):
         main(grid_args(paths, grid, '--rules', 'val:recal@5'))
     main(grid_args(paths, grid, '--lr', '0.01', '--rerun-stale'))
@@ -484,3 +520,177 @@ def test_sampling_does_not_tell_whole_user_runs_apart():
     rows = dict(base, model='gmf', batch_unit='rows')
     assert comparable_settings({**rows, 'sampling': 'user'}) != \
         comparable_settings({**rows, 'sampling': 'interaction'})
+
+
+# The second round (issue 33): multi-run cases -------------------------------------------------
+def _float_rating_files(tmp_path):
+    """Ratings 1.1 / 2.2 / 4.4, none of which float32 holds exactly."""
+    def recode(part):
+        return [(u, i, (1.1, 2.2, 4.4)[(u + i) % 3]) for u, i, _ in part]
+    paths = {}
+    for name, part in split_rows().items():
+        path = tmp_path / f'{name}.tsv'
+        path.write_text(''.join(f'{u}\t{i}\t{r}\n' for u, i, r in recode(part)))
+        paths[name] = str(path)
+    return paths, recode(split_rows()['train'])
+
+
+@pytest.mark.parametrize('noisy,clean', [('rating<=2.2', 'rating>2.2'),
+                                         ('rating<2.2', 'rating>=2.2'),
+                                         ('rating==1.1', 'rating!=1.1')])
+def test_float_rules_compare_in_the_precision_of_the_file(tmp_path, noisy, clean):
+    paths, train = _float_rating_files(tmp_path)
+    out = tmp_path / 'out'
+    main(base_args(paths, '--noisy', noisy, '--clean', clean, '--out', str(out)))
+    expected = sum(eval(noisy.replace('rating', repr(r))) for _, _, r in train)
+    assert 0 < expected < len(train)
+    data = json.loads((out / 'results.json').read_text())['data']
+    assert data['train_noisy'] == expected
+
+
+def test_a_config_file_may_not_name_code(tmp_path):
+    paths = write(tmp_path)
+    evil = tmp_path / 'evil.py'
+    marker = tmp_path / 'ran'
+    evil.write_text(f"open({str(marker)!r}, 'w').write('x')\n"
+                    "def f(u, i):\n    raise SystemExit('imported')\n")
+    config = tmp_path / 'c.toml'
+    config.write_text(f'[settings]\nmodel_factory = "{evil}:f"\n[models.mf]\n'
+                      f'[denoisers.none]\n')
+    with pytest.raises(SystemExit, match='names code to import, which a recipe or --config') \
+            as e:
+        main(base_args(paths, '--config', str(config)))
+    assert e.value.code == 2 and not marker.exists()  # nothing imported
+
+
+def test_a_second_run_into_a_locked_out_is_refused_with_the_holders_pid(tmp_path):
+    from pyg_denoise.outputs import OutLock
+    paths = write(tmp_path)
+    out = str(tmp_path / 'out')
+    with OutLock(out):
+        with pytest.raises(SystemExit, match=rf'another run is writing this folder '
+                                             rf'\(pid {os.getpid()}\)'):
+            main(base_args(paths, '--out', out))
+        assert not os.path.exists(os.path.join(out, 'results.json'))
+    main(base_args(paths, '--out', out))  # released: the run goes ahead
+    assert os.path.isfile(os.path.join(out, 'results.json'))
+
+
+def test_fewer_epochs_on_a_finished_run_are_refused(tmp_path):
+    paths = write(tmp_path)
+    out = tmp_path / 'out'
+    main(base_args(paths, '--out', str(out), '--epochs', '3'))
+    before = (out / 'results.json').read_text()
+    with pytest.raises(SystemExit, match='finished run of 3 epochs; --epochs 2 would not '
+                                         'shorten it'):
+        main(base_args(paths, '--out', str(out), '--epochs', '2'))
+    assert (out / 'results.json').read_text() == before
+
+
+def test_export_graph_never_replaces_an_existing_file_unless_told(tmp_path):
+    paths = write(tmp_path)
+    other = tmp_path / 'notes.txt'
+    other.write_text('keep me')
+    with pytest.raises(SystemExit, match='the file exists; pass --overwrite'):
+        main(base_args(paths, '--export-graph', str(other)))
+    assert other.read_text() == 'keep me'
+    config = tmp_path / 'c.toml'  # a config file asks for it: the same check
+    config.write_text(f'[settings]\nexport_graph = "{other}"\n[models.mf]\n'
+                      f'[denoisers.none]\n')
+    with pytest.raises(SystemExit, match='the file exists'):
+        main(base_args(paths, '--config', str(config)))
+    with pytest.raises(SystemExit, match='is an input of this command'):  # never an input
+        main(base_args(paths, '--export-graph', paths['val'], '--overwrite'))
+    main(base_args(paths, '--export-graph', str(other), '--overwrite'))
+    assert other.read_text().startswith('user\titem\tclean_score')
+
+
+def test_a_truncated_checkpoint_is_one_line(tmp_path, capsys):
+    paths = write(tmp_path)
+    out = tmp_path / 'out'
+    main(base_args(paths, '--out', str(out), '--epochs', '2'))
+    (out / 'results.json').unlink()
+    for content in (b'', (out / 'checkpoint.pt').read_bytes()[:100]):
+        (out / 'checkpoint.pt').write_bytes(content)
+        with pytest.raises(SystemExit, match='not a readable checkpoint .truncated or '
+                                             'corrupted.*--no-resume'):
+            main(base_args(paths, '--out', str(out), '--epochs', '2'))
+        assert 'Traceback' not in capsys.readouterr().err
+    main(base_args(paths, '--out', str(out), '--epochs', '2', '--no-resume'))
+
+
+@pytest.mark.parametrize('factory,needle', [
+    ("def f(u, i):\n    raise RuntimeError('boom')\n", 'RuntimeError: boom'),
+    ("def f(u):\n    return None\n", 'TypeError'),
+    ("def f(u, i):\n    return 42\n", 'returned a int, not a torch.nn.Module'),
+])
+def test_a_model_factory_that_fails_is_one_line(tmp_path, capsys, factory, needle):
+    paths = write(tmp_path)
+    module = tmp_path / 'factory.py'
+    module.write_text(factory)
+    with pytest.raises(SystemExit, match=needle) as e:
+        main(base_args(paths, '--model-factory', f'{module}:f'))
+    assert '--model-factory' in str(e.value) or 'model-factory' in capsys.readouterr().err
+    assert 'Traceback' not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('option,value,needle', [
+    ('--seeds', '', '--seeds is empty'), ('--denoisers', '', '--denoisers is empty'),
+    ('--models', 'mf,mf', "--models names 'mf' twice"), ('--seeds', '0,0', '--seeds names 0'),
+    ('--seeds', str(2 ** 40), '--seeds: 1099511627776 is not an integer'),
+])
+def test_grid_lists_refuse_empty_and_repeated_items(tmp_path, option, value, needle):
+    paths = write(tmp_path)
+    grid = str(tmp_path / 'grid')
+    main(grid_args(paths, grid))
+    before = open(os.path.join(grid, 'results.md')).read()
+    args = grid_args(paths, grid)
+    args[args.index(option) + 1] = value
+    with pytest.raises(SystemExit, match=needle):
+        main(args)
+    assert open(os.path.join(grid, 'results.md')).read() == before
+
+
+def test_report_only_of_a_misspelled_grid_is_refused_and_creates_nothing(tmp_path):
+    paths = write(tmp_path)
+    grid = tmp_path / 'gird'
+    with pytest.raises(SystemExit, match='--grid-out .*gird is no folder'):
+        main(grid_args(paths, str(grid), '--report-only'))
+    assert not grid.exists()
+
+
+def test_a_corrupted_cell_record_is_named(tmp_path):
+    paths = write(tmp_path)
+    grid = str(tmp_path / 'grid')
+    main(grid_args(paths, grid))
+    cell = os.path.join(grid, 'files', 'mf', 'none', 'seed0', 'results.json')
+    with open(cell, 'w') as f:
+        f.write('{\n')
+    with pytest.raises(SystemExit, match=r'seed0: results.json unreadable .*--rerun-stale'):
+        main(grid_args(paths, grid))
+    main(grid_args(paths, grid, '--rerun-stale'))  # the cell runs again, the old kept aside
+    assert json.loads(open(cell).read())['log']
+
+
+def test_report_out_never_replaces_a_file_unless_told(tmp_path):
+    target = tmp_path / 'table.md'
+    target.write_text('mine')
+    grid = tmp_path / 'grid'
+    grid.mkdir()
+    with pytest.raises(SystemExit, match='the file exists; pass --overwrite'):
+        main(['report', str(grid), '--recipe', 'deca/ml-100k', '--out', str(target)])
+    assert target.read_text() == 'mine'
+    with pytest.raises(SystemExit, match='nothing to report'):  # an empty grid: no table
+        main(['report', str(grid), '--recipe', 'deca/ml-100k', '--out', str(target),
+              '--overwrite'])
+    assert target.read_text() == 'mine'
+
+
+def test_info_on_a_folder_without_the_files_is_one_line_and_writes_nothing(tmp_path, capsys):
+    folder = tmp_path / 'ml'
+    folder.mkdir()
+    with pytest.raises(SystemExit) as e:
+        main(['info', '--dataset', 'ml-100k', '--root', str(folder)])
+    assert e.value.code == 2 and 'u.data' in str(e.value)
+    assert 'Traceback' not in capsys.readouterr().err
+    assert os.listdir(folder) == []

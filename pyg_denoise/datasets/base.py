@@ -71,8 +71,7 @@ class InteractionDataset(InMemoryDataset):
     # Locations ----------------------------------------------------------------------------
     @property
     def raw_dir(self) -> str:
-        names = self.raw_file_names
-        names = [names] if isinstance(names, str) else list(names)
+        names = self._raw_names()
         if all(osp.isfile(osp.join(self.root, n)) for n in names):
             return self.root
         return osp.join(self.root, 'raw')
@@ -91,11 +90,42 @@ class InteractionDataset(InMemoryDataset):
 
     @property
     def processed_file_names(self) -> str:
-        return 'data.pt'
+        return self.processed_name('data')
+
+    def processed_name(self, stem: str) -> str:
+        r"""The processed file's name: :obj:`stem` and a digest of the raw files' content,
+        so that a raw file replaced or edited is processed again, never read from a graph
+        cached from its former content (:obj:`stem.pt` before a download, when processing
+        asks again)."""
+        paths = [osp.join(self.raw_dir, n) for n in self._raw_names()]
+        if not all(osp.isfile(p) for p in paths):
+            return f'{stem}.pt'
+        key = tuple((p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths)
+        if getattr(self, '_raw_key', (None, ))[0] != key:  # md5 once per file state
+            digest = hashlib.sha1()
+            for p in paths:
+                digest.update(md5sum(p).encode())
+            self._raw_key = (key, digest.hexdigest()[:12])
+        return f'{stem}-{self._raw_key[1]}.pt'
+
+    def _raw_names(self) -> List[str]:
+        names = self.raw_file_names
+        return [names] if isinstance(names, str) else list(names)
 
     # Download -----------------------------------------------------------------------------
+    def _download(self) -> None:
+        # PyG's creates the raw folder first; here a failed download leaves nothing behind
+        if all(osp.isfile(p) for p in self.raw_paths):
+            return
+        existed = osp.isdir(self.raw_dir)
+        try:
+            self.download()
+        except BaseException:
+            if not existed and osp.isdir(self.raw_dir) and not os.listdir(self.raw_dir):
+                os.rmdir(self.raw_dir)
+            raise
+
     def download(self) -> None:
-        os.makedirs(self.raw_dir, exist_ok=True)
         if self.url is None and not self.urls:
             raise FileNotFoundError(
                 f"{self.__class__.__name__}: raw files {self._missing()} not found in "
@@ -103,13 +133,14 @@ class InteractionDataset(InMemoryDataset):
         if self.url is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 path = self._fetch(self.url, tmp)
+                os.makedirs(self.raw_dir, exist_ok=True)
                 extract_zip(path, tmp, log=False)
                 src = osp.join(tmp, self.archive_folder) if self.archive_folder else tmp
                 for name in self.raw_file_names:
                     shutil.move(osp.join(src, name), osp.join(self.raw_dir, name))
         else:
             for name, url in self.urls.items():
-                path = self._fetch(url, self.raw_dir)
+                path = self._fetch(url, self.raw_dir, create=True)
                 if osp.basename(path) != name:
                     os.replace(path, osp.join(self.raw_dir, name))
         for name, expected in self.md5.items():
@@ -119,18 +150,22 @@ class InteractionDataset(InMemoryDataset):
                               f"'{osp.join(self.raw_dir, name)}' (md5 {got}, expected "
                               f"{expected}); delete it and retry")
 
-    def _fetch(self, url: str, folder: str) -> str:
+    def _fetch(self, url: str, folder: str, create: bool = False) -> str:
         try:
+            if create:  # only once the download is under way: nothing left behind
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = download_url(url, tmp, log=False)
+                    os.makedirs(folder, exist_ok=True)
+                    return shutil.move(path, osp.join(folder, osp.basename(path)))
             return download_url(url, folder, log=False)
         except (urllib.error.URLError, OSError) as e:
-            raise RuntimeError(
+            raise FileNotFoundError(
                 f"{self.__class__.__name__}: could not download '{url}' ({e}). Offline, put "
                 f"the raw files {self._missing()} into '{self.root}' (or "
                 f"'{osp.join(self.root, 'raw')}')") from e
 
     def _missing(self) -> List[str]:
-        names = self.raw_file_names
-        names = [names] if isinstance(names, str) else list(names)
+        names = self._raw_names()
         return [n for n in names if not osp.isfile(osp.join(self.raw_dir, n))]
 
     # Processing ---------------------------------------------------------------------------

@@ -71,7 +71,7 @@ class DenoisingSplit(InteractionDataset):
 
     @property
     def processed_file_names(self) -> str:
-        return f'{self.name}_{self.value}.pt'
+        return self.processed_name(f'{self.name}_{self.value}')
 
     def read(self) -> HeteroData:
         role = 'flag' if self.value == 'flag' else 'rating'

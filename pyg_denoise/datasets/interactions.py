@@ -24,6 +24,10 @@ def _check_roles(columns: Sequence[str]) -> None:
     if unknown:
         raise ValueError(f"Unknown column role(s) {unknown}; known roles are {list(ROLES)} "
                          f"('_' skips a column)")
+    twice = sorted({c for c in columns if c != '_' and list(columns).count(c) > 1})
+    if twice:
+        raise ValueError(f"'columns' names the role(s) {twice} twice (got {list(columns)}); "
+                         f"name each role once, '_' for a column to skip")
     for need in ('user', 'item'):
         if need not in columns:
             raise ValueError(f"'columns' must name a '{need}' column (got {list(columns)})")

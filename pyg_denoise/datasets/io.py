@@ -69,6 +69,11 @@ def read_table(
         encoding = 'utf-8-sig'  # a byte-order mark is not part of the first id
     with open(path, 'rb') as f:
         raw = f.read()
+    for magic, kind in ((b'\x1f\x8b', 'gzip'), (b'PK\x03\x04', 'zip'), (b'BZh', 'bzip2'),
+                        (b'\xfd7zXZ', 'xz')):
+        if raw.startswith(magic):
+            raise DataFormatError(f"{path}: a {kind}-compressed file; decompress it first "
+                                  f"(the interaction files are read as plain text)")
     # Lines starting with '#' are comments: skipped, and the line numbers of the messages
     # stay those of the file.
     comments = _comment_lines(raw)

@@ -31,7 +31,20 @@ def parse_rule(rule: str) -> Tuple[str, Callable[[Tensor], Tensor]]:
         raise ValueError(f"Cannot parse the rule {rule!r}: expected 'attribute op number' with "
                          f"op in {list(_OPS)}, e.g. 'rating>=4'")
     attr, op, value = m.group(1), _OPS[m.group(2)], float(m.group(3))
-    return attr, lambda x: op(x.double(), value)
+
+    def predicate(x: Tensor) -> Tensor:
+        # compare in the precision the values are stored in: 2.2 read into float32 is
+        # float32(2.2), which the float64 literal 2.2 would call smaller
+        if x.is_floating_point():
+            return op(x, torch.tensor(value, dtype=x.dtype, device=x.device))
+        return op(x.double(), value)
+
+    return attr, predicate
+
+
+#: Edge attributes of the graph that are not interaction values a rule may read.
+INTERNAL = ('edge_index', 'train_mask', 'val_mask', 'test_mask', 'edge_label_index',
+            'edge_label_weight', 'edge_weight')
 
 
 class LabelNoise(BaseTransform):
@@ -73,6 +86,13 @@ class LabelNoise(BaseTransform):
             raise ValueError(f"{self}: the graph has no '{attr}' edge attribute (it has "
                              f"{sorted(store.keys())})")
         values = store[attr]
+        usable = sorted(k for k in store.keys() if k not in INTERNAL and
+                        isinstance(store[k], Tensor) and store[k].dim() == 1 and
+                        store[k].numel() == store.num_edges)
+        if attr in INTERNAL or not isinstance(values, Tensor) or values.dim() != 1 or \
+                values.numel() != store.num_edges:
+            raise ValueError(f"{self}: '{attr}' is not an interaction value a rule can read "
+                             f"(usable: {usable})")
         nan = torch.isnan(values.double())
         if nan.any():
             raise ValueError(f"{self}: '{attr}' is NaN on {int(nan.sum())} interaction(s) "

@@ -92,6 +92,10 @@ class PLD(Denoiser):
 
     def update(self, ctx: EpochContext) -> None:
         store = ctx.data[EDGE_TYPE]
+        num_items = ctx.data['item'].num_nodes
+        if self.k > num_items:  # a pool of k scores per positive: absurd memory
+            raise ValueError(f"'pld_k' (--pld-k) must be at most the {num_items} items of the "
+                             f"data (got {self.k})")
         self.setup(store.edge_index, ctx.data['user'].num_nodes,
                    store.noisy if 'noisy' in store else None,
                    ctx.trainer.generator(ctx.epoch, salt=3), ctx.trainer.device)

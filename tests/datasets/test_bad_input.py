@@ -86,11 +86,12 @@ def test_offline_without_files_names_url_and_path(tmp_path, monkeypatch):
         raise urllib.error.URLError('no network')
 
     monkeypatch.setattr(base, 'download_url', no_network)
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(FileNotFoundError) as info:  # an OSError: one line on the CLI
         MovieLens100K(str(tmp_path / 'ml'))
     msg = str(info.value)
     assert 'https://files.grouplens.org/datasets/movielens/ml-100k.zip' in msg
     assert str(tmp_path / 'ml') in msg and 'u.data' in msg
+    assert not (tmp_path / 'ml' / 'raw').exists()  # nothing left behind
 
 
 def test_files_present_never_touch_network(tmp_path, monkeypatch):
@@ -103,7 +104,18 @@ def test_files_present_never_touch_network(tmp_path, monkeypatch):
     ds = LightGCNBenchmark(str(tmp_path))
     store = ds[0][EDGE]
     assert store.train_mask.sum() == 3 and store.test_mask.sum() == 2
-    assert os.path.isfile(tmp_path / 'processed' / 'data.pt')
+    assert [p.name.startswith('data-') for p in (tmp_path / 'processed').glob('data*.pt')] \
+        == [True]
+
+
+def test_a_changed_raw_file_is_processed_again(tmp_path):
+    write(tmp_path / 'train.txt', '0 0 1\n1 1\n')
+    write(tmp_path / 'test.txt', '0 2\n1 0\n')
+    assert LightGCNBenchmark(str(tmp_path))[0][EDGE].train_mask.sum() == 3
+    write(tmp_path / 'train.txt', '0 0\n')  # replaced: one training edge left
+    assert LightGCNBenchmark(str(tmp_path))[0][EDGE].train_mask.sum() == 1
+    write(tmp_path / 'train.txt', '0 0 1\n1 1\n')  # back: the first cache serves again
+    assert LightGCNBenchmark(str(tmp_path))[0][EDGE].train_mask.sum() == 3
 
 
 def test_checksum_mismatch_after_download(tmp_path, monkeypatch):
