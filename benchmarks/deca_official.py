@@ -1,0 +1,174 @@
+"""Runs DeCA's own code (wangyu-ustc/DeCA, WWW 2022; CUDA-only) on this machine's CPU, to
+compare our DeCA with the authors'.
+
+The script copies the repository's top-level ``*.py`` and ``data/<dataset>`` out of a local
+git copy (``fetch`` it, or ``git clone``) into ``--workdir``, makes the code run on the CPU
+without touching its logic (``'cuda'`` strings become ``'cpu'``, ``.cuda()`` and
+``torch.cuda.manual_seed`` no-ops; its DataLoaders use no workers already) and calls its
+``main(param)`` from a small driver (``main.py`` parses ``--alpha`` as an int), ``param`` built
+as ``main.py`` builds it: from ``configs.py`` with ``--default`` (the README's ``python main.py
+--model GMF --dataset ml-100k --method DeCA --default``), else from the values given and
+``main.py``'s defaults. At each evaluation the code makes (validation BCE every ``eval_freq``
+iterations, its early-stopping signal) the driver also tests the model on the clean test set
+with the code's ``evaluate`` (no_grad, random states restored: the run is unchanged;
+``--no-probe`` skips it). Prints those lines, the code's final ``CLEAN TEST`` lines and a
+table; all output is in ``<workdir>/stdout.log``. Needs scipy. Mirrors may lack the adressa
+and electronics training files (git archive then fails).
+
+    python benchmarks/deca_official.py --repo /path/to/DeCA.git --workdir /tmp/deca1 \\
+        --model LightGCN --dataset ml-100k --method DeCA --default
+    python benchmarks/deca_official.py --repo /path/to/DeCA.git --workdir /tmp/deca2 \\
+        --model LightGCN --method DeCA --C1 1000 --C2 10 --alpha 0.5 --lambda0 0.1 \\
+        --epochs 150 --early-stop
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import time
+
+DRIVER = '''# written by benchmarks/deca_official.py: DeCA's main(param) on the CPU
+import json, random, sys
+import numpy as np, torch
+torch.Tensor.cuda = torch.nn.Module.cuda = lambda self, *a, **k: self
+torch.cuda.manual_seed = torch.cuda.manual_seed_all = lambda *a, **k: None
+opts = json.loads(sys.argv[1])
+torch.set_num_threads(opts['threads'])
+import evaluate, main, train
+from CDAE import CDAE; from configs import get_config; from utils import get_top_k
+param = opts['param']
+if opts['default']:  # main.py's --default branch
+    param = dict(get_config(param['model'], param['dataset'], param['method']), **param,
+                 top_k=get_top_k(param['dataset']))
+print('param:', json.dumps(param, sort_keys=True), flush=True)
+T = train.TrainModel
+_train = T.train
+
+def train_(self, *a):  # a[2]: test_data_pos, a[5]: train_mat, a[6]: user_pos
+    self.probe_data = a[2], a[6]
+    if isinstance(self.model, CDAE):  # as train() builds it for the final CDAE test
+        self.probe_matrix = torch.zeros([self.user_num, self.item_num])
+        for (u, i) in a[5].keys():
+            self.probe_matrix[u, i] = 1.0
+    return _train(self, *a)
+
+def probed(evaluate_loss):
+    def wrapper(self, model, *a):  # a[1]: the iteration count
+        loss = evaluate_loss(self, model, *a)
+        states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+        (test, user_pos), k = self.probe_data, self.top_k
+        with torch.no_grad():
+            if isinstance(model, CDAE):
+                _, r, n, _ = evaluate.test_CDAE(model, 2048, user_pos, k, test, self.user_num,
+                                                self.item_num, self.probe_matrix, device='cpu')
+            else:
+                if hasattr(model, 'computer'):  # LightGCN: propagate once, not once a user
+                    out = model.computer()
+                    model.computer = lambda: out
+                _, r, n, _ = evaluate.test_all_users(model, 4096, self.item_num, test,
+                                                     user_pos, k, device='cpu')
+                model.__dict__.pop('computer', None)
+        torch.set_rng_state(states[0]); np.random.set_state(states[1]); random.setstate(states[2])
+        print('probe: iter %d %s test Recall %s NDCG %s' % (
+            a[1], 'aux' if model is self.aux_model else 'model',
+            '-'.join('%.4f' % x for x in r), '-'.join('%.4f' % x for x in n)), flush=True)
+        return loss
+    return wrapper
+
+if opts['probe']:
+    T.train, T.eval, T.eval_CDAE = train_, probed(T.eval), probed(T.eval_CDAE)
+res = main.main(param).reshape(4, -1).tolist()
+print('final:', json.dumps(dict(zip(['top_k', 'precision', 'recall', 'NDCG', 'MRR'],
+                                    [param['top_k']] + res))), flush=True)
+'''
+
+parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+parser.add_argument('--repo', required=True, help='a git directory of wangyu-ustc/DeCA')
+parser.add_argument('--commit', default='HEAD')
+parser.add_argument('--workdir', required=True, help='a new or empty folder for the copy')
+parser.add_argument('--model', default='LightGCN',
+                    choices=['GMF', 'NeuMF-end', 'CDAE', 'LightGCN'])
+parser.add_argument('--dataset', default='ml-100k', choices=['ml-100k', 'modcloth', 'adressa',
+                                                             'electronics'])
+parser.add_argument('--method', default='DeCA', choices=['none', 'DeCA', 'DeCAp'])
+parser.add_argument('--seed', type=int, default=2020)
+parser.add_argument('--default', action='store_true', help="configs.py's settings")
+MAIN_PY = dict(C_1=1000, C_2=10, alpha=1.0, lambda0=1.0, epochs=15)  # its argparse defaults
+for key, value in MAIN_PY.items():
+    parser.add_argument('--' + key.replace('_', ''), dest=key, type=type(value),
+                        help=f"without --default; main.py's default {value}")
+parser.add_argument('--early-stop', action='store_true', help="main.py's default: off")
+parser.add_argument('--eval-freq', type=int, help='iterations between evaluations; default 500 '
+                    "(train.py's, which --default keeps; main.py's explicit default is 100)")
+parser.add_argument('--no-probe', action='store_true', help='no test metrics at evaluations')
+parser.add_argument('--threads', type=int, default=1)
+args = parser.parse_args()
+
+explicit = {key: getattr(args, key) for key in MAIN_PY}
+if args.default and (any(v is not None for v in explicit.values()) or args.early_stop):
+    parser.error('--default takes its settings from configs.py: no --C1 --C2 --alpha ...')
+if osp.isdir(args.workdir) and os.listdir(args.workdir):
+    sys.exit(f'--workdir {args.workdir}: not empty')
+os.makedirs(osp.join(args.workdir, 'output'))  # its LightGCN caches the adjacency there first
+git = ['git', f'--git-dir={args.repo}']
+files = subprocess.run(git + ['ls-tree', '--name-only', args.commit], check=True,
+                       capture_output=True, text=True).stdout.split()
+archive = subprocess.run(git + ['archive', args.commit, f'data/{args.dataset}'] +
+                         [f for f in files if f.endswith('.py')], check=True,
+                         capture_output=True).stdout
+subprocess.run(['tar', '-x', '-C', args.workdir], input=archive, check=True)
+for name in [f for f in files if f.endswith('.py')]:
+    with open(osp.join(args.workdir, name)) as f:
+        text = re.sub(r"""(['"])cuda\1""", r"\1cpu\1", f.read())
+    with open(osp.join(args.workdir, name), 'w') as f:
+        f.write(text.replace('num_workers=4', 'num_workers=0'))
+with open(osp.join(args.workdir, 'deca_driver.py'), 'w') as f:
+    f.write(DRIVER)
+
+param = dict(method=None if args.method == 'none' else args.method, seed=args.seed,
+             denoise_type='both', datadir='./data', folder='./output', model=args.model,
+             dataset=args.dataset, save_model=0, device='cpu')
+if not args.default:  # main.py's explicit branch, with its defaults for the rest
+    param.update({k: MAIN_PY[k] if v is None else v for k, v in explicit.items()},
+                 top_k=[3, 5, 10, 20], iterative=True, early_stop=args.early_stop,
+                 dropout=0.0, lr=0.001, batch_size=2048, eval_freq=500, factor_num=32,
+                 num_layers=3, NSR=1, emb_dim=32, early_stop_rounds=2)
+if args.eval_freq:
+    param['eval_freq'] = args.eval_freq
+opts = dict(param=param, default=args.default, probe=not args.no_probe, threads=args.threads)
+env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+show = re.compile(r'^(param:|seed:|method:|h_model:|alpha:|C_1|epochs:|regularization|probe:|'
+                  r'Eval|epoch: \d+, iter: \d+, Eval|#+ (CLEAN|Train)|Recall|NDCG|final:|pretrain)')
+evals, probes, used, phase, start = [], {}, {}, 'model', time.time()
+with open(osp.join(args.workdir, 'stdout.log'), 'w') as log:
+    proc = subprocess.Popen([sys.executable, 'deca_driver.py', json.dumps(opts)], env=env,
+                            cwd=args.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    for line in proc.stdout:
+        log.write(line)
+        if show.match(line):
+            print(line, end='', flush=True)
+        if line.startswith('param:'):
+            used = json.loads(line[6:])
+        if line.startswith('pretrain'):  # DeCAp trains its aux model first
+            phase = 'model' if 'done' in line else 'aux'
+        if m := re.search(r'epoch: (\d+), iter: (\d+), Eval loss:(?:tensor\()?([-+.\w]+)', line):
+            evals.append((phase, int(m[1]), int(m[2]), float(m[3])))
+        if m := re.match(r'probe: iter (\d+) (\w+) test Recall (\S+) NDCG (\S+)', line):
+            probes[int(m[1]), m[2]] = m[3].split('-'), m[4].split('-')
+if proc.wait():
+    sys.exit(f'the code failed (exit {proc.returncode}); see {args.workdir}/stdout.log')
+k = '/'.join(map(str, used.get('top_k', [])))
+print(f'\nwall time {time.time() - start:.0f} s\n\n| model | epoch | iter | validation loss | '
+      f'test Recall@{k} | test NDCG@{k} |\n|---|---|---|---|---|---|')
+for who, epoch, it, loss in evals:
+    r, n = probes.get((it, who), ('-', '-'))
+    print(f"| {who} | {epoch} | {it} | {loss:.4f} | {'/'.join(r)} | {'/'.join(n)} |")
+main_evals = [e for e in evals if e[0] == 'model']
+rises = [e for a, e in zip(main_evals, main_evals[1:]) if e[3] > a[3]]  # train.py's rule
+if used.get('early_stop') and len(rises) >= used.get('early_stop_rounds', 2):
+    print(f"early stop at iter {rises[used.get('early_stop_rounds', 2) - 1][2]} (the final "
+          'model is the one of that iteration)')
