@@ -50,6 +50,7 @@ from pyg_denoise.metrics.reference import HINT as DEGENERATE_HINT
 from pyg_denoise.outputs import OutLock, check_output_file
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
+from pyg_denoise.recipes.check import check_recipe
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
 from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, InjectNoise,
                                     KCore, LabelNoise, LeaveOneOut, PositiveSubset,
@@ -295,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser('recipes', help="the shipped paper protocols (recipes): name, "
                          "paper and entries; --show NAME prints one as TOML")
     rec.add_argument('--show', default=None, metavar='NAME', help='print this recipe file')
+    rec.add_argument('--check', nargs='+', default=None, metavar='FILE',
+                     help='check recipe files completely (every key, value, entry and '
+                     'reported metric) without running anything')
     rep = sub.add_parser('report', help='parity tables: the finished runs of grids next to '
                          "the figures a recipe's paper reports, with the relative difference")
     rep.add_argument('grids', nargs='+', help='--grid-out folders of `benchmark` runs')
@@ -601,9 +605,10 @@ def _option_actions() -> Dict[str, argparse.Action]:
 
 
 def _recipe_value(recipe: Recipe, key: str, value: Any,
-                  actions: Dict[str, argparse.Action]) -> Any:
-    r"""A recipe value checked (and converted) as the command line would."""
-    where = f"recipe {recipe.name} ({recipe.path})"
+                  actions: Dict[str, argparse.Action], where: Optional[str] = None) -> Any:
+    r"""A recipe value checked (and converted) as the command line would (:obj:`where`
+    names the file and table in the messages)."""
+    where = where or f"recipe {recipe.name} ({recipe.path})"
     action = actions.get(key)
     if action is None or key in ('recipe', 'config'):
         raise RecipeError(f"{where}: unknown option {key!r} (the options are those of "
@@ -641,14 +646,26 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
 
 
 def load_args_recipe(args: argparse.Namespace) -> Optional[Recipe]:
-    r"""The recipe :obj:`--config` (a file) or :obj:`--recipe` (a name) names, if any."""
+    r"""The recipe :obj:`--config` (a file) or :obj:`--recipe` (a name) names, if any,
+    checked completely (:func:`checked_recipe`)."""
     if getattr(args, 'config', None):
         if not osp.isfile(args.config):
             raise RecipeError(f"--config {args.config}: no such file")
-        return load_recipe(args.config)
+        return checked_recipe(args.config)
     if getattr(args, 'recipe', None):
-        return load_recipe(args.recipe)
+        return checked_recipe(args.recipe)
     return None
+
+
+def checked_recipe(name_or_path: str) -> Recipe:
+    r""":func:`~pyg_denoise.recipes.load_recipe` and the complete check of every table
+    (:func:`~pyg_denoise.recipes.check.check_recipe`): unknown keys, wrong types and
+    ranges, keys no entry reads, unknown metrics, each naming the file, table and key."""
+    recipe = load_recipe(name_or_path)
+    actions = _option_actions()
+    check_recipe(recipe, lambda key, value, where: _recipe_value(recipe, key, value, actions,
+                                                                 where))
+    return recipe
 
 
 def apply_recipe(args: argparse.Namespace, recipe: Recipe, model: str, denoiser: str,
@@ -663,6 +680,12 @@ def apply_recipe(args: argparse.Namespace, recipe: Recipe, model: str, denoiser:
     user_data = bool({'dataset', 'datasets', 'train'} & explicit)
     if user_data:  # the command line's data: none of the recipe's data source
         values.pop('dataset', None)
+        kept = {k: v for k, v in recipe.data.items() if k not in
+                ('folder', 'dataset', 'train', 'val', 'test') and k not in explicit}
+        if kept and not getattr(args, '_grid_cell', False):
+            logger.warning(f"recipe {recipe.name}: its data settings apply to your data too "
+                           f"({', '.join(f'{k}={v}' for k, v in kept.items())}); give "
+                           f"them on the command line to change them")
     if files and not user_data:  # the recipe's own files, in its folder of the data root
         folder = args.root or _default_root(recipe.data.get('folder', ''))
         if folder is None or not osp.isdir(folder):
@@ -1364,8 +1387,14 @@ def _write_missing(out: str, value: Dict[str, str]) -> None:
 
 def recipes(args: argparse.Namespace) -> None:
     r"""Lists the shipped recipes (name, paper, entries), or prints one as TOML."""
+    if args.check:
+        for path in args.check:
+            r = checked_recipe(path)
+            print(f"{path}: a valid recipe ({len(r.entries())} entries, "
+                  f"{len(r.reported)} with reported figures)")
+        return
     if args.show:
-        print(to_toml(load_recipe(args.show).to_dict()), end='')
+        print(to_toml(checked_recipe(args.show).to_dict()), end='')
         return
     for name in list_recipes():
         r = load_recipe(name)

@@ -161,6 +161,73 @@ def test_recipe_values_are_checked_like_the_command_line(tmp_path):
         main(['run', '--config', str(path), '--model', 'mf'])
 
 
+def _with(**tables):
+    base = {'models': {'gmf': {}, 'lightgcn': {}}, 'denoisers': {'tce': {}, 'rce': {}}}
+    for key, value in tables.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
+
+
+@pytest.mark.parametrize('tables, match', [
+    # a misspelled option: refused when loaded, not only when an entry is applied
+    (_with(entries={'gmf/rce': {'lamda_reg': 0.1}}),
+     r'\[entries."gmf/rce"\].*unknown option .lamda_reg.'),
+    # options no entry of the table reads
+    (_with(denoisers={'rce': {'drop_rate': 0.2}}), r'\[denoisers.rce\] drop_rate: no entry'),
+    (_with(denoisers={'tce': {'beta': 0.1}}), r'\[denoisers.tce\] beta: no entry'),
+    (_with(settings={'pld_k': 5}), r'\[settings\] pld_k: no entry this table applies to'),
+    (_with(models={'gmf': {'layers': 2}}), r'\[models.gmf\] layers: no entry'),
+    (_with(models={'gmf': {'init': 'xavier'}}), r'\[models.gmf\] init: no entry'),
+    # wrong types and ranges of declared options
+    (_with(denoisers={'tce': {'drop_rate': 1.5}}), r'\[denoisers.tce\] drop_rate:'),
+    (_with(settings={'epochs': 'ten'}), r'\[settings\].*epochs .--epochs. must be an integer'),
+    # reported figures: a typo in the entry or the metric
+    (_with(reported={'gmf/tce': {'recal@20': 0.1}}),
+     r'\[reported."gmf/tce"\] recal@20: not a metric'),
+    (_with(missing=['gmf/rce'], reported={'gmf/rce': {'recall@20': 0.1}}),
+     r'\[reported."gmf/rce"\]: not an entry'),
+    # code
+    (_with(settings={'model_factory': 'x.py:f'}), 'names code to import'),
+])
+def test_recipe_files_are_checked_completely_when_loaded(tmp_path, tables, match):
+    from pyg_denoise.recipes import to_toml
+    path = tmp_path / 'bad.toml'
+    path.write_text(to_toml(tables))
+    with pytest.raises(SystemExit, match=match) as e:
+        main(['recipes', '--check', str(path)])
+    assert e.value.code == 2 and str(path) in str(e.value)
+    with pytest.raises(SystemExit, match=match):  # the same when a run loads it
+        main(['run', '--config', str(path), '--model', 'gmf', '--denoiser', 'tce'])
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_every_shipped_recipe_passes_the_check(capsys, name):
+    main(['recipes', '--check', osp.join(osp.dirname(load_recipe(name).path),
+                                         osp.basename(load_recipe(name).path))])
+    assert 'a valid recipe' in capsys.readouterr().out
+
+
+def test_a_recipes_data_settings_on_other_data_are_said(tmp_path, caplog):
+    import logging
+    paths = {}
+    for name, rows in (('train', 60), ('val', 20), ('test', 20)):
+        lines = [f'{u}\t{(u * 7 + k) % 30}\t{1 + (u + k) % 5}\n' for k in range(rows // 20)
+                 for u in range(20)]
+        (tmp_path / f'{name}.tsv').write_text(''.join(lines))
+        paths[name] = str(tmp_path / f'{name}.tsv')
+    caplog.set_level(logging.INFO, logger='pyg_denoise')
+    with pytest.raises(SystemExit):  # whatever the tiny data does, the warning came first
+        main(['run', '--recipe', 'deca/ml-100k', '--model', 'gmf', '--train', paths['train'],
+              '--val', paths['val'], '--test', paths['test'], '--epochs', '1', '-q',
+              '--no-progress', '--clean', 'rating>=6'])
+    assert 'its data settings apply to your data too' in caplog.text
+    assert "noisy=rating<5" in caplog.text and 'clean=' not in caplog.text.split(
+        'apply to your data too')[1].split(';')[0]
+
+
 def deca_files(tmp_path, items=30):
     """Tiny files in DeCA's layout: user, item, rating; the test file has ratings of 5."""
     step = 3 if items == 30 else 13

@@ -1,0 +1,95 @@
+r"""The complete check of a recipe file, made when it is loaded for a run and by
+:obj:`pyg-denoise recipes --check FILE`: every key of every table is an option of the
+command line with a valid value, is read by at least one entry the table applies to (a
+T-CE option under R-CE, a LightGCN option for GMF, a PLD option in :obj:`[settings]` of a
+recipe without PLD would be ignored without a word), and every reported figure names an
+entry and a metric."""
+from typing import Any, Callable, Dict, Iterable, List, Set, Tuple
+
+from pyg_denoise.metrics.ranking import is_metric_name
+from pyg_denoise.recipes import Recipe, RecipeError
+from pyg_denoise.registry import BASELINES, DENOISERS, MODEL_CLASSES, all_options
+from pyg_denoise.transforms import ExtraFeedback, GraphDenoising
+from pyg_denoise.data.negative_sampling import NegativeSampler
+
+#: The models that read the generic :obj:`layers` option.
+LAYERED = ('lightgcn', 'ngcf', 'pyg:lightgcn', 'pyg:sage', 'pyg:gcn')
+#: What a reported figure may hold besides metrics.
+REPORT_KEYS = ('rule', 'row', 'note')
+
+ValueCheck = Callable[[str, Any, str], Any]
+
+
+def _names(options: Iterable[Any]) -> Set[str]:
+    return {o.name for o in options}
+
+
+def reads(key: str, model: str, denoiser: str) -> bool:
+    r"""Whether the entry :obj:`(model, denoiser)` reads the option :obj:`key`: an option
+    that a backbone or a method declares is read only by that backbone or method (and the
+    options of structure denoising and extra feedback by any method); every other option
+    (data, training, evaluation) by every entry."""
+    method: Set[str] = set()
+    for cls in DENOISERS.values():
+        if cls is not None:
+            method |= _names(cls.options)
+    model_owned = {'layers'}
+    for cls in MODEL_CLASSES.values():
+        model_owned |= _names(cls.options)
+    wbpr = _names(NegativeSampler.options)
+    if key not in method | model_owned | wbpr:
+        return True
+    if key in model_owned:
+        own = _names(MODEL_CLASSES[model].options) if model in MODEL_CLASSES else set()
+        return key in own or (key == 'layers' and model in LAYERED)
+    if model in BASELINES:
+        return False
+    cls = DENOISERS.get(denoiser)
+    own = _names(cls.options) if cls is not None else set()
+    own |= _names(GraphDenoising.options) | _names(ExtraFeedback.options)
+    return key in own or (key in wbpr and denoiser == 'wbpr')
+
+
+def _scopes(recipe: Recipe) -> List[Tuple[str, Dict[str, Any], List[Tuple[str, str]]]]:
+    r"""Each table of options with the entries it applies to."""
+    entries = [tuple(e.split('/')) for e in recipe.entries()]
+    out = [('settings', recipe.settings, entries)]
+    out += [(f'models.{m}', t, [e for e in entries if e[0] == m])
+            for m, t in recipe.model_settings.items()]
+    out += [(f'denoisers.{d}', t, [e for e in entries if e[1] == d])
+            for d, t in recipe.denoiser_settings.items()]
+    out += [(f'entries."{k}"', t, [tuple(k.split('/'))])
+            for k, t in recipe.entry_settings.items()]
+    return out
+
+
+def check_recipe(recipe: Recipe, value_check: ValueCheck) -> None:
+    r"""Raises :class:`~pyg_denoise.recipes.RecipeError` naming the file, table and key of
+    the first problem of :obj:`recipe`. :obj:`value_check(key, value, where)` checks one
+    value as the command line would (unknown options, types, choices); declared options
+    are checked against their ranges here."""
+    declared = all_options()
+    data = {k: v for k, v in recipe.data.items() if k not in ('folder', )}
+    for table, values, applies in [('data', data, None)] + _scopes(recipe):
+        where = f"{recipe.path}: [{table}]"
+        for key, value in values.items():
+            value = value_check(key, value, where)
+            if key in declared:
+                try:
+                    declared[key].check(value)
+                except ValueError as e:
+                    raise RecipeError(f"{where} {key}: {e}") from None
+            if applies is not None and not any(reads(key, m, d) for m, d in applies):
+                to = ', '.join('/'.join(e) for e in applies) or 'no entry'
+                raise RecipeError(f"{where} {key}: no entry this table applies to ({to}) "
+                                  f"reads it, so it would be ignored; move it to the "
+                                  f"backbone or method that declares it")
+    entries = recipe.entries()
+    for key, figures in recipe.reported.items():
+        where = f"{recipe.path}: [reported.\"{key}\"]"
+        if key not in entries:
+            raise RecipeError(f"{where}: not an entry of the recipe ({', '.join(entries)})")
+        for name in figures:
+            if name not in REPORT_KEYS and not is_metric_name(name):
+                raise RecipeError(f"{where} {name}: not a metric (<metric>@<k>, e.g. "
+                                  f"recall@20) nor one of {list(REPORT_KEYS)}")
