@@ -26,6 +26,7 @@ import json
 import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -91,8 +92,11 @@ parser.add_argument('--commit', default='HEAD')
 parser.add_argument('--workdir', required=True, help='a new or empty folder for the copy')
 parser.add_argument('--model', default='LightGCN',
                     choices=['GMF', 'NeuMF-end', 'CDAE', 'LightGCN'])
-parser.add_argument('--dataset', default='ml-100k', choices=['ml-100k', 'modcloth', 'adressa',
-                                                             'electronics'])
+parser.add_argument('--dataset', default='ml-100k', help="ml-100k, modcloth, adressa, "
+                    "electronics (the repository's data), or the name of --data's files")
+parser.add_argument('--data', default=None, metavar='DIR', help="other data in the code's "
+                    "format: DIR/<dataset>.{train.rating,valid.rating,test.negative,test.noisy} "
+                    "(benchmarks/export_deca_format.py writes them), with explicit settings")
 parser.add_argument('--method', default='DeCA', choices=['none', 'DeCA', 'DeCAp'])
 parser.add_argument('--seed', type=int, default=2020)
 parser.add_argument('--default', action='store_true', help="configs.py's settings")
@@ -116,10 +120,17 @@ os.makedirs(osp.join(args.workdir, 'output'))  # its LightGCN caches the adjacen
 git = ['git', f'--git-dir={args.repo}']
 files = subprocess.run(git + ['ls-tree', '--name-only', args.commit], check=True,
                        capture_output=True, text=True).stdout.split()
-archive = subprocess.run(git + ['archive', args.commit, f'data/{args.dataset}'] +
-                         [f for f in files if f.endswith('.py')], check=True,
-                         capture_output=True).stdout
+archive = subprocess.run(git + ['archive', args.commit] + ([] if args.data else [
+    f'data/{args.dataset}']) + [f for f in files if f.endswith('.py')], check=True,
+    capture_output=True).stdout
 subprocess.run(['tar', '-x', '-C', args.workdir], input=archive, check=True)
+if args.data:  # the user's files, under the name the code reads
+    if args.default:
+        parser.error('--data needs explicit settings (configs.py has none for it)')
+    os.makedirs(osp.join(args.workdir, 'data', args.dataset))
+    for part in ('train.rating', 'valid.rating', 'test.negative', 'test.noisy'):
+        shutil.copyfile(osp.join(args.data, f'{args.dataset}.{part}'),
+                        osp.join(args.workdir, 'data', args.dataset, f'{args.dataset}.{part}'))
 for name in [f for f in files if f.endswith('.py')]:
     with open(osp.join(args.workdir, name)) as f:
         text = re.sub(r"""(['"])cuda\1""", r"\1cpu\1", f.read())

@@ -1056,6 +1056,8 @@ def _train_and_write(args: argparse.Namespace, data: HeteroData, settings: Dict[
         ' '.join(['pyg-denoise'] + sys.argv[1:])
     results['recipe'] = getattr(args, 'recipe_record', None)
     results['options'] = {k: getattr(args, k, None) for k in _run_keys()}
+    if args.train:  # the user's files: no dataset (not the --dataset default)
+        results['options']['dataset'] = None
     results['threads'] = torch.get_num_threads()
     if rank != 0:  # rank 0 writes the files and the table
         return results

@@ -591,7 +591,11 @@ class Trainer:
 
         Returns:
             The results record: config, per-epoch log, selected epoch, validation and test
-            metrics, timings.
+            metrics, timings, and :obj:`reference` (per evaluated split, a random ranking's
+            expected metrics and the most-popular ranking's) with the :obj:`flags` the
+            selected model earns against them
+            (:func:`~pyg_denoise.metrics.reference.degenerate_flags`; a flagged run also
+            warns).
         """
         cfg = self.config
         if self.optimizer is None:  # nothing to train: one evaluation is the run

@@ -7,8 +7,11 @@ from pyg_denoise.metrics.diagnostics import (DetectionAccumulator, auc_score,
 
 from pyg_denoise.metrics.loss_distribution import (fit_gmm_1d, loss_separation,
                                                    minmax_per_user, standardize_per_user)
+from pyg_denoise.metrics.reference import (degenerate_flags, random_ranking_metrics,
+                                           reference_metrics)
 
 __all__ = ['METRICS', 'GROUPS', 'COLD_START', 'RankingEvaluator', 'evaluate_split',
            'excluded_index', 'cold_start_scorer', 'user_groups', 'auc_score', 'noise_detection',
            'DetectionAccumulator', 'loss_separation', 'standardize_per_user',
-           'minmax_per_user', 'fit_gmm_1d']
+           'minmax_per_user', 'fit_gmm_1d', 'random_ranking_metrics', 'reference_metrics',
+           'degenerate_flags']
