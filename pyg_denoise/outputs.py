@@ -51,8 +51,10 @@ class OutLock:
     def __init__(self, folder: str, flag: str = '--out') -> None:
         self.folder, self.flag = folder, flag
         self._lock: Optional[FileLock] = None
+        self._created = False
 
     def __enter__(self) -> 'OutLock':
+        self._created = not osp.isdir(self.folder)
         os.makedirs(self.folder, exist_ok=True)
         lock = FileLock(osp.join(self.folder, '.lock'))
         pid_file = osp.join(self.folder, '.lock.pid')
@@ -79,3 +81,9 @@ class OutLock:
                 pass
             self._lock.release()
             self._lock = None
+            left = set(os.listdir(self.folder)) if osp.isdir(self.folder) else None
+            if self._created and left is not None and left <= {'.lock'}:
+                # a run refused before it wrote anything leaves no folder behind
+                for name in left:
+                    os.remove(osp.join(self.folder, name))
+                os.rmdir(self.folder)

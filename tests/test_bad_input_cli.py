@@ -694,3 +694,11 @@ def test_info_on_a_folder_without_the_files_is_one_line_and_writes_nothing(tmp_p
     assert e.value.code == 2 and 'u.data' in str(e.value)
     assert 'Traceback' not in capsys.readouterr().err
     assert os.listdir(folder) == []
+
+
+def test_a_refused_run_leaves_no_out_folder_behind(tmp_path):
+    paths = write(tmp_path)
+    out = tmp_path / 'new'
+    with pytest.raises(SystemExit, match='--ks 500 is larger'):  # refused after the lock
+        main(base_args(paths, '--out', str(out), '--ks', '500'))
+    assert not out.exists()
