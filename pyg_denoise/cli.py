@@ -47,7 +47,7 @@ from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
 from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, is_metric_name
 from pyg_denoise.metrics.reference import HINT as DEGENERATE_HINT
-from pyg_denoise.outputs import OutLock, check_output_file
+from pyg_denoise.outputs import OutLock, check_inputs_not_run_files, check_output_file
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
 from pyg_denoise.recipes.check import check_recipe
@@ -444,7 +444,8 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
     need(args.patience is None or args.patience >= 1, '--patience', 'a positive integer')
     need(args.stop_rises is None or args.stop_rises >= 1, '--stop-rises',
          'a positive integer')
-    need(args.dim is None or args.dim >= 1, '--dim', 'a positive integer')
+    need(args.dim is None or 1 <= args.dim <= 100_000, '--dim', 'an integer in [1, 100000]')
+    need(args.epochs is None or args.epochs <= 1_000_000, '--epochs', 'at most 1,000,000')
     need(args.threads is None or args.threads >= 1, '--threads', 'a positive integer')
     need(0 <= args.seed < 2 ** 31, '--seed', 'an integer in [0, 2^31)')
     for flag in ('--out', '--export-graph') + (('--grid-out', ) if grid else ()):
@@ -486,6 +487,7 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
         raise ValueError("--save-topk needs --out (the folder that receives topk.tsv)")
     if args.out and not grid:
         _check_writable_dir(args.out, '--out')
+        check_inputs_not_run_files(_input_files(args), args.out)
     try:
         device = torch.device(args.device) if args.device != 'auto' else None
     except RuntimeError as e:
@@ -526,7 +528,12 @@ def check_out_dir(out: str, fingerprint: Dict[str, Any]) -> None:
         return
     try:
         with open(path) as f:
-            stored = json.load(f).get('fingerprint')
+            record = json.load(f)
+        if not isinstance(record, dict):
+            raise ValueError('not a JSON object')
+        stored = record.get('fingerprint')
+        if stored is not None and not isinstance(stored, dict):
+            raise ValueError('its fingerprint is not a JSON object')
     except OSError as e:
         raise ValueError(f"--out {out}: cannot read its results.json ({e}); move it away "
                          f"or use another --out") from None
@@ -550,6 +557,12 @@ def check_out_dir(out: str, fingerprint: Dict[str, Any]) -> None:
             new_epochs < old_epochs:
         raise ValueError(f"--out {out} holds a finished run of {old_epochs} epochs; --epochs "
                          f"{new_epochs} would not shorten it: use another --out")
+    for key in ('patience', 'stop_rises'):  # a stricter stop would have ended it earlier
+        old, new = stored.get(key), fingerprint.get(key)
+        if new is not None and (old is None or new < old):
+            raise ValueError(f"--out {out} holds a finished run with --{key.replace('_', '-')} "
+                             f"{'none' if old is None else old}; a stricter {new} cannot "
+                             f"shorten it: use another --out")
     if extend:
         n = 1
         while osp.exists(osp.join(out, f'results.before-extension-{n}.json')):
@@ -627,6 +640,7 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
         items = value if isinstance(value, (list, tuple)) else [value]
         try:
             value = action.type(','.join(str(v) for v in items))
+            check_list(value, flag, duplicates=action.type is _float_list)
         except ValueError as e:
             raise RecipeError(f"{where}: {key} ({flag}): {e}") from None
     elif action.type is int:
@@ -634,8 +648,9 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
             raise RecipeError(f"{where}: {key} ({flag}) must be an integer (got {value!r})")
         value = int(value)
     elif action.type is float:
-        if not number:
-            raise RecipeError(f"{where}: {key} ({flag}) must be a number (got {value!r})")
+        if not number or not math.isfinite(value):
+            raise RecipeError(f"{where}: {key} ({flag}) must be a finite number (got "
+                              f"{value!r})")
         value = float(value)
     elif value is not None and not isinstance(value, str):
         raise RecipeError(f"{where}: {key} ({flag}) must be a string (got {value!r})")
@@ -1154,6 +1169,16 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
             args.rules = list(dict.fromkeys([s for s in selects if s] + list(args.rules)))
             args.rules = [r for r in args.rules if not r.endswith('@20') or 20 in args.ks]
     metrics = args.metrics or [f'{m}@{k}' for k in args.ks for m in ('recall', 'ndcg')]
+    if 'rules' not in explicit:  # the default rules at a cut-off the runs evaluate
+        k = 20 if 20 in args.ks else max(args.ks)
+        args.rules = list(dict.fromkeys(r.replace('@20', f'@{k}') for r in args.rules))
+    for flag, names in (('--rules', [r.partition(':')[2] for r in args.rules if ':' in r]),
+                        ('--metrics', metrics)):
+        for name in names:
+            cut = name.rpartition('@')[2]
+            if cut.isdigit() and int(cut) not in args.ks:
+                raise ValueError(f"{flag}: {name!r} is at a cut-off the runs do not evaluate "
+                                 f"(--ks {','.join(map(str, args.ks))})")
     for rule in args.rules:
         if rule in ('last', ) + LOSS_RULES:
             continue
@@ -1413,12 +1438,20 @@ def report(args: argparse.Namespace) -> str:
     reports, the mean (and std) over the finished seeds of the matching runs of the grids
     (same backbone, denoiser and selection rule), the paper's figure and the relative
     difference."""
-    if args.out:
-        check_output_file(args.out, '--out', args.grids, overwrite=args.overwrite)
     for grid in args.grids:
         if not osp.isdir(grid):
             raise ValueError(f"{grid}: no such grid folder")
+    real = [osp.realpath(g) for g in args.grids]
+    twice = [g for k, g in enumerate(args.grids) if real[k] in real[:k]]
+    if twice:  # its runs would count twice
+        raise ValueError(f"the grid {twice[0]} is given twice")
+    check_list(args.metrics, '--metrics')
+    if not (math.isfinite(args.tolerance) and args.tolerance >= 0):
+        raise ValueError(f"--tolerance must be a non-negative number (got {args.tolerance})")
     recipe = load_args_recipe(args)
+    if args.out:
+        check_output_file(args.out, '--out', [recipe.path], overwrite=args.overwrite,
+                          input_dirs=args.grids)
     rows = parity_rows(grid_runs(args.grids), recipe, args.metrics)
     if not any(row.get('seeds') for row in rows):
         raise ValueError(f"no finished run of recipe {recipe.name}'s entries in "

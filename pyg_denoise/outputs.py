@@ -13,15 +13,44 @@ RUN_FILES = ('results.json', 'log.jsonl', 'checkpoint.pt', 'best.pt', 'topk.tsv'
 
 
 def _same(a: str, b: str) -> bool:
-    return osp.realpath(a) == osp.realpath(b)
+    r"""Whether two paths name one file: the same resolved path, or (both existing) the same
+    file on disk (a hard link)."""
+    if osp.realpath(a) == osp.realpath(b):
+        return True
+    try:
+        return osp.exists(a) and osp.exists(b) and osp.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(path: str, folder: str) -> bool:
+    folder = osp.realpath(folder)
+    return osp.commonpath([osp.realpath(path), folder]) == folder
+
+
+def check_inputs_not_run_files(inputs: Iterable[Optional[str]], out_dir: str) -> None:
+    r"""Refuses an input file that is one of the files a run writes into :obj:`out_dir`
+    (:data:`RUN_FILES`): the run would append to it or replace it."""
+    for name in inputs:
+        for own in RUN_FILES:
+            if name and _same(name, osp.join(out_dir, own)):
+                raise ValueError(f"{name}: an input of this run is --out {out_dir}'s {own}, "
+                                 f"which the run writes; move the input or choose another "
+                                 f"--out")
 
 
 def check_output_file(path: str, flag: str, inputs: Iterable[Optional[str]] = (),
-                      out_dir: Optional[str] = None, overwrite: bool = False) -> None:
+                      out_dir: Optional[str] = None, overwrite: bool = False,
+                      input_dirs: Iterable[str] = ()) -> None:
     r"""Refuses an output file that would replace an input (never allowed), one of the
     files a run writes into :obj:`out_dir` (:data:`RUN_FILES`, never allowed), or any other
     existing file unless :obj:`overwrite` (a file in :obj:`out_dir`, the run's own folder,
-    is the run's to replace). Raises :class:`ValueError` naming :obj:`flag`."""
+    is the run's to replace), or any file inside :obj:`input_dirs` (folders the command
+    reads, e.g. a report's grids). Raises :class:`ValueError` naming :obj:`flag`."""
+    for folder in input_dirs:
+        if osp.isdir(folder) and _inside(path, folder):
+            raise ValueError(f"{flag} {path}: is inside {folder}, which this command reads; "
+                             f"choose a file elsewhere")
     for name in inputs:
         if name and osp.exists(name) and _same(path, name):
             raise ValueError(f"{flag} {path}: is an input of this command ({name}); "

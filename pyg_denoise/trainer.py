@@ -909,11 +909,12 @@ def _load_checkpoint(path: str) -> Dict[str, Any]:
         state = torch.load(path, map_location='cpu', weights_only=False)
     except Exception as e:  # noqa: BLE001 (EOFError, UnpicklingError, RuntimeError, ...)
         raise ValueError(f"Cannot resume from '{path}': not a readable checkpoint (truncated "
-                         f"or corrupted: {type(e).__name__}); delete it to start again, or "
-                         f"resume=False (--no-resume)") from None
+                         f"or corrupted: {type(e).__name__}); delete it to start again (or "
+                         f"run with --no-resume; in Python resume=False)") from None
     if not isinstance(state, dict) or 'model' not in state:
         raise ValueError(f"Cannot resume from '{path}': not a checkpoint of this trainer; "
-                         f"delete it to start again, or resume=False (--no-resume)")
+                         f"delete it to start again (or run with --no-resume; in Python "
+                         f"resume=False)")
     return state
 
 

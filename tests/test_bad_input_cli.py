@@ -702,3 +702,115 @@ def test_a_refused_run_leaves_no_out_folder_behind(tmp_path):
     with pytest.raises(SystemExit, match='--ks 500 is larger'):  # refused after the lock
         main(base_args(paths, '--out', str(out), '--ks', '500'))
     assert not out.exists()
+
+
+# The probe of the fixes (a fresh adversarial round) -------------------------------------------
+def test_export_graph_through_a_hard_link_to_an_input_is_refused(tmp_path):
+    paths = write(tmp_path)
+    link = tmp_path / 'hard.tsv'
+    os.link(paths['train'], link)
+    before = open(paths['train']).read()
+    with pytest.raises(SystemExit, match='is an input of this command'):
+        main(base_args(paths, '--export-graph', str(link), '--overwrite'))
+    assert open(paths['train']).read() == before
+
+
+def test_an_input_named_as_a_file_the_run_writes_is_refused(tmp_path):
+    paths = write(tmp_path)
+    out = tmp_path / 'o'
+    out.mkdir()
+    train = out / 'log.jsonl'
+    train.write_text(open(paths['train']).read())
+    before = train.read_text()
+    args = base_args(paths, '--out', str(out))
+    args[args.index('--train') + 1] = str(train)
+    with pytest.raises(SystemExit, match="is --out .*'s log.jsonl, which the run writes"):
+        main(args)
+    assert train.read_text() == before
+
+
+def _grid_with_a_recipe(tmp_path):
+    paths = write(tmp_path)
+    recipe = tmp_path / 'my.toml'
+    recipe.write_text('seeds = [0]\n[data]\ncolumns = "user,item,rating"\n[settings]\n'
+                      'epochs = 1\ndim = 4\nks = [5]\nselect = "val:recall@5"\n[models.mf]\n'
+                      '[denoisers.none]\n[reported."mf/none"]\nrule = "val:recall@5"\n'
+                      'row = "Normal"\n"recall@5" = 0.2\n')
+    grid = tmp_path / 'g'
+    main(['benchmark', '--config', str(recipe), '--train', paths['train'], '--val',
+          paths['val'], '--test', paths['test'], '--threads', '1', '--no-progress', '-q',
+          '--no-pop', '--grid-out', str(grid)])
+    return recipe, grid
+
+
+def test_report_out_never_replaces_its_inputs_even_with_overwrite(tmp_path):
+    recipe, grid = _grid_with_a_recipe(tmp_path)
+    cell = grid / 'files' / 'mf' / 'none' / 'seed0' / 'results.json'
+    saved = {p: p.read_text() for p in (recipe, grid / 'results.md', cell)}
+    for target, needle in ((recipe, 'is an input of this command'),
+                           (grid / 'results.md', 'is inside'), (cell, 'is inside')):
+        with pytest.raises(SystemExit, match=needle):
+            main(['report', str(grid), '--recipe', str(recipe), '--out', str(target),
+                  '--overwrite'])
+    assert {p: p.read_text() for p in saved} == saved
+    with pytest.raises(SystemExit, match='is given twice'):  # its runs would count twice
+        main(['report', str(grid), str(grid) + '/', '--recipe', str(recipe)])
+    for bad in ('nan', '-1'):
+        with pytest.raises(SystemExit, match='--tolerance must be'):
+            main(['report', str(grid), '--recipe', str(recipe), '--tolerance', bad])
+    main(['report', str(grid), '--recipe', str(recipe), '--out', str(tmp_path / 'r.md')])
+    assert 'Normal' in (tmp_path / 'r.md').read_text()
+
+
+def test_a_stricter_patience_on_a_finished_run_is_refused(tmp_path):
+    paths = write(tmp_path)
+    out = tmp_path / 'p'
+    main(base_args(paths, '--out', str(out), '--epochs', '4', '--eval-every', '1'))
+    with pytest.raises(SystemExit, match='a stricter 1 cannot shorten it'):
+        main(base_args(paths, '--out', str(out), '--epochs', '4', '--eval-every', '1',
+                       '--patience', '1'))
+
+
+@pytest.mark.parametrize('content', ['[]', 'null', '{"fingerprint": 5, "log": []}'])
+def test_a_results_record_of_another_shape_is_one_line(tmp_path, capsys, content):
+    paths = write(tmp_path)
+    out = tmp_path / 'o'
+    out.mkdir()
+    (out / 'results.json').write_text(content)
+    with pytest.raises(SystemExit, match='not a results record'):
+        main(base_args(paths, '--out', str(out)))
+    assert 'Traceback' not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('option,value', [('--dim', '100000000000'),
+                                          ('--epochs', '100000000000000000000')])
+def test_absurd_sizes_are_refused_up_front(tmp_path, option, value):
+    paths = write(tmp_path)
+    with pytest.raises(SystemExit, match=f'{option} must be'):
+        main(base_args(paths, option, value))
+
+
+def test_grid_rules_follow_the_cut_offs_the_runs_evaluate(tmp_path):
+    paths = write(tmp_path)
+    grid = str(tmp_path / 'g')
+    main(grid_args(paths, grid))  # --ks 5 and the default rules: tables at @5
+    table = open(os.path.join(grid, 'results.md')).read()
+    assert 'selected by `val:recall@5`' in table and '| mf | none |' in table
+    assert 'selected by `val:recall@20`' not in table
+    for option, value in (('--rules', 'val:recall@7'), ('--metrics', 'recall@7')):
+        with pytest.raises(SystemExit, match='at a cut-off the runs do not evaluate'):
+            main(grid_args(paths, grid, option, value))
+
+
+@pytest.mark.parametrize('settings,needle', [
+    ('ks = [5, 5]', 'names 5 twice'), ('ks = []', 'is empty'), ('lr = nan', 'finite number'),
+    ('epochs = 100000000000000000000', 'out of range'),
+])
+def test_recipes_check_applies_the_command_lines_value_checks(tmp_path, settings, needle):
+    path = tmp_path / 'r.toml'
+    path.write_text(f'[settings]\n{settings}\n[models.mf]\n[denoisers.none]\n')
+    with pytest.raises(SystemExit, match=needle):
+        main(['recipes', '--check', str(path)])
+    path.write_text('seeds = [0, 0]\n[models.mf]\n[denoisers.none]\n')
+    with pytest.raises(SystemExit, match='must be distinct integers'):
+        main(['recipes', '--check', str(path)])

@@ -16,6 +16,13 @@ from pyg_denoise.data.negative_sampling import NegativeSampler
 LAYERED = ('lightgcn', 'ngcf', 'pyg:lightgcn', 'pyg:sage', 'pyg:gcn')
 #: What a reported figure may hold besides metrics.
 REPORT_KEYS = ('rule', 'row', 'note')
+#: Bounds of the training options the command line checks by hand (not declared Options):
+#: (lowest, highest, whether the lowest is excluded).
+LIMITS = {'epochs': (1, 1_000_000, False), 'dim': (1, 100_000, False),
+          'batch_size': (1, None, False), 'eval_every': (1, None, False),
+          'lr': (0, None, True), 'patience': (1, None, False), 'stop_rises': (1, None, False),
+          'lambda_reg': (0, None, False), 'weight_decay': (0, None, False),
+          'min_epoch': (0, None, False), 'layers': (0, None, False)}
 
 ValueCheck = Callable[[str, Any, str], Any]
 
@@ -79,11 +86,23 @@ def check_recipe(recipe: Recipe, value_check: ValueCheck) -> None:
                     declared[key].check(value)
                 except ValueError as e:
                     raise RecipeError(f"{where} {key}: {e}") from None
+            if key in LIMITS and value is not None:
+                low, high, open_low = LIMITS[key]
+                if value < low or (open_low and value == low) or \
+                        (high is not None and value > high):
+                    raise RecipeError(f"{where} {key}: {value!r} is out of range ("
+                                      f"{'>' if open_low else '>='} {low}" +
+                                      (f", <= {high:,}" if high is not None else '') + ")")
             if applies is not None and not any(reads(key, m, d) for m, d in applies):
                 to = ', '.join('/'.join(e) for e in applies) or 'no entry'
                 raise RecipeError(f"{where} {key}: no entry this table applies to ({to}) "
                                   f"reads it, so it would be ignored; move it to the "
                                   f"backbone or method that declares it")
+    seeds = recipe.seeds
+    if any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 2 ** 31
+           for s in seeds) or len(set(seeds)) != len(seeds):
+        raise RecipeError(f"{recipe.path}: seeds {seeds} must be distinct integers in "
+                          f"[0, 2^31)")
     entries = recipe.entries()
     for key, figures in recipe.reported.items():
         where = f"{recipe.path}: [reported.\"{key}\"]"
