@@ -73,16 +73,31 @@ DATASETS: Dict[str, Any] = {
     'sgdl-ml100k': (lambda r, p: D.DenoisingSplit(r, 'ml100k', processed_dir=p), None, None),
 }
 
+class ListError(argparse.ArgumentTypeError, ValueError):
+    r"""A comma-separated option that is not a list (argparse shows its message)."""
+
+
+def _items(text: str) -> List[str]:
+    r"""The items of a comma-separated option; :obj:`''` is the empty list (refused later
+    with the option's name), an empty item inside (:obj:`5,,10`) is refused here."""
+    if not text.strip():
+        return []
+    items = [x.strip() for x in text.split(',')]
+    if not all(items):
+        raise ListError(f"{text!r} has an empty item (a doubled or trailing comma)")
+    return items
+
+
 def _int_list(text: str) -> List[int]:
-    return [int(x) for x in text.split(',') if x.strip()]
+    return [int(x) for x in _items(text)]
 
 
 def _str_list(text: str) -> List[str]:
-    return [x.strip() for x in text.split(',') if x.strip()]
+    return _items(text)
 
 
 def _float_list(text: str) -> List[float]:
-    return [float(x) for x in text.split(',') if x.strip()]
+    return [float(x) for x in _items(text)]
 
 
 def check_list(values: Optional[Sequence[Any]], flag: str, duplicates: bool = False) -> None:

@@ -248,6 +248,8 @@ CASES = [
                                                'TMP/o/results.json'], ERROR,
      'is a file the run writes itself'),
     ('a cut-off given twice', {}, ['--ks', '5,5'], ERROR, '--ks names 5 twice'),
+    ('an empty item in a list', {}, ['--ks', '5,,10'], ERROR, None),
+    ('a trailing comma in a list', {}, ['--ratios', '0.8,0.1,0.1,'], ERROR, None),
     ('export-graph into the run folder', {}, ['--out', 'TMP/o', '--export-graph',
                                               'TMP/o/graph.tsv'], OK, None),
 ]
