@@ -81,6 +81,37 @@ def probed(evaluate_loss):
 
 if opts['probe']:
     T.train, T.eval, T.eval_CDAE = train_, probed(T.eval), probed(T.eval_CDAE)
+
+if opts['trace']:  # f on validation positives and random non-positives, every N iterations
+    _fwd, _train_t = T.forward, T.train
+    rng = np.random.default_rng(0)  # its own generator: the run's random state is untouched
+
+    def traced_train(self, *a):  # a[3]: valid_data_pos, a[5]: train_mat
+        pos = [(u, i) for u, items in a[3].items() for i in items]
+        neg = []
+        while len(neg) < 5000:
+            u, j = int(rng.integers(self.user_num)), int(rng.integers(self.item_num))
+            if (u, j) not in a[5]:
+                neg.append((u, j))
+        self.trace_pairs, self.trace_count = (torch.tensor(pos), torch.tensor(neg)), 0
+        return _train_t(self, *a)
+
+    def traced_forward(self, model, user, pos_item, NSR=1):
+        if model is self.model and self.trace_count % opts['trace'] == 0:
+            with torch.no_grad():
+                (p, n), line = self.trace_pairs, ''
+                fp, fn = model(p[:, 0], p[:, 1]), model(n[:, 0], n[:, 1])
+                if hasattr(model, 'computer'):  # LightGCN: the mean user and item vectors
+                    users, items = model.computer()
+                    cos = torch.nn.functional.cosine_similarity(users.mean(0), items.mean(0), 0)
+                    line = ' cos(mean user, mean item) %.3f' % cos
+                print('trace: iter %d %s f valid positives %.4f random pairs %.4f%s' % (
+                    self.trace_count, self.denoise_type, fp.mean(), fn.mean(), line), flush=True)
+        if model is self.model:
+            self.trace_count += 1
+        return _fwd(self, model, user, pos_item, NSR)
+
+    T.train, T.forward = traced_train, traced_forward
 res = main.main(param).reshape(4, -1).tolist()
 print('final:', json.dumps(dict(zip(['top_k', 'precision', 'recall', 'NDCG', 'MRR'],
                                     [param['top_k']] + res))), flush=True)
@@ -108,6 +139,9 @@ parser.add_argument('--early-stop', action='store_true', help="main.py's default
 parser.add_argument('--eval-freq', type=int, help='iterations between evaluations; default 500 '
                     "(train.py's, which --default keeps; main.py's explicit default is 100)")
 parser.add_argument('--no-probe', action='store_true', help='no test metrics at evaluations')
+parser.add_argument('--trace', type=int, default=0, metavar='N',
+                    help='every N iterations, the mean f on validation positives and on 5,000 '
+                    "random non-positive pairs (and LightGCN's mean-vector cosine)")
 parser.add_argument('--threads', type=int, default=1)
 args = parser.parse_args()
 
@@ -149,9 +183,11 @@ if not args.default:  # main.py's explicit branch, with its defaults for the res
                  num_layers=3, NSR=1, emb_dim=32, early_stop_rounds=2)
 if args.eval_freq:
     param['eval_freq'] = args.eval_freq
-opts = dict(param=param, default=args.default, probe=not args.no_probe, threads=args.threads)
+opts = dict(param=param, default=args.default, probe=not args.no_probe, threads=args.threads,
+            trace=args.trace)
 env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-show = re.compile(r'^(param:|seed:|method:|h_model:|alpha:|C_1|epochs:|regularization|probe:|'
+show = re.compile(r'^(param:|seed:|method:|h_model:|alpha:|C_1|epochs:|regularization|'
+                  r'probe:|trace:|'
                   r'Eval|epoch: \d+, iter: \d+, Eval|#+ (CLEAN|Train)|Recall|NDCG|final:|pretrain)')
 evals, probes, used, phase, start = [], {}, {}, 'model', time.time()
 with open(osp.join(args.workdir, 'stdout.log'), 'w') as log:

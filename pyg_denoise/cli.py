@@ -41,8 +41,9 @@ from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_di
 from pyg_denoise.nn import PyGRecommender, Recommender
 from pyg_denoise.options import add_option_groups
 from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
-                                  FIRST_REVISION, MODEL_CLASSES, MODELS, all_options,
-                                  build_denoiser, code_revision, option_owners)
+                                  FIRST_REVISION, MODELS, all_options,
+                                  build_denoiser, code_revision, entry_options,
+                                  option_owners)
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
 from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, is_metric_name
@@ -389,14 +390,7 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     to stored and current settings alike, so older fingerprints compare."""
     out = dict(settings)
     model, denoiser = out.get('model'), out.get('denoiser')
-    owned = {o.name for o in GraphDenoising.options + ExtraFeedback.options}
-    cls = DENOISERS.get(denoiser)
-    if cls is not None:
-        owned |= {o.name for o in cls.options}
-    if denoiser == 'wbpr':
-        owned |= {o.name for o in NegativeSampler.options}
-    if model in MODEL_CLASSES:
-        owned |= {o.name for o in MODEL_CLASSES[model].options}
+    owned = entry_options(model, denoiser)
     for name, opt in all_options().items():
         if name not in owned:
             out.pop(name, None)

@@ -76,6 +76,21 @@ def code_revision(denoiser: Optional[str]) -> Dict[str, int]:
     return {'trainer': REVISION, 'denoiser': getattr(cls, 'revision', 1)}
 
 
+def entry_options(model: Optional[str], denoiser: Optional[str]) -> set:
+    r"""The declared options a run of :obj:`(model, denoiser)` reads: its method's (WBPR's
+    for :obj:`'wbpr'`), those of structure denoising and extra feedback (any method), and
+    its backbone class's. The other declared options are ignored by that run."""
+    owned = {o.name for o in GraphDenoising.options + ExtraFeedback.options}
+    cls = DENOISERS.get(denoiser)
+    if cls is not None:
+        owned |= {o.name for o in cls.options}
+    if denoiser == 'wbpr':
+        owned |= {o.name for o in NegativeSampler.options}
+    if model in MODEL_CLASSES:
+        owned |= {o.name for o in MODEL_CLASSES[model].options}
+    return owned
+
+
 def build_denoiser(name: str, values: Mapping[str, Any]) -> Optional[Denoiser]:
     r"""The denoiser :obj:`name` with the options of :obj:`values` (its declared defaults
     where a value is missing); :obj:`None` for normal training and :obj:`'wbpr'`."""
@@ -108,4 +123,4 @@ def all_options() -> Dict[str, Option]:
 
 
 __all__ = ['DENOISERS', 'MODELS', 'BASELINES', 'BCE_MODELS', 'DEFAULT_DIM', 'build_denoiser',
-           'option_owners', 'all_options']
+           'option_owners', 'all_options', 'entry_options']

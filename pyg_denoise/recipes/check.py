@@ -4,13 +4,11 @@ command line with a valid value, is read by at least one entry the table applies
 T-CE option under R-CE, a LightGCN option for GMF, a PLD option in :obj:`[settings]` of a
 recipe without PLD would be ignored without a word), and every reported figure names an
 entry and a metric."""
-from typing import Any, Callable, Dict, Iterable, List, Set, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from pyg_denoise.metrics.ranking import is_metric_name
 from pyg_denoise.recipes import Recipe, RecipeError
-from pyg_denoise.registry import BASELINES, DENOISERS, MODEL_CLASSES, all_options
-from pyg_denoise.transforms import ExtraFeedback, GraphDenoising
-from pyg_denoise.data.negative_sampling import NegativeSampler
+from pyg_denoise.registry import BASELINES, MODEL_CLASSES, all_options, entry_options
 
 #: The models that read the generic :obj:`layers` option.
 LAYERED = ('lightgcn', 'ngcf', 'pyg:lightgcn', 'pyg:sage', 'pyg:gcn')
@@ -27,34 +25,18 @@ LIMITS = {'epochs': (1, 1_000_000, False), 'dim': (1, 100_000, False),
 ValueCheck = Callable[[str, Any, str], Any]
 
 
-def _names(options: Iterable[Any]) -> Set[str]:
-    return {o.name for o in options}
-
-
 def reads(key: str, model: str, denoiser: str) -> bool:
-    r"""Whether the entry :obj:`(model, denoiser)` reads the option :obj:`key`: an option
-    that a backbone or a method declares is read only by that backbone or method (and the
-    options of structure denoising and extra feedback by any method); every other option
-    (data, training, evaluation) by every entry."""
-    method: Set[str] = set()
-    for cls in DENOISERS.values():
-        if cls is not None:
-            method |= _names(cls.options)
-    model_owned = {'layers'}
-    for cls in MODEL_CLASSES.values():
-        model_owned |= _names(cls.options)
-    wbpr = _names(NegativeSampler.options)
-    if key not in method | model_owned | wbpr:
+    r"""Whether the entry :obj:`(model, denoiser)` reads the option :obj:`key`: a declared
+    option only where :func:`~pyg_denoise.registry.entry_options` has it (a baseline reads
+    no method's), :obj:`layers` only for the layered backbones, every other option (data,
+    training, evaluation) always."""
+    if key == 'layers':
+        return model in LAYERED
+    if key not in all_options():
         return True
-    if key in model_owned:
-        own = _names(MODEL_CLASSES[model].options) if model in MODEL_CLASSES else set()
-        return key in own or (key == 'layers' and model in LAYERED)
-    if model in BASELINES:
-        return False
-    cls = DENOISERS.get(denoiser)
-    own = _names(cls.options) if cls is not None else set()
-    own |= _names(GraphDenoising.options) | _names(ExtraFeedback.options)
-    return key in own or (key in wbpr and denoiser == 'wbpr')
+    model_own = {o.name for o in MODEL_CLASSES[model].options} if model in MODEL_CLASSES \
+        else set()
+    return key in (model_own if model in BASELINES else entry_options(model, denoiser))
 
 
 def _scopes(recipe: Recipe) -> List[Tuple[str, Dict[str, Any], List[Tuple[str, str]]]]:
