@@ -112,7 +112,45 @@ if opts['trace']:  # f on validation positives and random non-positives, every N
         return _fwd(self, model, user, pos_item, NSR)
 
     T.train, T.forward = traced_train, traced_forward
+if opts['topk']:  # every test_all_users / test_CDAE call writes its users' top-k: the last
+    # call is the code's final CLEAN TEST
+    _acc = evaluate.compute_acc
+
+    def dumping(test):
+        def wrapper(*a, **k):
+            users = list((a[3] if test is _test_all else a[4]).keys())  # test_data_pos
+            def acc(truth, predicted, top_k):
+                with open(opts['topk'], 'w') as f:
+                    json.dump({'users': [int(u) for u in users], 'topk': predicted,
+                               'truth': [[int(i) for i in t] for t in truth]}, f)
+                return _acc(truth, predicted, top_k)
+            evaluate.compute_acc = acc
+            try:
+                return test(*a, **k)
+            finally:
+                evaluate.compute_acc = _acc
+        return wrapper
+    _test_all, _test_cdae = evaluate.test_all_users, evaluate.test_CDAE
+    evaluate.test_all_users, evaluate.test_CDAE = dumping(_test_all), dumping(_test_cdae)
+if opts['ties']:  # evaluate.py's torch.topk, with tied scores in ascending item index
+    import types
+    tied = [0, 0]  # score rows ranked, rows whose scores are all equal
+
+    def stable_topk(x, k, *a, **kw):
+        tied[0] += 1 if x.dim() == 1 else x.shape[0]  # one user's scores, or a batch's
+        tied[1] += int((x.max(-1).values == x.min(-1).values).sum())
+        idx = torch.sort(x, dim=-1, descending=True, stable=True).indices[..., :k]
+        return x.gather(-1, idx), idx
+
+    class _Torch(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(torch, name)
+    evaluate.torch = _Torch('torch')
+    evaluate.torch.topk = stable_topk
 res = main.main(param).reshape(4, -1).tolist()
+if opts['ties']:
+    print('ties: %d of %d ranked score rows have all scores equal (over every evaluation)'
+          % (tied[1], tied[0]), flush=True)
 print('final:', json.dumps(dict(zip(['top_k', 'precision', 'recall', 'NDCG', 'MRR'],
                                     [param['top_k']] + res))), flush=True)
 '''
@@ -142,6 +180,12 @@ parser.add_argument('--no-probe', action='store_true', help='no test metrics at 
 parser.add_argument('--trace', type=int, default=0, metavar='N',
                     help='every N iterations, the mean f on validation positives and on 5,000 '
                     "random non-positive pairs (and LightGCN's mean-vector cosine)")
+parser.add_argument('--topk', metavar='FILE', help="write the final test's users, their "
+                    'ranked top-k items and test items (JSON, the code\'s ids) to FILE')
+parser.add_argument('--ties', choices=['lowest-id'],
+                    help="rank tied scores in ascending item index in the code's evaluate.py "
+                    "(its torch.topk leaves their order to the backend) and count the users whose "
+                    'scores all tie')
 parser.add_argument('--threads', type=int, default=1)
 args = parser.parse_args()
 
@@ -184,10 +228,10 @@ if not args.default:  # main.py's explicit branch, with its defaults for the res
 if args.eval_freq:
     param['eval_freq'] = args.eval_freq
 opts = dict(param=param, default=args.default, probe=not args.no_probe, threads=args.threads,
-            trace=args.trace)
+            trace=args.trace, topk=args.topk and osp.abspath(args.topk), ties=args.ties)
 env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
 show = re.compile(r'^(param:|seed:|method:|h_model:|alpha:|C_1|epochs:|regularization|'
-                  r'probe:|trace:|'
+                  r'probe:|trace:|ties:|'
                   r'Eval|epoch: \d+, iter: \d+, Eval|#+ (CLEAN|Train)|Recall|NDCG|final:|pretrain)')
 evals, probes, used, phase, start = [], {}, {}, 'model', time.time()
 with open(osp.join(args.workdir, 'stdout.log'), 'w') as log:
@@ -219,3 +263,18 @@ rises = [e for a, e in zip(main_evals, main_evals[1:]) if e[3] > a[3]]  # train.
 if used.get('early_stop') and len(rises) >= used.get('early_stop_rounds', 2):
     print(f"early stop at iter {rises[used.get('early_stop_rounds', 2) - 1][2]} (the final "
           'model is the one of that iteration)')
+if args.topk:  # the final test's recall by user group, as the code computes it (hits / |truth|)
+    with open(args.topk) as f:
+        dump = json.load(f)
+    train_file = osp.join(args.workdir, 'data', args.dataset, f'{args.dataset}.train.rating')
+    with open(train_file) as f:
+        warm = {int(line.split('\t')[0]) for line in f if line.strip()}
+    groups = {'with training edges': [], 'without training edges': [], 'all': []}
+    for u, top, truth in zip(dump['users'], dump['topk'], dump['truth']):
+        for g in ('with training edges' if u in warm else 'without training edges', 'all'):
+            groups[g].append([len(set(top[:k]) & set(truth)) / len(truth)
+                              for k in used['top_k']])
+    print(f'\n| test users | n | Recall@{k} |\n|---|---|---|')
+    for g, rows in groups.items():
+        means = [sum(r[j] for r in rows) / len(rows) for j in range(len(used['top_k']))]
+        print(f"| {g} | {len(rows)} | {'/'.join('%.4f' % m for m in means)} |")

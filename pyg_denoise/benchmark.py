@@ -198,7 +198,7 @@ def to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
         cells = []
         for m in metrics:
             v = row.get(m)
-            cells.append('—' if v is None else f"{v['mean']:.4f} ± {v['std']:.4f}")
+            cells.append('—' if v is None else _mean_std(v['mean'], v['std'], len(row['seeds'])))
         if row.get('flags') and cells:  # seeds whose selected model ranks like a trivial one
             cells[0] += ''.join(f" **{FLAG_LABELS.get(f, f)} ({n}/{len(row['seeds'])})**"
                                 for f, n in sorted(row['flags'].items()))
@@ -334,9 +334,18 @@ def compare_to_markdown(rows: Sequence[Dict[str, Any]], metrics: Sequence[str],
 
 
 def format_mean_std(values: Sequence[float]) -> str:
-    r""":obj:`'mean ± std'` (sample std; 0 for one value), four decimals."""
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f'{statistics.fmean(values):.4f} ± {sd:.4f}'
+    r""":obj:`'mean ± std'` (sample std), four decimals; one value is printed with
+    :obj:`(1 seed)` instead of a std, which it has not."""
+    return _mean_std(statistics.fmean(values),
+                     statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _mean_std(mean: float, std: Optional[float], n: int = 2) -> str:
+    if std is None or n < 2:
+        return f'{mean:.4f} (1 seed)'
+    if std < 5e-5:  # seeds that differ below the fourth decimal, not a zero spread
+        return f'{mean:.4f} ± <0.0001'
+    return f'{mean:.4f} ± {std:.4f}'
 
 
 def format_change(new: Sequence[float], base: Sequence[float]) -> str:
@@ -453,6 +462,7 @@ def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
         mine = [r for r in mine if r['path'] not in stale]
         for row_name, rule in _rules(rep):
             values: Dict[str, List[float]] = {m: [] for m in names}
+            by_seed: Dict[str, Dict[str, float]] = {m: {} for m in names}
             overridden = set()
             for r in mine:
                 sel = run_record(r['results'], [rule]).get(rule)
@@ -462,6 +472,7 @@ def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
                 for m in names:
                     if m in sel['test']:
                         values[m].append(sel['test'][m])
+                        by_seed[m][str(r['seed'])] = sel['test'][m]
             row = {'entry': entry, 'row': row_name, 'rule': rule,
                    'seeds': max((len(v) for v in values.values()), default=0),
                    'overridden': sorted(overridden), 'stale': stale, 'metrics': {}}
@@ -472,7 +483,7 @@ def parity_rows(runs: Sequence[Dict[str, Any]], recipe: Any,
                 vals = values[m]
                 mean = statistics.fmean(vals) if vals else None
                 row['metrics'][m] = {
-                    'ours': vals, 'mean': mean,
+                    'ours': vals, 'by_seed': by_seed[m], 'mean': mean,
                     'std': statistics.stdev(vals) if len(vals) > 1 else 0.0,
                     'paper': paper,
                     'rel': (mean - paper) / paper if mean is not None and paper else None}
@@ -533,7 +544,8 @@ def parity_to_markdown(rows: Sequence[Dict[str, Any]], tolerance: float = 0.1) -
         cells = [r['entry'], r['row'], r['rule'], str(r['seeds'])]
         for m in metrics:
             c = r['metrics'][m]
-            ours = (f"{c['mean']:.4f} ± {c['std']:.4f}" if c['mean'] is not None else 'not run')
+            ours = (_mean_std(c['mean'], c['std'], r['seeds']) if c['mean'] is not None
+                    else 'not run')
             paper = f"{c['paper']:.4f}" if c['paper'] is not None else '-'
             if c['rel'] is None:
                 rel = '-'

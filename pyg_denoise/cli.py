@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import os.path as osp
+import re
 import shutil
 import sys
 import time
@@ -52,6 +53,7 @@ from pyg_denoise.outputs import OutLock, check_inputs_not_run_files, check_outpu
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
 from pyg_denoise.recipes.check import check_recipe
+from pyg_denoise.records import is_records, runs_of, write_records
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
 from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, InjectNoise,
                                     KCore, LabelNoise, LeaveOneOut, PositiveSubset,
@@ -59,6 +61,7 @@ from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, Inj
 from pyg_denoise.transforms.label_noise import parse_rule
 from pyg_denoise.transforms.per_user_split import check_ratios
 from pyg_denoise.typing import EDGE_TYPE
+from pyg_denoise.verdict import load_spec, verdict, verdict_to_markdown
 
 logger = logging.getLogger('pyg_denoise')
 
@@ -181,7 +184,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "(wrapped by PyGRecommender); replaces --model")
     g.add_argument('--cold-start', default='none', choices=['none', *COLD_START],
                    help='popularity: rank the users without training edges by popularity '
-                   "in every evaluation and top-k list (off in the papers' protocols)")
+                   "in every evaluation and top-k list (off in the papers' protocols); "
+                   "item-id: by ascending item id, how DeCA's Modcloth figures can arise "
+                   "(ties broken lowest id first; see docs/results/deca-modcloth.md)")
     g.add_argument('--denoiser', default='none', choices=sorted(DENOISERS))
     g.add_argument('--dim', type=int, default=None,
                    help='embedding size (default: 64; 32 for gmf/neumf; 200 for cdae)')
@@ -316,17 +321,40 @@ def build_parser() -> argparse.ArgumentParser:
                      help='check recipe files completely (every key, value, entry and '
                      'reported metric) without running anything')
     rep = sub.add_parser('report', help='parity tables: the finished runs of grids next to '
-                         "the figures a recipe's paper reports, with the relative difference")
-    rep.add_argument('grids', nargs='+', help='--grid-out folders of `benchmark` runs')
-    rep.add_argument('--recipe', required=True, metavar='PAPER/DATASET|FILE',
-                     help='the recipe whose [reported] figures the runs are set against')
+                         "the figures a recipe's paper reports, with the relative difference "
+                         '(without --recipe: the per-rule tables of `benchmark`)')
+    rep.add_argument('grids', nargs='+', help='--grid-out folders of `benchmark` runs, or '
+                     'records files (*.jsonl) that --records-out wrote')
+    rep.add_argument('--recipe', default=None, metavar='PAPER/DATASET|FILE',
+                     help='the recipe whose [reported] figures the runs are set against; '
+                     "without it, the tables `benchmark` writes (per rule, with the change "
+                     'against normal training), from the grids or records')
     rep.add_argument('--metrics', type=_str_list, default=None,
-                     help='metrics (default: those the recipe reports)')
+                     help="metrics (default: those the recipe reports; without a recipe, "
+                     "recall and ndcg at the runs' two smallest cut-offs)")
+    rep.add_argument('--rules', type=_str_list, default=None,
+                     help='without --recipe: the selection rules, a table each (default: '
+                     'val:recall@20)')
     rep.add_argument('--tolerance', type=float, default=0.10,
                      help='relative difference counted as agreement')
     rep.add_argument('--out', default=None, metavar='FILE', help='also write the markdown '
                      'table to FILE (a new file, unless --overwrite)')
-    rep.add_argument('--overwrite', action='store_true', help='let --out replace a file')
+    rep.add_argument('--overwrite', action='store_true', help='let --out and --records-out '
+                     'replace a file')
+    rep.add_argument('--records-out', default=None, metavar='FILE.jsonl',
+                     help="also write the compact records of the recipe's runs (what the "
+                     "table and `summary` read: a few KB a run) to FILE, to commit")
+    rep.add_argument('--groups', default=None, metavar='METRIC',
+                     help='also a table of METRIC (e.g. recall@20) for the test users with '
+                     'and without training edges, per entry, with the change against normal '
+                     'training')
+    summ = sub.add_parser('summary', help='the verdict: per method, parity with its '
+                          'reference, the sign of its effect and the effect against normal '
+                          'training, from the run records a spec lists')
+    summ.add_argument('spec', help='a verdict spec (TOML; see pyg_denoise.verdict)')
+    summ.add_argument('--out', default=None, metavar='FILE', help='also write the table to '
+                      'FILE (a new file, unless --overwrite)')
+    summ.add_argument('--overwrite', action='store_true', help='let --out replace a file')
     info = sub.add_parser('info', help='dataset statistics')
     info.add_argument('--dataset', default='ml-latest-small', choices=sorted(DATASETS))
     info.add_argument('--root')
@@ -667,6 +695,17 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
         raise RecipeError(f"{where}: {key} ({flag}) must be one of {list(action.choices)} "
                           f"(got {value!r})")
     return value
+
+
+def check_rules(rules: Sequence[str]) -> None:
+    r"""Refuses a :obj:`--rules` item that is not a selection rule."""
+    for rule in rules:
+        if rule in ('last', ) + LOSS_RULES:
+            continue
+        split, _, metric = rule.partition(':')
+        if split not in ('val', 'test') or not is_metric_name(metric):
+            raise ValueError(f"--rules: {rule!r} is not 'last', 'val_loss', "
+                             f"'val_loss_revised', 'val:<metric>@<k>' or 'test:<metric>@<k>'")
 
 
 def load_args_recipe(args: argparse.Namespace) -> Optional[Recipe]:
@@ -1188,13 +1227,7 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
             if cut.isdigit() and int(cut) not in args.ks:
                 raise ValueError(f"{flag}: {name!r} is at a cut-off the runs do not evaluate "
                                  f"(--ks {','.join(map(str, args.ks))})")
-    for rule in args.rules:
-        if rule in ('last', ) + LOSS_RULES:
-            continue
-        split, _, metric = rule.partition(':')
-        if split not in ('val', 'test') or not is_metric_name(metric):
-            raise ValueError(f"--rules: {rule!r} is not 'last', 'val_loss', "
-                             f"'val_loss_revised', 'val:<metric>@<k>' or 'test:<metric>@<k>'")
+    check_rules(args.rules)
     for metric in metrics:
         if not is_metric_name(metric):
             raise ValueError(f"--metrics: {metric!r} is not <metric>@<k> with a metric of "
@@ -1448,8 +1481,8 @@ def report(args: argparse.Namespace) -> str:
     (same backbone, denoiser and selection rule), the paper's figure and the relative
     difference."""
     for grid in args.grids:
-        if not osp.isdir(grid):
-            raise ValueError(f"{grid}: no such grid folder")
+        if not (osp.isdir(grid) or is_records(grid) and osp.isfile(grid)):
+            raise ValueError(f"{grid}: no such grid folder or records file (*.jsonl)")
     real = [osp.realpath(g) for g in args.grids]
     twice = [g for k, g in enumerate(args.grids) if real[k] in real[:k]]
     if twice:  # its runs would count twice
@@ -1458,15 +1491,107 @@ def report(args: argparse.Namespace) -> str:
     if not (math.isfinite(args.tolerance) and args.tolerance >= 0):
         raise ValueError(f"--tolerance must be a non-negative number (got {args.tolerance})")
     recipe = load_args_recipe(args)
-    if args.out:
-        check_output_file(args.out, '--out', [recipe.path], overwrite=args.overwrite,
-                          input_dirs=args.grids)
-    rows = parity_rows(grid_runs(args.grids), recipe, args.metrics)
+    if args.rules and recipe is not None:
+        raise ValueError("--rules is for a report without --recipe (a recipe's figures are "
+                         "compared under the rule each figure names)")
+    files = [g for g in args.grids if is_records(g)]
+    folders = [g for g in args.grids if not is_records(g)]
+    for flag, path in (('--out', args.out), ('--records-out', args.records_out)):
+        if path:
+            inputs = ([recipe.path] if recipe is not None else []) + files
+            check_output_file(path, flag, inputs, overwrite=args.overwrite, input_dirs=folders)
+    if args.out and args.records_out and osp.realpath(args.out) == \
+            osp.realpath(args.records_out):
+        raise ValueError(f"--out and --records-out name the same file {args.out}")
+    runs = runs_of(args.grids)
+    if recipe is None:
+        return _protocol_report(args, runs)
+    rows = parity_rows(runs, recipe, args.metrics)
     if not any(row.get('seeds') for row in rows):
         raise ValueError(f"no finished run of recipe {recipe.name}'s entries in "
                          f"{', '.join(args.grids)}: nothing to report")
     table = (f"Parity with {recipe.paper} (recipe {recipe.name}); runs from "
              f"{', '.join(args.grids)}\n\n" + parity_to_markdown(rows, args.tolerance))
+    if args.groups:
+        table += '\n\n' + recipe_groups(runs, recipe, args.groups)
+    print(table)
+    if args.records_out:
+        stale = {path for row in rows for path in row.get('stale', {})}
+        mine = [r for r in runs if (r['results'].get('recipe') or {}).get('name') ==
+                recipe.name and r['path'] not in stale]
+        print(f"{write_records(mine, args.records_out)} run records written to "
+              f"{args.records_out}")
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(table + '\n')
+    return table
+
+
+def _protocol_report(args: argparse.Namespace, runs: Sequence[Dict[str, Any]]) -> str:
+    r"""`report` without a recipe: the per-rule tables and the user-group table that
+    :obj:`benchmark` writes into its :obj:`results.md`, from grid folders or records."""
+    if not runs:
+        raise ValueError(f"no finished run in {', '.join(args.grids)}: nothing to report")
+    rules = args.rules or ['val:recall@20']
+    check_list(rules, '--rules')
+    check_rules(rules)
+    ks = sorted({k for r in runs for k in r['results'].get('config', {}).get('ks', [])})
+    metrics = args.metrics or [f'{m}@{k}' for k in ks[:2] for m in ('recall', 'ndcg')]
+    check_list(metrics, '--metrics')
+    records = [{'dataset': r['dataset'], 'model': r['model'], 'denoiser': r['denoiser'],
+                'seed': r['seed'], 'path': r['path'], 'rules': run_record(r['results'], rules)}
+               for r in runs]
+    rows = summarize(records, rules, metrics)
+    groups = ['with_train', 'no_train']  # what records keep (not the degree quartiles)
+    group_rows = summarize(records, rules, [f'{g}/{m}' for g in groups
+                                            for m in (metrics[0], 'num_users')])
+    table = f"Runs from {', '.join(args.grids)}\n\n" + to_markdown(rows, metrics).strip()
+    if any(r.get('no_train/num_users', {}).get('mean') for r in group_rows):  # cold users
+        table += '\n\n' + groups_to_markdown(group_rows, metrics[0], groups).strip()
+    print(table)
+    if args.records_out:
+        print(f"{write_records(runs, args.records_out)} run records written to "
+              f"{args.records_out}")
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(table + '\n')
+    return table
+
+
+def recipe_groups(runs: Sequence[Dict[str, Any]], recipe: Recipe, metric: str) -> str:
+    r"""The table of :obj:`report --groups`: :obj:`metric` for the test users with and
+    without training edges, per entry of :obj:`recipe` under its reported rule."""
+    if not re.fullmatch(r'(recall|ndcg)@\d+', metric):
+        raise ValueError(f"--groups must be recall@K or ndcg@K (got {metric!r})")
+    groups, records, rules = ['with_train', 'no_train'], [], []
+    for r in runs:
+        entry = (r['results'].get('recipe') or {}).get('entry')
+        if (r['results'].get('recipe') or {}).get('name') != recipe.name or \
+                entry != f"{r['model']}/{r['denoiser']}":  # not this recipe's own entry
+            continue
+        rep = recipe.reported.get(entry) or {}
+        rule = rep.get('rule') or recipe.resolve(r['model'], r['denoiser']).get('select', 'last')
+        rule = rule[0] if isinstance(rule, list) else rule
+        rules.append(rule)
+        dataset = r['dataset'] if r['dataset'] != 'files' else \
+            osp.basename(str(recipe.data.get('folder') or 'files'))  # the recipe's own files
+        records.append({'dataset': dataset, 'model': r['model'],
+                        'denoiser': r['denoiser'], 'seed': r['seed'],
+                        'rules': run_record(r['results'], [rule])})
+    names = [f'{g}/{m}' for g in groups for m in (metric, 'num_users')]
+    rows = summarize(records, list(dict.fromkeys(rules)), names)
+    if not any(f'{g}/{metric}' in row for row in rows for g in groups):
+        raise ValueError(f"--groups {metric}: the runs log no per-group {metric}")
+    return groups_to_markdown(rows, metric, groups).strip()
+
+
+def summary(args: argparse.Namespace) -> str:
+    r"""The verdict table of :obj:`pyg-denoise summary` (:mod:`pyg_denoise.verdict`)."""
+    spec = load_spec(args.spec)
+    if args.out:
+        check_output_file(args.out, '--out', [args.spec], overwrite=args.overwrite,
+                          input_dirs=[r for s in spec['sources'] for r in s['runs']])
+    table = verdict_to_markdown(verdict(spec))
     print(table)
     if args.out:
         with open(args.out, 'w') as f:
@@ -1506,6 +1631,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             recipes(args)
         elif args.command == 'report':
             report(args)
+        elif args.command == 'summary':
+            summary(args)
         else:
             info(args)
     except KeyboardInterrupt:

@@ -102,10 +102,11 @@ class TrainConfig:
         ndcg_idcg: :obj:`'truncated'`, :obj:`'untruncated'` (PLD) or :obj:`'both'`
             (:obj:`ndcg@k` truncated and :obj:`ndcg_full@k` untruncated).
         eval_chunk_size: Users scored at once in evaluation.
-        cold_start: :obj:`'popularity'`: users without training edges are ranked by
-            popularity in every evaluation and top-:math:`k` list, everyone else by the
-            model (:func:`~pyg_denoise.metrics.cold_start_scorer`); :obj:`None` (the
-            papers' protocols): the model ranks them too.
+        cold_start: :obj:`'popularity'` / :obj:`'item-id'`: users without training edges
+            are ranked by popularity / ascending item id in every evaluation and
+            top-:math:`k` list, everyone else by the model
+            (:func:`~pyg_denoise.metrics.cold_start_scorer`); :obj:`None` (the papers'
+            protocols): the model ranks them too.
         track_test: Also evaluate the test split at every evaluation (logged as
             :obj:`test/<metric>`), so that several selection rules can be reported from one
             run (:func:`~pyg_denoise.benchmark.select_row`); selection reads it only under an

@@ -160,7 +160,8 @@ def test_cached_json_computes_once_and_formats(tmp_path):
     assert cached_json(path, compute) == cached_json(path, compute) == {'recall@20': 0.25}
     assert len(calls) == 1
     assert format_mean_std([0.1, 0.3]) == f'0.2000 ± {statistics.stdev([0.1, 0.3]):.4f}'
-    assert format_mean_std([0.5]) == '0.5000 ± 0.0000'
+    assert format_mean_std([0.5]) == '0.5000 (1 seed)'  # no std from one seed
+    assert format_mean_std([0.25, 0.25001, 0.25002]) == '0.2500 ± <0.0001'
     p = paired_t_test([0.33, 0.36], [0.30, 0.32])[1]
     assert format_change([0.33, 0.36], [0.30, 0.32]) == f'+11.3 % (p {p:.3f})'
 

@@ -117,6 +117,31 @@ def test_cold_start_fallback_touches_only_users_without_training_edges():
     assert fallback['no_train/recall@5'] != plain['no_train/recall@5']
 
 
+def test_item_id_fallback_ranks_cold_users_by_ascending_integer_id():
+    """cold_start='item-id' gives every user without training edges the items in ascending
+    raw id, read as integers ('10' after '9', not after '1'), and leaves the others."""
+    data = cold_split(1)
+    raw = [str(v) for v in torch.randperm(30, generator=torch.Generator().manual_seed(5))
+           .mul(7).add(3).tolist()]  # shuffled, multi-digit integer ids
+    data['item'].raw_id = raw
+    scores = torch.rand(40, 30, generator=torch.Generator().manual_seed(6))
+    got = cold_start_scorer(lambda u: scores[u], data, 'item-id')(torch.arange(40))
+    cold = torch.bincount(split_edge_index(data, 'train')[0], minlength=40) == 0
+    naive = sorted(range(30), key=lambda i: int(raw[i]))  # the expected ranking
+    for u in range(40):
+        ranking = torch.argsort(got[u], descending=True, stable=True).tolist()
+        if cold[u]:
+            assert ranking == naive
+        else:
+            assert torch.equal(got[u], scores[u])
+    data['item'].raw_id = torch.tensor([int(x) for x in raw])  # tensor ids: the same
+    assert torch.equal(cold_start_scorer(lambda u: scores[u], data, 'item-id')(
+        torch.arange(40)), got)
+    data['item'].raw_id = ['a%d' % i for i in range(30)]
+    with pytest.raises(ValueError, match="item ids are not integers"):
+        cold_start_scorer(lambda u: scores[u], data, 'item-id')
+
+
 def test_sharded_groups_equal_unsharded(monkeypatch):
     """Group sums and counts are summed like the overall ones: shards that split the users
     give the same groups as one evaluation (all_reduce replaced by an explicit sum)."""
