@@ -343,7 +343,7 @@ def format_mean_std(values: Sequence[float]) -> str:
 def _mean_std(mean: float, std: Optional[float], n: int = 2) -> str:
     if std is None or n < 2:
         return f'{mean:.4f} (1 seed)'
-    if std < 5e-5:  # seeds that differ below the fourth decimal, not a zero spread
+    if 0 < std < 5e-5:  # seeds that differ below the fourth decimal, not a zero spread
         return f'{mean:.4f} ± <0.0001'
     return f'{mean:.4f} ± {std:.4f}'
 
@@ -530,14 +530,16 @@ def _rules(rep: Dict[str, Any]) -> List[Tuple[str, str]]:
     return [(names, rules)]
 
 
-def parity_to_markdown(rows: Sequence[Dict[str, Any]], tolerance: float = 0.1) -> str:
-    r"""The parity table: ours (mean ± std over seeds) next to the paper's figure, with the
-    relative difference; a cell outside :math:`\pm` :obj:`tolerance` is marked."""
+def parity_to_markdown(rows: Sequence[Dict[str, Any]], tolerance: float = 0.1,
+                       reference: str = 'paper') -> str:
+    r"""The parity table: ours (mean ± std over seeds) next to the reference's figure (a
+    recipe's :obj:`reported_by`: the paper's, or e.g. a re-run study's), with the relative
+    difference; a cell outside :math:`\pm` :obj:`tolerance` is marked."""
     if not rows:
         return '(no reported figures)'
     metrics = list(rows[0]['metrics'])
-    head = ['entry', 'paper row', 'rule', 'seeds'] + [
-        h for m in metrics for h in (f'ours {m}', f'paper {m}', 'rel. diff')]
+    head = ['entry', f'{reference} row', 'rule', 'seeds'] + [
+        h for m in metrics for h in (f'ours {m}', f'{reference} {m}', 'rel. diff')]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     inside = total = 0
     for r in rows:
@@ -560,7 +562,7 @@ def parity_to_markdown(rows: Sequence[Dict[str, Any]], tolerance: float = 0.1) -
         lines.append('| ' + ' | '.join(cells) + ' |')
     lines.append('')
     lines.append(f'{inside} of {total} figures within ±{100 * tolerance:.0f} % (relative) of '
-                 f"the paper's; rows 'not run' have no finished run under this recipe.")
+                 f"the {reference}'s; rows 'not run' have no finished run under this recipe.")
     stale = {path: diff for r in rows for path, diff in r.get('stale', {}).items()}
     if stale:
         path, diff = next(iter(sorted(stale.items())))

@@ -1511,7 +1511,8 @@ def report(args: argparse.Namespace) -> str:
         raise ValueError(f"no finished run of recipe {recipe.name}'s entries in "
                          f"{', '.join(args.grids)}: nothing to report")
     table = (f"Parity with {recipe.paper} (recipe {recipe.name}); runs from "
-             f"{', '.join(args.grids)}\n\n" + parity_to_markdown(rows, args.tolerance))
+             f"{', '.join(args.grids)}\n\n" + parity_to_markdown(rows, args.tolerance,
+                                                                 recipe.reported_by))
     if args.groups:
         table += '\n\n' + recipe_groups(runs, recipe, args.groups)
     print(table)

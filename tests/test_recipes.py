@@ -140,6 +140,7 @@ def test_show_prints_a_file_config_reads(tmp_path, capsys):
     ('paper = "x"\nunknown = 1\n', 'unknown key'),
     ('[models.gmf]\n[denoisers.none]\n[entries."gmf/tce"]\nbeta = 1.0\n', "entry 'gmf/tce'"),
     ('[settings\n', 'not a readable TOML'),
+    ('reported_by = "The Paper!"\n', 'reported_by must be a short lower-case name'),
 ])
 def test_malformed_recipe_files_are_refused(tmp_path, text, match):
     path = tmp_path / 'bad.toml'
@@ -429,3 +430,19 @@ def test_a_recipe_switch_can_be_turned_off(tmp_path):
     with pytest.raises(RecipeError, match='must be an integer'):
         apply_recipe(build_parser().parse_args(['run']), load_recipe(str(path)), 'mf',
                      'none', set())
+
+
+def test_a_studys_figures_are_headed_as_the_studys_not_a_papers():
+    """EvalDenoisingRec's [reported] figures are its re-run's aggregates: the parity table
+    heads them "study", and the TOML round trip keeps it."""
+    from pyg_denoise.benchmark import parity_to_markdown
+    recipe = load_recipe('evaldenoisingrec/ml100k')
+    assert recipe.reported_by == 'study' and load_recipe('deca/modcloth').reported_by == 'paper'
+    assert recipe.to_dict()['reported_by'] == 'study'
+    rows = [{'entry': 'gmf/none', 'row': 'ERM', 'rule': 'val_loss', 'seeds': 3,
+             'overridden': [], 'metrics': {'recall@20': {'mean': 0.12, 'std': 0.01,
+                                                         'paper': 0.1178, 'rel': 0.0187}}}]
+    table = parity_to_markdown(rows, 0.1, recipe.reported_by)
+    assert '| entry | study row | rule | seeds | ours recall@20 | study recall@20 |' in table
+    assert "1 of 1 figures within ±10 % (relative) of the study's" in table
+    assert 'paper' not in table

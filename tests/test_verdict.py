@@ -128,6 +128,36 @@ def test_summary_and_report_read_records_from_the_command_line(tmp_path, capsys)
         main(['report', records, '--recipe', 'deca/modcloth', '--groups', 'mrr@3'])
 
 
+def test_report_without_a_recipe_prints_the_benchmark_tables_and_a_protocol_verdict(
+        tmp_path, capsys):
+    runs = [_run(m, d, s, v, {'val/recall@20': v, 'test/no_train/num_users': 5,
+                               'test/with_train/num_users': 10})
+            for (m, d), vals in OURS.items()
+            for s, v in zip(SEEDS, vals)]
+    for r in runs:
+        r['results']['recipe'] = None  # this project's protocol: no recipe
+        r['dataset'] = 'ml-100k'
+    records = str(tmp_path / 'mine.jsonl')
+    write_records(runs, records)
+    main(['report', records, '--rules', 'val:recall@20,last', '--metrics', 'recall@20'])
+    text = capsys.readouterr().out
+    assert '### ml-100k, selected by `val:recall@20`' in text and 'selected by `last`' in text
+    # GMF: DPI's mean 0.25 against normal 0.21 (+19.0 %) over the paired seeds
+    assert '| gmf | dpi | 3 | 0.2500 ± 0.0100 |' in text and '+19.0 %' in text
+    assert 'no_train' in text  # the cold-user column, as these runs log one
+    with pytest.raises(SystemExit, match="--rules: 'best' is not"):
+        main(['report', records, '--rules', 'best'])
+    with pytest.raises(SystemExit, match='--rules is for a report without --recipe'):
+        main(['report', records, '--recipe', 'deca/modcloth', '--rules', 'last'])
+    spec = tmp_path / 'v.toml'
+    spec.write_text('[[source]]\nruns = ["mine.jsonl"]\nrule = "val:recall@20"\n'
+                    'data = "ML-100K, natural noise"\n')
+    table = verdict_to_markdown(verdict(load_spec(str(spec))))
+    p = paired_t_test([0.24, 0.25, 0.26], [0.20, 0.21, 0.22])[1]
+    assert (f"| dpi | ML-100K, natural noise | none (this project's protocol) | - | - | "
+            f"GMF +19.0 % (p {p:.2f}), LightGCN -17.4 %") in table
+
+
 @pytest.mark.parametrize('text, error', [
     ('metric = "recall@20"\n', 'no \\[\\[source\\]\\] tables'),
     ('colour = 1\n[[source]]\nruns = ["a"]\n', "unknown key\\(s\\) \\['colour'\\]"),

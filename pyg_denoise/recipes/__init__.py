@@ -10,6 +10,8 @@ own file loads the same way (:func:`load_recipe` with a path).
 Layout of a recipe file (every table but :obj:`settings` is optional)::
 
     paper = "..."                      # citation and code repository
+    reported_by = "study"              # whose [reported] figures: "paper" (default) or,
+                                       # e.g., a re-run study's aggregates
     source = "..."                     # the files of the official code the values come from
     missing = ["neumf/tce"]            # (backbone, denoiser) pairs it does not cover
     seeds = [2023, 2024, 2025]
@@ -34,6 +36,7 @@ names are those of :obj:`pyg-denoise run` (:obj:`--drop-rate` is :obj:`drop_rate
 """
 import os
 import os.path as osp
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
@@ -44,7 +47,7 @@ except ImportError:  # Python 3.10
 
 HERE = osp.dirname(osp.abspath(__file__))
 _TABLES = ('data', 'settings', 'models', 'denoisers', 'entries', 'reported')
-_TOP = ('paper', 'source', 'description', 'missing', 'seeds') + _TABLES
+_TOP = ('paper', 'reported_by', 'source', 'description', 'missing', 'seeds') + _TABLES
 
 
 class RecipeError(ValueError):
@@ -69,6 +72,9 @@ class Recipe:
     denoiser_settings: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     entry_settings: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     reported: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: Whose figures :obj:`reported` holds, as the report heads their columns: the paper's,
+    #: or e.g. a re-run study's (whose figures are aggregates of its logs).
+    reported_by: str = 'paper'
 
     def entries(self) -> List[str]:
         r"""The :obj:`"backbone/denoiser"` pairs the recipe covers."""
@@ -103,6 +109,8 @@ class Recipe:
             value = getattr(self, key)
             if value:
                 out[key] = value
+        if self.reported_by != 'paper':
+            out['reported_by'] = self.reported_by
         models = {m: self.model_settings.get(m, {}) for m in self.models}
         denoisers = {d: self.denoiser_settings.get(d, {}) for d in self.denoisers}
         for key, value in (('data', self.data), ('settings', self.settings),
@@ -165,6 +173,11 @@ def load_recipe(name_or_path: str) -> Recipe:
     )
     recipe.entry_settings = {k: dict(v) for k, v in raw.get('entries', {}).items()}
     recipe.reported = {k: dict(v) for k, v in raw.get('reported', {}).items()}
+    recipe.reported_by = raw.get('reported_by', 'paper')
+    if not (isinstance(recipe.reported_by, str) and
+            re.fullmatch(r'[a-z][a-z -]{0,30}', recipe.reported_by)):
+        raise RecipeError(f"{path}: reported_by must be a short lower-case name such as "
+                          f"'paper' or 'study' (got {recipe.reported_by!r})")
     for key in list(recipe.entry_settings) + list(recipe.reported) + recipe.missing:
         model, sep, denoiser = key.partition('/')
         if not sep or model not in recipe.models or denoiser not in recipe.denoisers:
