@@ -185,8 +185,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     g.add_argument('--cold-start', default='none', choices=['none', *COLD_START],
                    help='popularity: rank the users without training edges by popularity '
                    "in every evaluation and top-k list (off in the papers' protocols); "
-                   "item-id: by ascending item id, how DeCA's Modcloth figures can arise "
-                   "(ties broken lowest id first; see docs/results/deca-modcloth.md)")
+                   "item-id: by ascending item id, what DeCA's paper figures on Modcloth "
+                   "need (its GMF ties every item for them; an evaluation to compare with, "
+                   "not a method: docs/results/deca-modcloth.md)")
     g.add_argument('--denoiser', default='none', choices=sorted(DENOISERS))
     g.add_argument('--dim', type=int, default=None,
                    help='embedding size (default: 64; 32 for gmf/neumf; 200 for cdae)')
@@ -1528,6 +1529,15 @@ def report(args: argparse.Namespace) -> str:
     return table
 
 
+def _data_name(run: Dict[str, Any]) -> str:
+    r"""A run's dataset as a table names it: a named dataset, or for files the folder
+    that holds them (e.g. :obj:`deca-ml100k`), not :obj:`files`."""
+    files = (run['results'].get('data') or {}).get('files') or []
+    if run['dataset'] != 'files' or not files:
+        return run['dataset']
+    return osp.basename(osp.dirname(osp.abspath(files[0]))) or 'files'
+
+
 def _protocol_report(args: argparse.Namespace, runs: Sequence[Dict[str, Any]]) -> str:
     r"""`report` without a recipe: the per-rule tables and the user-group table that
     :obj:`benchmark` writes into its :obj:`results.md`, from grid folders or records."""
@@ -1539,7 +1549,7 @@ def _protocol_report(args: argparse.Namespace, runs: Sequence[Dict[str, Any]]) -
     ks = sorted({k for r in runs for k in r['results'].get('config', {}).get('ks', [])})
     metrics = args.metrics or [f'{m}@{k}' for k in ks[:2] for m in ('recall', 'ndcg')]
     check_list(metrics, '--metrics')
-    records = [{'dataset': r['dataset'], 'model': r['model'], 'denoiser': r['denoiser'],
+    records = [{'dataset': _data_name(r), 'model': r['model'], 'denoiser': r['denoiser'],
                 'seed': r['seed'], 'path': r['path'], 'rules': run_record(r['results'], rules)}
                for r in runs]
     rows = summarize(records, rules, metrics)
@@ -1574,9 +1584,7 @@ def recipe_groups(runs: Sequence[Dict[str, Any]], recipe: Recipe, metric: str) -
         rule = rep.get('rule') or recipe.resolve(r['model'], r['denoiser']).get('select', 'last')
         rule = rule[0] if isinstance(rule, list) else rule
         rules.append(rule)
-        dataset = r['dataset'] if r['dataset'] != 'files' else \
-            osp.basename(str(recipe.data.get('folder') or 'files'))  # the recipe's own files
-        records.append({'dataset': dataset, 'model': r['model'],
+        records.append({'dataset': _data_name(r), 'model': r['model'],
                         'denoiser': r['denoiser'], 'seed': r['seed'],
                         'rules': run_record(r['results'], [rule])})
     names = [f'{g}/{m}' for g in groups for m in (metric, 'num_users')]

@@ -26,6 +26,7 @@ A spec::
     recipe = "deca/modcloth"                  # parity and sign need a recipe's figures
     reference = "DeCA paper, Table 2"
     data = "Modcloth (DeCA's split), natural noise"
+    models = ["gmf", "neumf"]                 # optional: the recipe's backbones it covers
     [source.why]
     "gmf/none" = "DeCA's own code gives the same level on the CPU: see deca-modcloth.md"
 
@@ -41,7 +42,7 @@ from pyg_denoise.benchmark import paired_t_test, parity_rows, run_record
 from pyg_denoise.records import runs_of
 
 SPEC_KEYS = {'metric', 'tolerance', 'source'}
-SOURCE_KEYS = {'runs', 'recipe', 'reference', 'data', 'rule', 'why', 'baseline'}
+SOURCE_KEYS = {'runs', 'recipe', 'reference', 'data', 'rule', 'why', 'baseline', 'models'}
 NAMES = {'gmf': 'GMF', 'neumf': 'NeuMF', 'cdae': 'CDAE', 'lightgcn': 'LightGCN', 'mf': 'MF',
          'ngcf': 'NGCF'}
 
@@ -82,6 +83,11 @@ def load_spec(path: str) -> Dict[str, Any]:
         if src.get('recipe') and not src.get('reference'):
             raise ValueError(f"{where}: a recipe source needs 'reference' (the paper or "
                              f"study whose figures it holds)")
+        models = src.get('models')
+        if models is not None and not (isinstance(models, list) and models and
+                                       all(isinstance(m, str) for m in models)):
+            raise ValueError(f"{where}: 'models' must be a list of backbones (those of the "
+                             f"recipe this source covers)")
         if not isinstance(src.get('why', {}), dict):
             raise ValueError(f"{where}: 'why' must be a table of entry = explanation")
     return {'metric': spec.get('metric', 'recall@20'), 'tolerance': float(tolerance),
@@ -113,6 +119,8 @@ def recipe_source(src: Dict[str, Any], runs: Sequence[Dict[str, Any]], metric: s
     from pyg_denoise.recipes import load_recipe
     recipe = load_recipe(src['recipe'])
     rows = parity_rows(runs, recipe)
+    if src.get('models'):  # a source that covers some backbones of the recipe
+        rows = [r for r in rows if r['entry'].split('/')[0] in src['models']]
     baseline = src.get('baseline', 'none')
     base: Dict[Tuple[str, str], Dict[str, Any]] = {}  # (model, rule) -> the baseline's row
     for r in rows:

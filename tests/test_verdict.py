@@ -101,6 +101,10 @@ def test_verdict_counts_parity_signs_and_paired_effects(tmp_path):
         'above (+0.5 %). A reason.' in table
     assert '**gmf/dpi** (DPI, Modcloth; 3 seeds): recall@5 0.0833 vs 0.0720 (+16 %). ' \
         'not explained yet' in table
+    spec['sources'][0]['models'] = ['gmf']  # a source that covers GMF only
+    table = verdict_to_markdown(verdict(spec))
+    assert '| dpi (DPI) | Modcloth | DeCA paper, Table 2 | 3 of 4 (3 seeds) | 1 of 1 |' \
+        in table and 'LightGCN' not in table
 
 
 def test_summary_and_report_read_records_from_the_command_line(tmp_path, capsys):
@@ -167,6 +171,8 @@ def test_report_without_a_recipe_prints_the_benchmark_tables_and_a_protocol_verd
     ('[[source]]\nruns = ["a"]\ndata = "x"\nrecipe = "deca/modcloth"\n', "needs 'reference'"),
     ('tolerance = -1\n[[source]]\nruns = ["a"]\n', 'tolerance must be'),
     ('[[source]\n', 'not TOML'),
+    ('[[source]]\nruns = ["a"]\ndata = "x"\nrule = "last"\nmodels = "gmf"\n',
+     "'models' must be a list"),
 ])
 def test_bad_specs_are_refused_naming_the_file(tmp_path, text, error):
     path = tmp_path / 'spec.toml'

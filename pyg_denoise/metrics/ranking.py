@@ -360,13 +360,15 @@ def cold_start_scorer(score_fn: ScoreFn, data: HeteroData,
 
     Off by default, as in the papers' protocols (they rank such users with the model,
     whose embeddings for them are whatever the initialisation and the regulariser left).
-    :obj:`'item-id'` is how DeCA's reported Modcloth figures can arise (a hypothesis that a
-    GPU run would settle): DeCA's regulariser shrinks a cold user's GMF embedding to zero,
-    so every item ties for that user, and its :obj:`evaluate.test_all_users` ranks with
-    :obj:`torch.topk`, whose order among ties is not defined; on the CPU it returns a block
-    of middle ids (cold users' Recall@20 0.001), while ascending ids, which on DeCA's
-    Modcloth split follow popularity, give 0.217 and the paper's overall level
-    (``docs/results/deca-modcloth.md``).
+    :obj:`'item-id'` reproduces DeCA's paper figures on Modcloth, an evaluation to compare
+    with, not a recommendation method: DeCA's regulariser shrinks a cold user's GMF
+    embedding to zero, so every item ties for that user, and its
+    :obj:`evaluate.test_all_users` ranks with :obj:`torch.topk`, whose order among ties is
+    the backend's. On the CPU it returns a block of middle ids (cold users' Recall@20
+    0.001); with the ties in ascending item index, DeCA's own code gives those users
+    exactly this option's figure (0.219) and the paper's overall level (checked with
+    ``benchmarks/deca_official.py --ties lowest-id``; that the paper's GPU run ordered them
+    so is a hypothesis: ``docs/results/deca-modcloth.md``).
     """
     if cold_start is None:
         return score_fn
