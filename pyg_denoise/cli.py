@@ -1292,8 +1292,6 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
             for key in ('root', 'cache', 'train', 'val', 'test', 'config'):
                 if getattr(run_args, key, None):
                     setattr(run_args, key, osp.abspath(getattr(run_args, key)))
-        if parallel:  # one progress display for the grid, not one per run
-            run_args.no_progress = True
         if args.export_graph:  # a file name inside each run's folder
             run_args.export_graph = osp.join(run_args.out, osp.basename(args.export_graph))
         todo.append(run_args)
@@ -1431,7 +1429,9 @@ def grid_cell(run_args: argparse.Namespace, threads: Optional[int]) -> Dict[str,
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        with open(log_path, 'a') as f, contextlib.redirect_stdout(f):
+        # stderr too: the training progress is then one plain line per epoch (progress.py)
+        with open(log_path, 'a') as f, contextlib.redirect_stdout(f), \
+                contextlib.redirect_stderr(f):
             try:
                 run(run_args)
             except SystemExit as e:

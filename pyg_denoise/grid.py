@@ -16,7 +16,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from tqdm.auto import tqdm
+from pyg_denoise.progress import progress as progress_bar
+
 
 logger = logging.getLogger('pyg_denoise')
 
@@ -91,7 +92,7 @@ def execute(worker: Callable[[Any, Optional[int]], Any], items: Iterable[Any], j
         raise ValueError(f"'jobs' must be a positive integer (got {jobs!r})")
     if not items:
         return []
-    bar = tqdm(total=len(items), disable=not progress, desc='grid', unit='cell')
+    bar = progress_bar(total=len(items), disable=not progress, desc='grid', unit='cell')
     outcomes: List[Outcome] = []
     failed = 0
 

@@ -17,7 +17,6 @@ import torch.distributed as dist
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import HeteroData
-from tqdm.auto import tqdm
 
 from pyg_denoise.data.graph import split_edge_index, split_mask, subset_edges
 from pyg_denoise.data.negative_sampling import (BPRSampler, NegativeSampler, Rows, Triples,
@@ -33,6 +32,7 @@ from pyg_denoise.metrics.reference import degenerate_flags, reference_metrics
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
 from pyg_denoise.nn.loss import REGULARIZERS, bce_loss, bpr_loss, regularization
 from pyg_denoise.nn.models.base import Recommender
+from pyg_denoise.progress import progress
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
 
@@ -616,7 +616,7 @@ class Trainer:
         self.model.train()
         # a run resumed after it stopped early trains no further epoch
         stopped = self._should_stop()
-        bar = tqdm(range(self.epoch + 1, 1 if stopped else cfg.epochs + 1),
+        bar = progress(range(self.epoch + 1, 1 if stopped else cfg.epochs + 1),
                    disable=not cfg.progress or self.rank != 0,
                    desc='train', unit='epoch', initial=self.epoch, total=cfg.epochs)
         for epoch in bar:
