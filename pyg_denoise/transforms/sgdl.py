@@ -330,21 +330,21 @@ class SGDL(Denoiser):
         batches cycle through :math:`\mathcal{M}` in a random order, independently of the
         training batches.
 
-        **Where this differs from the official code.** (1) In the code the look-ahead
-        weights are written into the model with ``load_state_dict``, which copies values
-        and drops their graph, so the meta loss has no path to :math:`\psi`: the weighting
-        MLP is never updated (its optimiser sees no gradient) and Phase II trains with
-        :math:`g` at its random initialisation. Here :math:`\hat\theta(\psi)` is kept
-        differentiable (``torch.func.functional_call``), as the paper's bi-level objective
-        states; :obj:`learn_weights=False` reproduces what the code effectively runs (no
-        meta step, fixed :math:`g`). (2) For the same reason the code's Gumbel scheduler
-        learns from the selected samples' loss after the virtual step on the meta batch,
-        not from :math:`L^{meta}(\hat\theta(\psi))`; here the selection weights the
-        meta loss at :math:`\hat\theta(\psi)`, so :math:`\psi` learns from the samples
-        the scheduler picks (the paper's design). (3) The code's straight-through selection
-        multiplies the one-hot draws into the samples' embeddings; here it multiplies them
-        into the per-sample meta losses (the same forward value). (4) The REINFORCE reward
-        is detached. (5) For BCE backbones a meta sample is a (user, positive, negative)
+        **The official code's versions.** Its HEAD (commit ``4f25275``, "Update the
+        calculation of ltw parameters' gradients", which the :obj:`sgdl/*` recipes follow)
+        keeps the look-ahead :math:`\hat\theta(\psi)` differentiable
+        (``MetaModule.update_params``), so :math:`\psi` and the Gumbel scheduler learn from
+        the meta loss at :math:`\hat\theta(\psi)`, as the paper's bi-level objective states
+        and as here (``torch.func.functional_call``). Its first published version (commit
+        ``91202d1``) wrote the look-ahead weights with ``load_state_dict``, which copies
+        values and drops their graph: the weighting MLP was never updated and Phase II
+        trained with :math:`g` at its random initialisation; :obj:`learn_weights=False`
+        reproduces that version (no meta step, fixed :math:`g`).
+
+        **Where this differs from the official code's HEAD.** (1) The code's
+        straight-through selection multiplies the one-hot draws into the samples' embeddings; here it multiplies them
+        into the per-sample meta losses (the same forward value). (2) The REINFORCE reward
+        is detached. (3) For BCE backbones a meta sample is a (user, positive, negative)
         triple whose loss is the mean of its two rows.
 
     Args:
@@ -387,7 +387,8 @@ class SGDL(Denoiser):
         Option('gumbel_tau', float, 1.0, 'Gumbel-softmax temperature', arg='tau', low=0,
                low_open=True),
         Option('fixed_weights', bool, False, 'never meta-update the weighting MLP (what the '
-               'official code effectively runs)', arg='learn_weights'),
+               "official code's first version, 91202d1, effectively ran; its HEAD "
+               'meta-learns it)', arg='learn_weights'),
     )
 
     @classmethod

@@ -376,3 +376,13 @@ def test_phase_one_trains_without_the_trainers_regulariser():
         assert trainer.denoiser.phase == 1
         out.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(out[0], out[1])
+
+
+def test_the_docs_say_which_version_of_the_code_never_learned_the_weights():
+    """The official code's HEAD (4f25275) meta-learns the weighting MLP, as the recipe and
+    the default here do; only its first version (91202d1) never updated it, which is what
+    --fixed-weights reproduces: the docstring and the option's help say so."""
+    from pyg_denoise.transforms.sgdl import SGDL
+    assert '4f25275' in SGDL.__doc__ and '91202d1' in SGDL.__doc__
+    option = next(o for o in SGDL.options if o.name == 'fixed_weights')
+    assert '91202d1' in option.help and 'HEAD' in option.help
