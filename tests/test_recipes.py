@@ -446,3 +446,24 @@ def test_a_studys_figures_are_headed_as_the_studys_not_a_papers():
     assert '| entry | study row | rule | seeds | ours recall@20 | study recall@20 |' in table
     assert "1 of 1 figures within ±10 % (relative) of the study's" in table
     assert 'paper' not in table
+
+
+def test_lightgcn_recipes_test_every_10_epochs_and_run_records_each_test(tmp_path):
+    """LightGCN-PyTorch's main.py tests every 10 epochs and prints each test; the recipes
+    ask for that cadence and for the tests to be recorded (track_test), so `run --recipe
+    lightgcn/gowalla` keeps its test curve without a validation split."""
+    from tests.test_cli import write_split_files
+    for name in ('lightgcn/gowalla', 'lightgcn/yelp2018'):
+        resolved = load_recipe(name).resolve('lightgcn', 'none')
+        assert resolved['eval_every'] == 10 and resolved['track_test'] is True
+        assert resolved['epochs'] == 1000 and load_recipe(name).seeds == [2020]
+    files = write_split_files(tmp_path)
+    config = tmp_path / 'lightgcn.toml'
+    text = open(load_recipe('lightgcn/gowalla').path).read()
+    config.write_text(text.replace('dataset = "gowalla"\n', ''))  # the same, on files
+    main(['run', '--config', str(config), '--model', 'lightgcn', '--train', files['train'],
+          '--test', files['test'], '--columns', 'user,item,rating', '--epochs', '20',
+          '--dim', '8', '--out', str(tmp_path / 'out'), '--no-progress', '-q'])
+    log = json.loads((tmp_path / 'out' / 'results.json').read_text())['log']
+    tested = [row['epoch'] for row in log if 'test/recall@20' in row]
+    assert tested == [10, 20]
