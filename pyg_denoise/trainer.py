@@ -734,7 +734,8 @@ class Trainer:
             lower = cfg.select in LOSS_RULES
             best = self.best['value']
             better = best is None or (value < best if lower else value > best)
-        if epoch < cfg.min_epoch and self.optimizer is not None:
+        if (epoch < cfg.min_epoch or not self.denoiser.selects()) and \
+                self.optimizer is not None:  # not a candidate (SGDL's Phase I, if asked)
             return row
         if better:
             self.best = {'value': value, 'epoch': epoch,

@@ -139,6 +139,12 @@ class Denoiser(BaseTransform, Configurable):
         ranking key)."""
         return -trainer.edge_losses()
 
+    def selects(self) -> bool:
+        r"""Whether this epoch's evaluation may select the model and counts toward the
+        trainer's patience. Default: :obj:`True` (SGDL's :obj:`phase2_selection` says
+        :obj:`False` in its Phase I, as its official code validates in Phase II only)."""
+        return True
+
     def epoch_diagnostics(self) -> Dict[str, float]:
         r"""Numbers about what the method did this epoch (e.g. the share of noisy and clean
         positives it dropped), logged under :obj:`denoise/<name>`; called once after each

@@ -366,8 +366,12 @@ class SGDL(Denoiser):
             (default: :obj:`5e-3`)
         tau (float, optional): Gumbel-softmax temperature. (default: :obj:`1.0`)
         learn_weights (bool, optional): Meta-learn :math:`\psi`; :obj:`False` keeps
-            :math:`g` at its initialisation as the official code effectively does (no meta
-            step, no scheduler). (default: :obj:`True`)
+            :math:`g` at its initialisation as the official code's first version
+            effectively did (no meta step, no scheduler). (default: :obj:`True`)
+        phase2_selection (bool, optional): Validate in Phase II only: a Phase-I evaluation
+            neither selects the model nor counts toward the trainer's patience, as the
+            official ``main.py`` validates only after the memorisation point (the
+            :obj:`sgdl/*` recipes set it). (default: :obj:`False`)
     """
     supports_distributed = False  # its own meta / multi-model steps
     SCHEDULERS = ('gumbel', 'reinforce')
@@ -389,6 +393,9 @@ class SGDL(Denoiser):
         Option('fixed_weights', bool, False, 'never meta-update the weighting MLP (what the '
                "official code's first version, 91202d1, effectively ran; its HEAD "
                'meta-learns it)', arg='learn_weights'),
+        Option('phase2_selection', bool, False, 'validate in phase II only: phase-I '
+               'evaluations neither select a model nor count toward the patience (the '
+               "official main.py's rule)"),
     )
 
     @classmethod
@@ -402,7 +409,7 @@ class SGDL(Denoiser):
                  reset_optimizers: bool = True,
                  max_phase1_epochs: Optional[int] = None, scheduler: Optional[str] = 'gumbel',
                  schedule_lr: float = 5e-3, tau: float = 1.0,
-                 learn_weights: bool = True) -> None:
+                 learn_weights: bool = True, phase2_selection: bool = False) -> None:
         if scheduler == 'none':
             scheduler = None
         if scheduler is not None and scheduler not in self.SCHEDULERS:
@@ -429,6 +436,7 @@ class SGDL(Denoiser):
         self.max_phase1_epochs = max_phase1_epochs
         self.scheduler_type, self.schedule_lr = scheduler, float(schedule_lr)
         self.tau, self.learn_weights = float(tau), bool(learn_weights)
+        self.phase2_selection = bool(phase2_selection)
         self.scheduler: Optional[AdaptiveScheduler] = None
         self.schedule_optimizer: Optional[torch.optim.Optimizer] = None
         self.phase = 1
@@ -685,6 +693,9 @@ class SGDL(Denoiser):
             self._acc.update(weight, self.noisy.to(weight.device)[batch.edge_id])
 
     # Reporting and checkpoints --------------------------------------------------------------
+    def selects(self) -> bool:
+        return not self.phase2_selection or self.phase == 2
+
     def epoch_diagnostics(self) -> Dict[str, float]:
         out: Dict[str, float] = {'phase': float(self.phase)}
         if self.curve and self.curve[-1]['epoch'] + 1 == self._epoch:  # recorded this epoch
@@ -751,4 +762,5 @@ class SGDL(Denoiser):
                 f'reset_optimizers={self.reset_optimizers}, '
                 f'max_phase1_epochs={self.max_phase1_epochs}, scheduler={self.scheduler_type!r}, '
                 f'schedule_lr={self.schedule_lr}, tau={self.tau}, '
-                f'learn_weights={self.learn_weights})')
+                f'learn_weights={self.learn_weights}'
+                + (', phase2_selection=True' if self.phase2_selection else '') + ')')

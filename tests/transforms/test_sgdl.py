@@ -386,3 +386,41 @@ def test_the_docs_say_which_version_of_the_code_never_learned_the_weights():
     assert '4f25275' in SGDL.__doc__ and '91202d1' in SGDL.__doc__
     option = next(o for o in SGDL.options if o.name == 'fixed_weights')
     assert '91202d1' in option.help and 'HEAD' in option.help
+
+
+def test_phase2_selection_keeps_phase_one_out_of_selection_and_patience():
+    """The official main.py validates only in Phase II: with phase2_selection a Phase-I
+    evaluation neither becomes the selected model nor counts toward the patience."""
+    from pyg_denoise.transforms.denoiser import Denoiser
+
+    class Late(Denoiser):  # "Phase I" for epochs 1 and 2
+        epoch = 0
+
+        def update(self, ctx):
+            self.epoch = ctx.epoch
+
+        def selects(self):
+            return self.epoch >= 3
+
+    data = planted_graph()
+    # a model that does not move: every evaluation ties, so the first candidate stays best
+    cfg = TrainConfig(epochs=8, batch_size=128, lr=1e-12, ks=(5, ), eval_every=1,
+                      select='val:recall@5', patience=2, progress=False, seed=0)
+    plain = Trainer(LightGCN(60, 60, embedding_dim=16), data, cfg).fit()
+    assert plain['selection']['epoch'] == 1 and len(plain['log']) == 3
+    late = Trainer(LightGCN(60, 60, embedding_dim=16), data, cfg, denoiser=Late()).fit()
+    assert late['selection']['epoch'] == 3 and len(late['log']) == 5
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=5, batch_size=128, lr=0.02, ks=(5, ), eval_every=1,
+                      select='val:recall@5', progress=False, seed=0)
+    sgdl = SGDL(history_len=2, max_phase1_epochs=3, scheduler=None, phase2_selection=True)
+    assert sgdl.selects() is False  # Phase I at the start
+    res = Trainer(LightGCN(60, 60, embedding_dim=16), data, cfg, denoiser=sgdl).fit()
+    phase = {r['epoch']: r['denoise/phase'] for r in res['log']}
+    assert phase[res['selection']['epoch']] == 2.0 and sgdl.selects()
+    assert 'phase2_selection=True' in repr(sgdl)
+    assert 'phase2_selection' not in repr(SGDL())  # the default's runs keep their identity
+    from pyg_denoise.recipes import load_recipe
+    for model in ('lightgcn', 'neumf'):
+        assert load_recipe('sgdl/ml100k').resolve(model, 'sgdl')['phase2_selection'] is True
