@@ -208,6 +208,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "sum ||theta|| per loss row), none")
     g.add_argument('--lambda-reg', type=float, default=1e-4)
     g.add_argument('--sampling', default='user', choices=['user', 'interaction'])
+    g.add_argument('--epoch-size', default='edges', choices=['edges', 'clean'],
+                   help='positives drawn an epoch: one per training positive (edges), or '
+                   'one per training positive not injected by --noise (clean: PLD counts '
+                   'its epoch before it injects noise)')
     g.add_argument('--batch-unit', default='triples', choices=['triples', 'rows', 'users'],
                    help="rows (BCE): batches of --batch-size pointwise rows, positives and "
                    "negatives shuffled together, as the ADT family's code (a T-CE ramp "
@@ -431,6 +435,8 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
         out.pop('sampling', None)
     if out.get('batch_unit') != 'users' or out.get('user_negatives') == 'items':
         out.pop('user_negatives', None)  # the default, or unused (and older runs lack it)
+    if out.get('epoch_size', 'edges') == 'edges':  # the default (and older runs lack it)
+        out.pop('epoch_size', None)
     if out.get('loss') == 'auto' and model is not None:
         out['loss'] = 'bce' if model in BCE_MODELS else 'bpr'
     if 'epochs' in out and out['epochs'] is None:
@@ -966,6 +972,7 @@ def train_config(args: argparse.Namespace, has_val: bool, no_arguments: bool = F
     return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=lr,
                        optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
                        reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
+                       epoch_size=args.epoch_size,
                        batch_unit='triples' if baseline else args.batch_unit,
                        user_negatives='items' if baseline else args.user_negatives,
                        eval_every=args.eval_every, ks=args.ks, select=select,

@@ -64,6 +64,11 @@ class TrainConfig:
         reg: Regulariser, see :func:`~pyg_denoise.nn.loss.regularization`.
         lambda_reg: Its weight.
         sampling: :obj:`'user'` (user-uniform, LightGCN / PLD) or :obj:`'interaction'`.
+        epoch_size: Positives drawn an epoch: :obj:`'edges'`, the training positives the
+            epoch trains on; :obj:`'clean'`, those not injected as noise
+            (:class:`~pyg_denoise.transforms.InjectNoise`'s :obj:`injected` edges left out
+            of the count, not of the sampling), as PLD's ``mydataset.py`` counts an epoch
+            before it injects its noise.
         batch_unit: :obj:`'triples'`: a batch is :obj:`batch_size` (user, positive,
             negative) triples (BPR; with BCE their positive and negative rows);
             :obj:`'rows'` (BCE only): :obj:`batch_size` pointwise rows, positives and
@@ -131,6 +136,7 @@ class TrainConfig:
     reg: str = 'lightgcn'
     lambda_reg: float = 1e-4
     sampling: str = 'user'
+    epoch_size: str = 'edges'
     batch_unit: str = 'triples'
     user_negatives: str = 'items'
     num_negatives: int = 1
@@ -168,7 +174,7 @@ class TrainConfig:
         if self.weight_decay < 0 or self.lambda_reg < 0:
             raise ValueError("'weight_decay' and 'lambda_reg' must be non-negative")
         choices = dict(optimizer=('adam', 'adamw'), loss=('bpr', 'bce'), reg=REGULARIZERS,
-                       sampling=('user', 'interaction'),
+                       sampling=('user', 'interaction'), epoch_size=('edges', 'clean'),
                        batch_unit=('triples', 'rows', 'users'),
                        user_negatives=('items', 'batch'),
                        negative_distribution=('uniform', 'popularity'),
@@ -673,7 +679,7 @@ class Trainer:
         weight = None if weight is None else weight.to(self.device)
         adj = self.adjacency(store.get('edge_weight'))
         sampler = BPRSampler(pos_index, self.num_users, self.num_items, cfg.sampling,
-                             self.negatives, cfg.num_negatives)
+                             self.negatives, cfg.num_negatives, self._epoch_samples(pos_index))
         total, count, extra = 0.0, 0, {}
         if cfg.batch_unit == 'users':
             batches = sampler.user_batches(cfg.batch_size, gen, cfg.user_negatives)
@@ -711,6 +717,16 @@ class Trainer:
     def _select_key(self) -> str:
         sel = self.config.select
         return sel if sel in LOSS_RULES else sel.replace(':', '/')
+
+    def _epoch_samples(self, pos_index: Tensor) -> Optional[int]:
+        r"""The positives an epoch draws under :obj:`epoch_size` (:obj:`None`: one per
+        positive the epoch trains on)."""
+        if self.config.epoch_size == 'edges':
+            return None
+        injected = self.train_data[EDGE_TYPE].get('injected')
+        clean = self.train_data[EDGE_TYPE].num_edges - (
+            int(injected.sum()) if injected is not None else 0)
+        return max(clean, 1)
 
     def _evaluate_and_select(self, epoch: int) -> Dict[str, Any]:
         cfg = self.config

@@ -467,3 +467,9 @@ def test_lightgcn_recipes_test_every_10_epochs_and_run_records_each_test(tmp_pat
     log = json.loads((tmp_path / 'out' / 'results.json').read_text())['log']
     tested = [row['epoch'] for row in log if 'test/recall@20' in row]
     assert tested == [10, 20]
+
+
+def test_pld_recipes_size_an_epoch_by_the_interactions_before_injection():
+    for name in ('pld/gowalla', 'pld/yelp2018'):
+        for denoiser in ('none', 'pld'):
+            assert load_recipe(name).resolve('lightgcn', denoiser)['epoch_size'] == 'clean'

@@ -296,17 +296,24 @@ class BPRSampler:
             :obj:`edge_index`.
         num_negatives (int, optional): Negatives per positive; with more than one the
             triples repeat each positive. (default: :obj:`1`)
+        num_samples (int, optional): Positives drawn an epoch (PLD counts the training
+            interactions before its noise is injected); with :obj:`'interaction'` sampling a
+            random subset of that size, or every positive once and then a random subset
+            again. (default: :obj:`None`, the number of positives)
     """
     def __init__(self, edge_index: Tensor, num_users: int, num_items: int,
                  style: str = 'interaction',
                  negative_sampler: Optional[NegativeSampler] = None,
-                 num_negatives: int = 1) -> None:
+                 num_negatives: int = 1, num_samples: Optional[int] = None) -> None:
         if style not in ('interaction', 'user'):
             raise ValueError(f"'style' must be 'interaction' or 'user' (got {style!r})")
         if num_negatives < 1:
             raise ValueError(f"'num_negatives' must be >= 1 (got {num_negatives})")
         if edge_index.size(1) == 0:
             raise ValueError("BPRSampler needs at least one positive edge")
+        if num_samples is not None and (int(num_samples) != num_samples or num_samples < 1):
+            raise ValueError(f"'num_samples' must be a positive integer (got {num_samples!r})")
+        self.num_samples = edge_index.size(1) if num_samples is None else int(num_samples)
         self.edge_index = edge_index
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.style, self.num_negatives = style, int(num_negatives)
@@ -316,14 +323,18 @@ class BPRSampler:
         self.active_users = (deg > 0).nonzero().view(-1)
 
     def __len__(self) -> int:
-        return self.edge_index.size(1) * self.num_negatives
+        return self.num_samples * self.num_negatives
 
     def epoch(self, generator: Optional[torch.Generator] = None) -> Triples:
         r"""All the triples of one epoch, in random order."""
         device = self.edge_index.device
-        num = self.edge_index.size(1)
+        num, edges = self.num_samples, self.edge_index.size(1)
         if self.style == 'interaction':
-            edge_id = torch.randperm(num, generator=generator, device=device)
+            edge_id = torch.randperm(edges, generator=generator, device=device)
+            if num != edges:  # whole passes over the positives, then a random part of one
+                edge_id = torch.cat([edge_id] + [
+                    torch.randperm(edges, generator=generator, device=device)
+                    for _ in range(num // edges - (num % edges == 0))])[:num]
         else:
             pick = torch.randint(self.active_users.numel(), (num, ), generator=generator,
                                  device=device)

@@ -99,3 +99,39 @@ def test_inject_errors():
     dense = RandomSplit((0.5, 0.5))(random_graph(2, 3, 6))  # no free item left
     with pytest.raises(ValueError, match=r"InjectNoise\(ratio=1.0.*needs"):
         InjectNoise(1.0)(dense)
+
+
+@pytest.mark.parametrize('sampling', ['user', 'interaction'])
+def test_an_epoch_counts_the_interactions_before_injection_as_pld_does(sampling):
+    """PLD's mydataset.py sizes an epoch by the training interactions before its noise is
+    injected: with epoch_size='clean' an epoch draws that many positives (from all the
+    training positives, injected ones included), with 'edges' (the default) one per
+    training positive."""
+    from pyg_denoise.data.negative_sampling import BPRSampler
+    from pyg_denoise.nn import MF
+    from pyg_denoise.trainer import Trainer, TrainConfig
+    data = InjectNoise(0.5, seed=1)(split_graph(seed=2))
+    store = data[EDGE]
+    train = int(store.train_mask.sum())
+    injected = int((store.injected & store.train_mask).sum())
+    assert injected > 0
+    per_epoch = {}
+    for size in ('edges', 'clean'):
+        cfg = TrainConfig(epochs=2, batch_size=1, sampling=sampling, epoch_size=size,
+                          ks=(5, ), select='last', progress=False, seed=0)
+        res = Trainer(MF(30, 40, embedding_dim=4), data, cfg).fit()
+        per_epoch[size] = res['log'][1]['iteration'] - res['log'][0]['iteration']
+    assert per_epoch == {'edges': train, 'clean': train - injected}
+    # the sampler alone: a given number of draws, each positive once per pass
+    edges = store.edge_index[:, store.train_mask]
+    for n in (7, edges.size(1), 2 * edges.size(1) + 3):
+        triples = BPRSampler(edges, 30, 40, sampling, num_samples=n).epoch(
+            torch.Generator().manual_seed(0))
+        assert len(triples) == n
+        if sampling == 'interaction' and n >= edges.size(1):
+            assert torch.equal(triples.edge_id[:edges.size(1)].sort().values,
+                               torch.arange(edges.size(1)))
+    with pytest.raises(ValueError, match="'epoch_size' must be one of"):
+        TrainConfig(epoch_size='noisy')
+    with pytest.raises(ValueError, match="'num_samples' must be a positive integer"):
+        BPRSampler(edges, 30, 40, num_samples=0)
