@@ -47,7 +47,7 @@ from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
                                   option_owners)
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
-from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, is_metric_name
+from pyg_denoise.metrics.ranking import COLD_START, GROUPS, METRICS, TEST_MASKS, is_metric_name
 from pyg_denoise.metrics.reference import HINT as DEGENERATE_HINT
 from pyg_denoise.outputs import OutLock, check_inputs_not_run_files, check_output_file
 from pyg_denoise.nn.loss import REGULARIZERS
@@ -188,6 +188,11 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "item-id: by ascending item id, what DeCA's paper figures on Modcloth "
                    "need (its GMF ties every item for them; an evaluation to compare with, "
                    "not a method: docs/results/deca-modcloth.md)")
+    g.add_argument('--test-mask', default='seen', choices=list(TEST_MASKS),
+                   help="what a test ranking leaves out: seen (training and validation "
+                   "items; every paper's protocol), train, or none: EvalDenoisingRec's CDAE "
+                   "evaluation, which ranks training items too (to reproduce that study's "
+                   "CDAE + DeCA figures, not to evaluate with)")
     g.add_argument('--denoiser', default='none', choices=sorted(DENOISERS))
     g.add_argument('--dim', type=int, default=None,
                    help='embedding size (default: 64; 32 for gmf/neumf; 200 for cdae)')
@@ -435,8 +440,9 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
         out.pop('sampling', None)
     if out.get('batch_unit') != 'users' or out.get('user_negatives') == 'items':
         out.pop('user_negatives', None)  # the default, or unused (and older runs lack it)
-    if out.get('epoch_size', 'edges') == 'edges':  # the default (and older runs lack it)
-        out.pop('epoch_size', None)
+    for key, default in (('epoch_size', 'edges'), ('test_mask', 'seen')):
+        if out.get(key, default) == default:  # the default (and older runs lack it)
+            out.pop(key, None)
     if out.get('loss') == 'auto' and model is not None:
         out['loss'] = 'bce' if model in BCE_MODELS else 'bpr'
     if 'epochs' in out and out['epochs'] is None:
@@ -922,6 +928,11 @@ def format_table(results: Dict[str, Any], ks: Sequence[int]) -> str:
     if results.get('cold_start'):
         lines.append(f"users without training edges ranked by {results['cold_start']} "
                      f"(--cold-start {results['cold_start']}), the others by the model")
+    mask = (results.get('config') or {}).get('test_mask', 'seen')
+    if mask != 'seen':
+        lines.append(f"NOTE: --test-mask {mask}: the test ranking keeps "
+                     f"{'validation' if mask == 'train' else 'training and validation'} items "
+                     f"(a study's evaluation, reproduced; not a recommender's figure)")
     for flag in results.get('flags', []):
         lines.append(f"WARNING: the selected model's test {flag['message']}")
     if results.get('flags'):
@@ -972,7 +983,7 @@ def train_config(args: argparse.Namespace, has_val: bool, no_arguments: bool = F
     return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=lr,
                        optimizer=args.optimizer, weight_decay=args.weight_decay, loss=loss,
                        reg=args.reg, lambda_reg=args.lambda_reg, sampling=args.sampling,
-                       epoch_size=args.epoch_size,
+                       epoch_size=args.epoch_size, test_mask=args.test_mask,
                        batch_unit='triples' if baseline else args.batch_unit,
                        user_negatives='items' if baseline else args.user_negatives,
                        eval_every=args.eval_every, ks=args.ks, select=select,
@@ -1372,6 +1383,9 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     if args.cold_start != 'none':
         report = (f'Users without training edges ranked by {args.cold_start} '
                   f'(--cold-start {args.cold_start}) in every run.\n\n' + report)
+    if args.test_mask != 'seen':
+        report = (f'Test rankings with --test-mask {args.test_mask} in every run (a '
+                  f"study's evaluation, reproduced; not a recommender's figure).\n\n" + report)
     write_report(args.grid_out, report)
     if failed:
         raise SystemExit(_failed(failed))

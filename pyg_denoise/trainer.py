@@ -24,8 +24,9 @@ from pyg_denoise.data.negative_sampling import (BPRSampler, NegativeSampler, Row
 from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
                                      rank_and_world, shard_bounds)
 from pyg_denoise.fingerprint import describe_diff, fingerprint_diff, graph_fingerprint
-from pyg_denoise.metrics.ranking import (COLD_START, METRICS, RankingEvaluator, ScoreFn,
-                                         cold_start_scorer, evaluate_split, excluded_index,
+from pyg_denoise.metrics.ranking import (COLD_START, METRICS, TEST_MASKS, RankingEvaluator,
+                                         ScoreFn, cold_start_scorer, evaluate_split,
+                                         excluded_index,
                                          is_metric_name, topk_items)
 from pyg_denoise.metrics.reference import HINT as DEGENERATE_HINT
 from pyg_denoise.metrics.reference import degenerate_flags, reference_metrics
@@ -112,6 +113,10 @@ class TrainConfig:
             top-:math:`k` list, everyone else by the model
             (:func:`~pyg_denoise.metrics.cold_start_scorer`); :obj:`None` (the papers'
             protocols): the model ranks them too.
+        test_mask: What a test ranking leaves out (:func:`~pyg_denoise.metrics.
+            excluded_index`): :obj:`'seen'` (training and validation items, the default),
+            :obj:`'train'`, or :obj:`'none'`, the study EvalDenoisingRec's CDAE evaluation,
+            which ranks training items too: to reproduce its figures, not to evaluate with.
         track_test: Also evaluate the test split at every evaluation (logged as
             :obj:`test/<metric>`), so that several selection rules can be reported from one
             run (:func:`~pyg_denoise.benchmark.select_row`); selection reads it only under an
@@ -151,6 +156,7 @@ class TrainConfig:
     ndcg_idcg: str = 'truncated'
     eval_chunk_size: int = 1024
     cold_start: Optional[str] = None
+    test_mask: str = 'seen'
     track_test: bool = False
     seed: int = 0
     device: str = 'auto'
@@ -177,7 +183,7 @@ class TrainConfig:
                        sampling=('user', 'interaction'), epoch_size=('edges', 'clean'),
                        batch_unit=('triples', 'rows', 'users'),
                        user_negatives=('items', 'batch'),
-                       negative_distribution=('uniform', 'popularity'),
+                       negative_distribution=('uniform', 'popularity'), test_mask=TEST_MASKS,
                        ndcg_idcg=('truncated', 'untruncated', 'both'))
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -512,6 +518,7 @@ class Trainer:
         reps = self.model.get_embedding(self.current_adjacency())
         if self._ddp is not None:  # each rank its share of the users, metrics summed
             kwargs.setdefault('shard', (self.rank, self.world_size))
+        kwargs.setdefault('mask', self.config.test_mask if split == 'test' else 'seen')
         out = evaluate_split(self.scorer(reps), self.data, split, self.evaluator, **kwargs)
         self.model.train()
         return out
@@ -533,7 +540,8 @@ class Trainer:
             raise ValueError(f"'k' must be in [1, {self.num_items}] (got {k})")
         was = self.model.training
         self.model.eval()
-        top = topk_items(self.scorer(), users, excluded_index(self.data, split),
+        mask = self.config.test_mask if split == 'test' else 'seen'
+        top = topk_items(self.scorer(), users, excluded_index(self.data, split, mask),
                          self.num_users, k, self.config.eval_chunk_size)
         self.model.train(was)
         return top

@@ -392,17 +392,31 @@ def cold_start_scorer(score_fn: ScoreFn, data: HeteroData,
     return scores
 
 
-def excluded_index(data: HeteroData, split: str = 'test') -> Tensor:
+#: What a test ranking leaves out (:func:`excluded_index`).
+TEST_MASKS = ('seen', 'train', 'none')
+
+
+def excluded_index(data: HeteroData, split: str = 'test', mask: str = 'seen') -> Tensor:
     r"""The (user, item) pairs never ranked when evaluating :obj:`split`: the training
     edges (and the ones :class:`~pyg_denoise.transforms.DropByScore` removed from training,
-    marked :obj:`dropped`), and for :obj:`split='test'` the validation edges too."""
+    marked :obj:`dropped`), and for :obj:`split='test'` the validation edges too
+    (:obj:`mask='seen'`, the default and every paper's protocol). :obj:`mask='train'`
+    leaves the validation edges in a test ranking; :obj:`mask='none'` ranks every item,
+    training items included: **the study EvalDenoisingRec's CDAE evaluation**, whose
+    ``evaluate.test_CDAE`` calls ``masked_fill`` without keeping the result. It reproduces
+    that study's CDAE + DeCA / DeCAp figures; it is not a setting to evaluate a
+    recommender with."""
     if split not in ('val', 'test'):
         raise ValueError(f"'split' must be 'val' or 'test' (got {split!r})")
+    if mask not in TEST_MASKS:
+        raise ValueError(f"'mask' must be one of {list(TEST_MASKS)} (got {mask!r})")
     store = data[EDGE_TYPE]
+    if mask == 'none':
+        return store.edge_index[:, :0]
     exclude = split_mask(data, 'train')
     if 'dropped' in store:  # training edges removed by DropByScore: still observed
         exclude = exclude | store.dropped
-    if split == 'test':
+    if split == 'test' and mask == 'seen':
         exclude = exclude | split_mask(data, 'val')
     return store.edge_index[:, exclude]
 
@@ -413,6 +427,7 @@ def evaluate_split(
     split: str = 'test',
     evaluator: Optional[RankingEvaluator] = None,
     cold_start: Optional[str] = None,
+    mask: str = 'seen',
     **kwargs,
 ) -> Dict[str, Union[float, int, Tensor]]:
     r"""Full-ranking evaluation of :obj:`split` on a split graph.
@@ -428,10 +443,12 @@ def evaluate_split(
         evaluator (RankingEvaluator, optional): (default: :obj:`RankingEvaluator()`)
         cold_start (str, optional): :obj:`'popularity'` ranks the users without training
             edges by popularity (:func:`cold_start_scorer`). (default: :obj:`None`)
+        mask (str, optional): What the ranking leaves out (:func:`excluded_index`).
+            (default: :obj:`'seen'`)
         **kwargs: Passed to :meth:`RankingEvaluator.__call__` (e.g.
             :obj:`return_per_user=True`).
     """
-    exclude = excluded_index(data, split)
+    exclude = excluded_index(data, split, mask)
     evaluator = evaluator or RankingEvaluator()
     return evaluator(cold_start_scorer(score_fn, data, cold_start),
                      split_edge_index(data, split), exclude,

@@ -165,3 +165,37 @@ def test_sharded_groups_equal_unsharded(monkeypatch):
     merged = ev(lambda u: scores[u], gt, exclude, 30, 20, shard=(0, 3))
     for key, value in full.items():
         assert merged[key] == pytest.approx(value), key
+
+
+def test_test_mask_reproduces_an_unmasked_ranking_and_is_said(tmp_path, capsys):
+    """--test-mask none ranks training and validation items too (EvalDenoisingRec's CDAE
+    evaluate.test_CDAE, whose masked_fill result is dropped); 'train' keeps only the
+    validation items; the default masks both. The printed table says when it is not the
+    default."""
+    import torch
+    from pyg_denoise.cli import main
+    from pyg_denoise.metrics import excluded_index, evaluate_split
+    from pyg_denoise.transforms import RandomSplit
+    from tests.conftest import random_graph
+    from tests.test_cli import write_split_files
+    data = RandomSplit((0.6, 0.2, 0.2), seed=0)(random_graph(20, 30, 300, seed=0))
+    seen, train, none = (excluded_index(data, 'test', m) for m in ('seen', 'train', 'none'))
+    assert none.size(1) == 0 and 0 < train.size(1) < seen.size(1)
+    assert excluded_index(data, 'val', 'train').size(1) == train.size(1)
+    # seen items scored above the test items, the test items above the rest: masked, the
+    # test items lead every ranking; unmasked, the seen items push them out of the top 5
+    from pyg_denoise.data.graph import split_edge_index
+    test = split_edge_index(data, 'test')
+    scores = torch.zeros(20, 30)
+    scores[test[0], test[1]] = 1.0
+    scores[seen[0], seen[1]] = 2.0
+    from pyg_denoise.metrics import RankingEvaluator
+    ev = RankingEvaluator(ks=(5, ))
+    masked = evaluate_split(lambda u: scores[u], data, 'test', ev)['recall@5']
+    unmasked = evaluate_split(lambda u: scores[u], data, 'test', ev, mask='none')['recall@5']
+    assert masked == 1.0 and unmasked < 0.5
+    files = write_split_files(tmp_path)
+    main(['run', '--train', files['train'], '--val', files['val'], '--test', files['test'],
+          '--columns', 'user,item,rating', '--model', 'mf', '--epochs', '1', '--ks', '5',
+          '--test-mask', 'none', '--out', str(tmp_path / 'o'), '--no-progress'])
+    assert "NOTE: --test-mask none" in capsys.readouterr().out
