@@ -1,6 +1,6 @@
 """DPI's first epochs on the embedded ml-latest-small data: does f move away from 0.5, and how
 much do the KL terms weigh against the whole loss? The figures behind "DPI and DVAE without a
-recipe" in docs/results.md (the bare run's split: 8:1:1, ratings < 3 noisy, clean test >= 4).
+recipe" in docs/results/dpi-defaults.md (the bare run's split: 8:1:1, ratings < 3 noisy, clean test >= 4).
 
 For DPI and DVAE in turn, from the same LightGCN initialisation: the loss of each epoch, the
 mean f (sigmoid of the score) on the training positives and on 2,000 random pairs after it,

@@ -3,7 +3,7 @@ of a ``pyg-denoise benchmark`` grid (or each run folder given), the first epoch 
 satisfies ``--where`` and, over those epochs, the min / max / mean of each ``--keys`` column
 with the epoch of its maximum.
 
-    # SGDL's scheduler over Phase II (docs/results.md, "SGDL's adaptive scheduler")
+    # SGDL's scheduler over Phase II (git show 33cfa14:docs/results.md, "SGDL's adaptive scheduler")
     python benchmarks/log_summary.py runs/bench_sgdl_ads --where denoise/phase=2 \\
         --keys denoise/selected_distinct_share,denoise/noisy_share_of_selected,\\
 denoise/noisy_share_of_meta_batches,denoise/mean_gradient_cosine

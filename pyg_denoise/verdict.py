@@ -136,7 +136,8 @@ def recipe_source(src: Dict[str, Any], runs: Sequence[Dict[str, Any]], metric: s
             'seeds': set(), 'signs': [], 'effects': [], 'misses': [], 'rules': set()})
         if r['row'] and r['row'] != '-':
             v['label'].add(r['row'])
-        v['rules'].add(r['rule'])
+        if r['seeds']:  # the rules of the cells that ran
+            v['rules'].add(r['rule'])
         misses = []
         for m, c in r['metrics'].items():
             if c['paper'] is None:
@@ -220,6 +221,11 @@ def verdict(spec: Dict[str, Any]) -> Dict[str, Any]:
     return {'metric': metric, 'tolerance': tolerance, 'rows': out}
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ('' if text.endswith('.') else '.')
+
+
 def verdict_to_markdown(result: Dict[str, Any]) -> str:
     r"""The verdict table, then the reference figures not reproduced and the signs that
     differ, each with its explanation (the spec's :obj:`why`) or "not explained yet"."""
@@ -253,17 +259,17 @@ def verdict_to_markdown(result: Dict[str, Any]) -> str:
                                         ', '.join(sorted(v['rules']))]) + ' |')
         why = src.get('why', {})
         for entry, row, seeds, misses in v['misses']:
-            reason = why.get(entry, 'not explained yet')
+            reason = _sentence(why.get(entry, 'not explained yet'))
             notes.append(f"- **{entry}** ({row}, {src['data']}; {seeds} seeds): "
                          f"{'; '.join(misses)}. {reason}")
         for s in signs:
             if s['ours'] != s['ref']:
                 entry = f"{s['model']}/{v['method']}"
                 arrow = {1: 'above', -1: 'below', 0: 'equal to'}
+                reason = why.get(entry + ':sign', why.get(entry, 'not explained yet'))
                 notes.append(f"- **{entry}** sign ({src['data']}): ours {arrow[s['ours']]} "
                              f"normal training, the reference {arrow[s['ref']]} "
-                             f"({100 * s['ref_rel']:+.1f} %). "
-                             f"{why.get(entry + ':sign', why.get(entry, 'not explained yet'))}")
+                             f"({100 * s['ref_rel']:+.1f} %). {_sentence(reason)}")
     text = '\n'.join(lines)
     text += ('\n\nReference figures not reproduced, and signs that differ:\n\n' +
              '\n'.join(notes) if notes else '\n\nEvery reference figure is reproduced.')

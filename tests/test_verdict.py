@@ -100,7 +100,7 @@ def test_verdict_counts_parity_signs_and_paired_effects(tmp_path):
     assert '**lightgcn/dpi** sign (Modcloth): ours below normal training, the reference ' \
         'above (+0.5 %). A reason.' in table
     assert '**gmf/dpi** (DPI, Modcloth; 3 seeds): recall@5 0.0833 vs 0.0720 (+16 %). ' \
-        'not explained yet' in table
+        'Not explained yet.' in table
     spec['sources'][0]['models'] = ['gmf']  # a source that covers GMF only
     table = verdict_to_markdown(verdict(spec))
     assert '| dpi (DPI) | Modcloth | DeCA paper, Table 2 | 3 of 4 (3 seeds) | 1 of 1 |' \

@@ -199,3 +199,8 @@ def test_test_mask_reproduces_an_unmasked_ranking_and_is_said(tmp_path, capsys):
           '--columns', 'user,item,rating', '--model', 'mf', '--epochs', '1', '--ks', '5',
           '--test-mask', 'none', '--out', str(tmp_path / 'o'), '--no-progress'])
     assert "NOTE: --test-mask none" in capsys.readouterr().out
+    from pyg_denoise.recipes import load_recipe
+    edr = load_recipe('evaldenoisingrec/ml100k')  # the study's CDAE + DeCA figures
+    assert edr.resolve('cdae', 'deca')['test_mask'] == edr.resolve('cdae', 'deca_p')[
+        'test_mask'] == 'none'
+    assert 'test_mask' not in edr.resolve('cdae', 'none')  # its own loop masks
