@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from pyg_denoise.metrics.reference import (POPULARITY_FRACTION, RANDOM_FACTOR,
                                            degenerate_flags)
+from pyg_denoise.settings import comparable_settings
 from pyg_denoise.trainer import LOSS_RULES
 
 #: The rules a benchmark reports by default (the first one also restores the model).
@@ -498,7 +499,6 @@ def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
     :obj:`"key old -> new"`, or a run of an older revision of the code
     (:func:`~pyg_denoise.registry.code_revision`); the options the run overrode on purpose
     (its recipe record's :obj:`overridden`) and the data files do not count."""
-    from pyg_denoise.cli import comparable_settings  # the grid's rule (cli imports us)
     from pyg_denoise.registry import FIRST_REVISION, all_options, code_revision
     used = results.get('options') or {}
     skip = set((results.get('recipe') or {}).get('overridden', [])) | {'train', 'val', 'test'}

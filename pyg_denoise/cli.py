@@ -42,8 +42,8 @@ from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_di
 from pyg_denoise.nn import PyGRecommender, Recommender
 from pyg_denoise.options import add_option_groups
 from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
-                                  FIRST_REVISION, MODELS, all_options,
-                                  build_denoiser, code_revision, entry_options,
+                                  MODELS, all_options,
+                                  build_denoiser, code_revision,
                                   option_owners)
 from pyg_denoise.distributed import init_distributed
 from pyg_denoise.grid import EXECUTORS, execute, set_threads, threads_per_job
@@ -53,6 +53,7 @@ from pyg_denoise.outputs import OutLock, check_inputs_not_run_files, check_outpu
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
 from pyg_denoise.recipes.check import check_recipe
+from pyg_denoise.settings import comparable_settings
 from pyg_denoise.records import is_records, runs_of, write_records
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
 from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, InjectNoise,
@@ -414,46 +415,6 @@ def run_settings(args: argparse.Namespace) -> Dict[str, Any]:
             out['files_md5'] = dict(zip(names, file_digests(
                 [osp.join(root, f) for f in names])))
     return json.loads(json.dumps(out))
-
-
-def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
-    r"""The settings as compared between runs: the declared options of the methods and
-    backbones the run does not use are left out (changing T-CE's drop rate does not make a
-    normal-training run another one; nor does :obj:`--sampling` with
-    :obj:`--batch-unit users`, whose batches are whole users, nor :obj:`--user-negatives`
-    without it), defaults are resolved
-    (:obj:`--dim` unset and :obj:`--dim 64` on LightGCN are one setting; an option declared
-    after a run was stored holds its default there), a :obj:`--config` file counts by its
-    content, and a run stored without the code's revision ran revision 1 of each. Applied
-    to stored and current settings alike, so older fingerprints compare."""
-    out = dict(settings)
-    model, denoiser = out.get('model'), out.get('denoiser')
-    owned = entry_options(model, denoiser)
-    for name, opt in all_options().items():
-        if name not in owned:
-            out.pop(name, None)
-        elif name not in out:  # an option added since the run: it ran with the default
-            out[name] = opt.default
-    if out.get('dim') is None and model is not None:
-        out['dim'] = DEFAULT_DIM.get(model, 64)
-    if out.get('batch_unit') == 'users':  # whole-user batches draw no positives
-        out.pop('sampling', None)
-    if out.get('batch_unit') != 'users' or out.get('user_negatives') == 'items':
-        out.pop('user_negatives', None)  # the default, or unused (and older runs lack it)
-    for key, default in (('epoch_size', 'edges'), ('test_mask', 'seen')):
-        if out.get(key, default) == default:  # the default (and older runs lack it)
-            out.pop(key, None)
-    if out.get('loss') == 'auto' and model is not None:
-        out['loss'] = 'bce' if model in BCE_MODELS else 'bpr'
-    if 'epochs' in out and out['epochs'] is None:
-        out['epochs'] = 100
-    if 'lr' in out and out['lr'] is None:
-        out['lr'] = 1e-3
-    out.setdefault('revision', dict(FIRST_REVISION))  # stored before runs recorded it
-    config = out.get('config')
-    if config and osp.isfile(config):
-        out['config'] = 'md5:' + file_digests([config])[0]
-    return out
 
 
 def _check_writable_dir(path: str, flag: str) -> None:

@@ -258,7 +258,7 @@ class Trainer:
         fingerprint_view (callable, optional): Applied to a checkpoint's stored fingerprint
             before it is compared, so that a checkpoint written under older rules compares
             as the caller compares finished runs (the command line passes
-            :func:`pyg_denoise.cli.comparable_settings`). (default: :obj:`None`: as stored)
+            :func:`pyg_denoise.settings.comparable_settings`). (default: :obj:`None`: as stored)
     """
     def __init__(self, model: Recommender, data: HeteroData,
                  config: Optional[TrainConfig] = None, denoiser: Optional[Denoiser] = None,
