@@ -151,7 +151,7 @@ def recipe_source(src: Dict[str, Any], runs: Sequence[Dict[str, Any]], metric: s
                 v['inside'] += 1
             else:
                 misses.append(f"{m} {c['mean']:.4f} vs {c['paper']:.4f} "
-                              f"({100 * c['rel']:+.0f} %)")
+                              f"({100 * c['rel']:+.1f} %)")
         if misses:
             v['misses'].append((r['entry'], r['row'], r['seeds'], misses))
         b = base.get((model, r['rule'])) or base.get((model, '*'))
@@ -250,8 +250,9 @@ def verdict_to_markdown(result: Dict[str, Any]) -> str:
         else:
             parity, reference = '-', "none (this project's protocol)"
         signs = v['signs']
-        sign = (f"{sum(s['ours'] == s['ref'] for s in signs)} of {len(signs)}"
-                if signs else '-')
+        mark = {1: '+', -1: '−', 0: '0'}
+        sign = (f"{sum(s['ours'] == s['ref'] for s in signs)} of {len(signs)} (reference "
+                f"{', '.join(mark[s['ref']] for s in signs)})" if signs else '-')
         models = {e['model'] for e in v['effects']}
         effect = ', '.join(_effect_text(e, len(v['effects']) // max(len(models), 1))
                            for e in v['effects']) or '-'

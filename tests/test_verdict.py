@@ -95,15 +95,15 @@ def test_verdict_counts_parity_signs_and_paired_effects(tmp_path):
     assert none['signs'] == [] and none['effects'] == [] and none['total'] == 8
     table = verdict_to_markdown(verdict(spec))
     assert '| dpi (DPI) | Modcloth | DeCA paper, Table 2 | 4 of 8 (3 seeds); 8 not run | ' \
-        '1 of 2 |' in table
+        '1 of 2 (reference +, +) |' in table
     assert 'GMF +19.0 % (p ' in table and 'LightGCN -17.4 % (p ' in table
     assert '**lightgcn/dpi** sign (Modcloth): ours below normal training, the reference ' \
         'above (+0.5 %). A reason.' in table
-    assert '**gmf/dpi** (DPI, Modcloth; 3 seeds): recall@5 0.0833 vs 0.0720 (+16 %). ' \
+    assert '**gmf/dpi** (DPI, Modcloth; 3 seeds): recall@5 0.0833 vs 0.0720 (+15.7 %). ' \
         'Not explained yet.' in table
     spec['sources'][0]['models'] = ['gmf']  # a source that covers GMF only
     table = verdict_to_markdown(verdict(spec))
-    assert '| dpi (DPI) | Modcloth | DeCA paper, Table 2 | 3 of 4 (3 seeds) | 1 of 1 |' \
+    assert '| dpi (DPI) | Modcloth | DeCA paper, Table 2 | 3 of 4 (3 seeds) | 1 of 1 (reference +) |' \
         in table and 'LightGCN' not in table
 
 
