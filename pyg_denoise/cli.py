@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
                      'replace a file')
     rep.add_argument('--records-out', default=None, metavar='FILE.jsonl',
                      help="also write the compact records of the recipe's runs (what the "
-                     "table and `summary` read: a few KB a run) to FILE, to commit")
+                     "table and `summary` read: tens of KB a run) to FILE, to commit")
     rep.add_argument('--groups', default=None, metavar='METRIC',
                      help='also a table of METRIC (e.g. recall@20) for the test users with '
                      'and without training edges, per entry, with the change against normal '
@@ -1474,6 +1474,10 @@ def report(args: argparse.Namespace) -> str:
     if not (math.isfinite(args.tolerance) and args.tolerance >= 0):
         raise ValueError(f"--tolerance must be a non-negative number (got {args.tolerance})")
     recipe = load_args_recipe(args)
+    if args.groups and recipe is None:
+        raise ValueError("--groups is for a report with --recipe (without one, the table of "
+                         "the users with and without training edges comes with the runs' own "
+                         "tables when some test users have no training edge)")
     if args.rules and recipe is not None:
         raise ValueError("--rules is for a report without --recipe (a recipe's figures are "
                          "compared under the rule each figure names)")

@@ -3,7 +3,7 @@ parity report (:func:`~pyg_denoise.benchmark.parity_rows`) and the verdict
 (:mod:`pyg_denoise.verdict`) read, one JSON object a line.
 
 A grid folder holds checkpoints and full logs (tens of MB) and is not committed; its records
-file is a few KB a run, so a results page's tables can be regenerated from a clean clone:
+file is tens of KB a run, so a results page's tables can be regenerated from a clean clone:
 :obj:`pyg-denoise report RECORDS.jsonl --recipe ...` and :obj:`pyg-denoise summary` read it
 wherever they read a grid folder. Each log row keeps what a selection rule reads (the
 validation metrics and losses) and the test metrics at every cut-off, overall and for the

@@ -151,6 +151,8 @@ def test_report_without_a_recipe_prints_the_benchmark_tables_and_a_protocol_verd
     assert 'no_train' in text  # the cold-user column, as these runs log one
     with pytest.raises(SystemExit, match="--rules: 'best' is not"):
         main(['report', records, '--rules', 'best'])
+    with pytest.raises(SystemExit, match='--groups is for a report with --recipe'):
+        main(['report', records, '--groups', 'recall@20'])
     with pytest.raises(SystemExit, match='--rules is for a report without --recipe'):
         main(['report', records, '--recipe', 'deca/modcloth', '--rules', 'last'])
     spec = tmp_path / 'v.toml'
