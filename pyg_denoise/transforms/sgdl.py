@@ -342,8 +342,9 @@ class SGDL(Denoiser):
         reproduces that version (no meta step, fixed :math:`g`).
 
         **Where this differs from the official code's HEAD.** (1) The code's
-        straight-through selection multiplies the one-hot draws into the samples' embeddings; here it multiplies them
-        into the per-sample meta losses (the same forward value). (2) The REINFORCE reward
+        straight-through selection multiplies the one-hot draws into the samples'
+        embeddings; here it multiplies them into the per-sample meta losses (the same
+        forward value). (2) The REINFORCE reward
         is detached. (3) For BCE backbones a meta sample is a (user, positive, negative)
         triple whose loss is the mean of its two rows.
 
