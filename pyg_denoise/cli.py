@@ -187,7 +187,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help='popularity: rank the users without training edges by popularity '
                    "in every evaluation and top-k list (off in the papers' protocols); "
                    "item-id: by ascending item id, what DeCA's paper figures on Modcloth "
-                   "need (its GMF ties every item for them; an evaluation to compare with, "
+                   "need (its GMF and LightGCN tie every item for them; an evaluation to compare with, "
                    "not a method: docs/results/deca-modcloth.md)")
     g.add_argument('--test-mask', default='seen', choices=list(TEST_MASKS),
                    help="what a test ranking leaves out: seen (training and validation "

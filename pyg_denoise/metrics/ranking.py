@@ -361,8 +361,8 @@ def cold_start_scorer(score_fn: ScoreFn, data: HeteroData,
     Off by default, as in the papers' protocols (they rank such users with the model,
     whose embeddings for them are whatever the initialisation and the regulariser left).
     :obj:`'item-id'` reproduces DeCA's paper figures on Modcloth, an evaluation to compare
-    with, not a recommendation method: DeCA's regulariser shrinks a cold user's GMF
-    embedding to zero, so every item ties for that user, and its
+    with, not a recommendation method: DeCA's regulariser shrinks a cold user's GMF (and
+    LightGCN) embedding to zero, so every item ties for that user, and its
     :obj:`evaluate.test_all_users` ranks with :obj:`torch.topk`, whose order among ties is
     the backend's. On the CPU it returns a block of middle ids (cold users' Recall@20
     0.001); with the ties in ascending item index, DeCA's own code gives those users
