@@ -203,7 +203,8 @@ def _effect_text(e: Dict[str, Any], rows: int) -> str:
         name += f" {e['row']}"
     if e['rel'] is None:
         return f'{name} -'
-    p = f"p {e['p']:.2f}" if e['p'] is not None else 'one seed'
+    p = ('one seed' if e['p'] is None else 'p < 0.01' if e['p'] < 0.005 else
+         f"p {e['p']:.2f}")
     return f"{name} {100 * e['rel']:+.1f} % ({p})"
 
 
