@@ -194,6 +194,8 @@ if args.default and (any(v is not None for v in explicit.values()) or args.early
     parser.error('--default takes its settings from configs.py: no --C1 --C2 --alpha ...')
 if osp.isdir(args.workdir) and os.listdir(args.workdir):
     sys.exit(f'--workdir {args.workdir}: not empty')
+if args.topk and osp.exists(args.topk):
+    sys.exit(f'--topk {args.topk}: exists (give a new file)')
 os.makedirs(osp.join(args.workdir, 'output'))  # its LightGCN caches the adjacency there first
 git = ['git', f'--git-dir={args.repo}']
 files = subprocess.run(git + ['ls-tree', '--name-only', args.commit], check=True,

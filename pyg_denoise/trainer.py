@@ -296,6 +296,7 @@ class Trainer:
         if 'graph' not in self.fingerprint:  # the caller may have computed it already
             self.fingerprint['graph'] = graph_fingerprint(data)
         self.train_data = subset_edges(data, split_mask(data, 'train'))
+        self._clean_edges: Optional[int] = None  # epoch_size='clean' (_epoch_samples)
         store = self.train_data[EDGE_TYPE]
         for key in ('train_mask', 'val_mask', 'test_mask'):
             del store[key]
@@ -731,10 +732,11 @@ class Trainer:
         positive the epoch trains on)."""
         if self.config.epoch_size == 'edges':
             return None
-        injected = self.train_data[EDGE_TYPE].get('injected')
-        clean = self.train_data[EDGE_TYPE].num_edges - (
-            int(injected.sum()) if injected is not None else 0)
-        return max(clean, 1)
+        if self._clean_edges is None:  # the training graph is fixed: counted once
+            injected = self.train_data[EDGE_TYPE].get('injected')
+            self._clean_edges = max(self.train_data[EDGE_TYPE].num_edges - (
+                int(injected.sum()) if injected is not None else 0), 1)
+        return self._clean_edges
 
     def _evaluate_and_select(self, epoch: int) -> Dict[str, Any]:
         cfg = self.config

@@ -108,8 +108,8 @@ def _rel_p(ours: Dict[str, float], base: Dict[str, float]) -> Tuple[Optional[flo
     return rel, p, len(common)
 
 
-def _sign(x: float, eps: float = 0.0) -> int:
-    return 0 if abs(x) <= eps else (1 if x > 0 else -1)
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
 
 
 def recipe_source(src: Dict[str, Any], runs: Sequence[Dict[str, Any]], metric: str,
@@ -120,6 +120,10 @@ def recipe_source(src: Dict[str, Any], runs: Sequence[Dict[str, Any]], metric: s
     recipe = load_recipe(src['recipe'])
     rows = parity_rows(runs, recipe)
     if src.get('models'):  # a source that covers some backbones of the recipe
+        unknown = sorted(set(src['models']) - set(recipe.models))
+        if unknown:
+            raise ValueError(f"a [[source]] of recipe {recipe.name} names backbones it does "
+                             f"not have in 'models': {unknown} (it has {recipe.models})")
         rows = [r for r in rows if r['entry'].split('/')[0] in src['models']]
     baseline = src.get('baseline', 'none')
     base: Dict[Tuple[str, str], Dict[str, Any]] = {}  # (model, rule) -> the baseline's row

@@ -101,6 +101,10 @@ def test_verdict_counts_parity_signs_and_paired_effects(tmp_path):
         'above (+0.5 %). A reason.' in table
     assert '**gmf/dpi** (DPI, Modcloth; 3 seeds): recall@5 0.0833 vs 0.0720 (+15.7 %). ' \
         'Not explained yet.' in table
+    spec['sources'][0]['models'] = ['gmfx']
+    with pytest.raises(ValueError, match=r"names backbones it does not have in 'models': "
+                       r"\['gmfx'\]"):
+        verdict(spec)
     spec['sources'][0]['models'] = ['gmf']  # a source that covers GMF only
     table = verdict_to_markdown(verdict(spec))
     assert '| dpi (DPI) | Modcloth | DeCA paper, Table 2 | 3 of 4 (3 seeds) | ' \
