@@ -486,12 +486,14 @@ class Trainer:
         return LossBatch(loss, batch.label, batch.edge_id, w, self.iteration,
                          batch.user), reg
 
-    def step(self, loss: Tensor) -> float:
-        r"""One optimiser step on :obj:`loss`; returns its value."""
+    def step(self, loss: Tensor) -> Tensor:
+        r"""One optimiser step on :obj:`loss`; returns its value as a detached scalar
+        tensor on the model's device (the loop reads an epoch's values back to the host once,
+        at its end: no synchronisation per step)."""
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return loss.item()
+        return loss.detach()
 
     @torch.no_grad()
     def edge_losses(self, edge_index: Optional[Tensor] = None) -> Tensor:
@@ -689,7 +691,8 @@ class Trainer:
         adj = self.adjacency(store.get('edge_weight'))
         sampler = BPRSampler(pos_index, self.num_users, self.num_items, cfg.sampling,
                              self.negatives, cfg.num_negatives, self._epoch_samples(pos_index))
-        total, count, extra = 0.0, 0, {}
+        steps: List[Tuple[int, Dict[str, Any]]] = []  # read back once, after the epoch
+        first = self.iteration
         if cfg.batch_unit == 'users':
             batches = sampler.user_batches(cfg.batch_size, gen, cfg.user_negatives)
         else:
@@ -706,15 +709,10 @@ class Trainer:
                               f"the positive weights ('edge_label_weight') the graph "
                               f"carries: train with a loss-weighting denoiser (or none) to "
                               f"apply them", UserWarning, stacklevel=2)
-            if not math.isfinite(out['loss']):
-                raise FloatingPointError(f"The loss became {out['loss']} at epoch {epoch}, "
-                                         f"iteration {self.iteration}: lower 'lr'")
-            total += out['loss'] * len(batch)
-            count += len(batch)
-            for k, v in out.items():
-                if k != 'loss':
-                    extra[k] = extra.get(k, 0.0) + v * len(batch)
+            steps.append((len(batch), {k: v.detach() if isinstance(v, Tensor) else v
+                                       for k, v in out.items()}))  # no graph kept
             self.iteration += 1
+        total, count, extra = epoch_sums(steps, epoch, first)
         seconds = time.perf_counter() - t0
         self.train_seconds += seconds
         row = {'epoch': epoch, 'loss': total / max(count, 1), 'seconds': seconds,
@@ -929,6 +927,38 @@ class Trainer:
         with open(osp.join(self.out_dir, 'log.jsonl'), 'w') as f:
             for row in self.history:
                 f.write(json.dumps(_jsonable(row)) + '\n')
+
+
+def epoch_sums(steps: Sequence[Tuple[int, Dict[str, Any]]], epoch: int, first: int
+               ) -> Tuple[float, int, Dict[str, float]]:
+    r"""The batch-size-weighted sums of an epoch's step outputs (:obj:`(batch size,
+    {name: value})` per step, values floats or scalar tensors), read back to the host in one
+    transfer and summed in step order in double precision (the same numbers as reading each
+    step's value at once). Raises :class:`FloatingPointError` naming the first step
+    (iteration :obj:`first` + its index) whose loss is not finite."""
+    tensors = [v for _, out in steps for v in out.values() if isinstance(v, Tensor)]
+    values: Any = []
+    if tensors:
+        first_t = tensors[0]
+        if all(t.dim() == 0 and t.dtype == first_t.dtype and t.device == first_t.device
+               for t in tensors):
+            values = torch.stack(tensors).double().tolist()  # float32 -> float64 is exact
+        else:
+            values = torch.stack([t.detach().reshape(()).to(first_t.device, torch.float64)
+                                  for t in tensors]).tolist()
+    values = iter(values)
+    total, count, extra = 0.0, 0, {}
+    for i, (n, out) in enumerate(steps):
+        row = {k: next(values) if isinstance(v, Tensor) else float(v) for k, v in out.items()}
+        if not math.isfinite(row['loss']):
+            raise FloatingPointError(f"The loss became {row['loss']} at epoch {epoch}, "
+                                     f"iteration {first + i}: lower 'lr'")
+        total += row['loss'] * n
+        count += n
+        for k, v in row.items():
+            if k != 'loss':
+                extra[k] = extra.get(k, 0.0) + v * n
+    return total, count, extra
 
 
 def _load_checkpoint(path: str) -> Dict[str, Any]:

@@ -94,15 +94,15 @@ class DetectionAccumulator:
         self._noisy: list = []
 
     def update(self, value: Tensor, noisy: Tensor) -> None:
-        self._values.append(value.detach().view(-1).cpu())
-        self._noisy.append(noisy.detach().view(-1).cpu())
+        self._values.append(value.detach().view(-1))  # moved to the host once, in compute()
+        self._noisy.append(noisy.detach().view(-1))
 
     def compute(self, keys: Optional[Sequence[str]] = None) -> Dict[str, float]:
         r"""The epoch's :func:`noise_detection` numbers plus :obj:`noisy_share` (only
         :obj:`keys` if given); resets."""
         if not self._values:
             return {}
-        values, noisy = torch.cat(self._values), torch.cat(self._noisy)
+        values, noisy = torch.cat(self._values).cpu(), torch.cat(self._noisy).cpu()
         self._values, self._noisy = [], []
         out = noise_detection(values, noisy)
         out['noisy_share'] = float(noisy.double().mean())

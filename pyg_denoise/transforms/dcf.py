@@ -186,8 +186,8 @@ class DCF(TruncatedLoss):
             keep = torch.zeros_like(label)
             keep[kept] = True
             keep[back] = True
-            self._acc.update(keep[label], self.noisy.to(keep.device)[pos_id])
-        self._relabelled += int(label[back].sum())
+            self._acc.update(keep[label], self.on_device(self.noisy, keep.device)[pos_id])
+        self._relabelled = self._relabelled + label[back].sum()  # on the device
         back_loss = loss[back]
         if self.relabel == 'flip':  # the loss of the opposite label, from the loss itself
             flip = back_loss - torch.log(torch.expm1(back_loss.clamp_min(1e-6)))

@@ -264,7 +264,7 @@ class DPI(Denoiser):
         trainer.optimizer.step()
         if self.alternate == 'batch':
             self.mode = 'DN' if self.mode == 'DP' else 'DP'
-        return {'loss': float(loss.detach())}
+        return {'loss': loss.detach()}
 
     # What it learned ------------------------------------------------------------------------
     @torch.no_grad()

@@ -125,11 +125,24 @@ class Denoiser(BaseTransform, Configurable):
         state (no diagnostics are counted)."""
         return batch.loss.mean()
 
-    def training_step(self, trainer: 'Trainer', batch: 'Triples') -> Optional[Dict[str, float]]:
-        r"""Override to own a batch's optimisation; return a dict of floats to log
-        (:obj:`'loss'` at least). Returning :obj:`None` (the default) lets the trainer run
-        its standard step."""
+    def training_step(self, trainer: 'Trainer', batch: 'Triples') -> Optional[Dict[str, Any]]:
+        r"""Override to own a batch's optimisation; return a dict of the numbers to log
+        (:obj:`'loss'` at least), as floats or, better, as scalar tensors on the device
+        (:meth:`~pyg_denoise.trainer.Trainer.step` returns one): the trainer reads them back
+        once per epoch, so the step needs no host synchronisation. Returning :obj:`None`
+        (the default) lets the trainer run its standard step."""
         return None
+
+    def on_device(self, tensor: Tensor, device: torch.device) -> Tensor:
+        r""":obj:`tensor` on :obj:`device`, copied once and kept while the same tensor is
+        asked for on the same device (per-edge labels that a method reads every batch: no
+        host-to-device copy per step)."""
+        if tensor.device == torch.device(device):
+            return tensor
+        kept = self.__dict__.get('_on_device')
+        if kept is None or kept[0] is not tensor or kept[1] != torch.device(device):
+            kept = self._on_device = (tensor, torch.device(device), tensor.to(device))
+        return kept[2]
 
     @torch.no_grad()
     def edge_scores(self, trainer: 'Trainer') -> Tensor:

@@ -56,7 +56,7 @@ class ReweightedLoss(Denoiser):
         weight = torch.exp(-self.beta * batch.loss.detach())
         if self.noisy is not None:
             pos = batch.label
-            self._acc.update(weight[pos], self.noisy.to(weight.device)[batch.edge_id[pos]])
+            self._acc.update(weight[pos], self.on_device(self.noisy, weight.device)[batch.edge_id[pos]])
         if batch.weight is not None:
             weight = weight * batch.weight
         return (weight * batch.loss).mean()

@@ -90,7 +90,7 @@ class TruncatedLoss(Denoiser):
         keep[keep_idx] = True
         if count and self.noisy is not None:
             pos = batch.label
-            self._acc.update(keep[pos], self.noisy.to(keep.device)[batch.edge_id[pos]])
+            self._acc.update(keep[pos], self.on_device(self.noisy, keep.device)[batch.edge_id[pos]])
         kept = loss[keep_idx]
         if batch.weight is not None:
             kept = kept * batch.weight[keep_idx]

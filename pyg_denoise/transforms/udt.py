@@ -188,7 +188,7 @@ class UDT(Denoiser):
             w = torch.where(label, self.edge_weight[batch.edge_id.clamp_min(0)],
                             self.user_factor[batch.user])
             if self.noisy is not None:
-                self._acc.update(w[label], self.noisy.to(w.device)[batch.edge_id[label]])
+                self._acc.update(w[label], self.on_device(self.noisy, w.device)[batch.edge_id[label]])
         if batch.weight is not None:
             w = w * batch.weight
         return (w * batch.loss).mean()

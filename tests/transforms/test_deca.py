@@ -146,7 +146,7 @@ def test_whole_user_batches_run_the_codes_cdae_step():
                  (dpi.h_prime, nu, neg), (dpi.g, user, pos), (dpi.g, nu, neg))]
         l2 = sum(p.norm() for p in tr.model.parameters()).item()
     want = naive_terms(f_pos, f_neg, *vals, 0.3, 7.0, 3.0, 'DP') + 0.05 * l2
-    got = dpi.training_step(tr, batch)['loss']
+    got = float(dpi.training_step(tr, batch)['loss'])
     assert got == pytest.approx(want, rel=1e-5)
     assert dpi.mode == 'DN'
     res = Trainer(CDAE(40, 30, hidden_dim=4, input_norm='degree'), data,
