@@ -1,4 +1,4 @@
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -16,22 +16,27 @@ def sample_pools(deg: Tensor, k: int, generator: Optional[torch.Generator] = Non
     uniformly random :math:`k`-subset (Floyd's algorithm, vectorised over rows) where
     :obj:`deg[b] >= k`, :math:`k` draws with replacement otherwise (as PLD's code does).
     Rows must have :obj:`deg >= 1`. Returns :obj:`[B, k]`."""
-    if bool((deg < 1).any()):
-        raise ValueError("Every row needs at least one item")
     device = deg.device
+    lowest = int(deg.min()) if deg.numel() else k  # one read-back in the usual case
+    if lowest < 1:
+        raise ValueError("Every row needs at least one item")
     u = torch.rand(deg.numel(), k, generator=generator, device=device)
-    out = (u * deg.view(-1, 1)).long()
+    some_small = lowest < k
     big = deg >= k
-    if bool(big.any()):
-        d = deg[big]
-        u2 = torch.rand(d.numel(), k, generator=generator, device=device)
-        chosen = torch.empty(d.numel(), k, dtype=torch.long, device=device)
-        for step in range(k):  # k (= 5) steps, each vectorised over all rows
-            j = d - k + step
-            t = (u2[:, step] * (j + 1)).long()
-            dup = (chosen[:, :step] == t.view(-1, 1)).any(dim=1)
-            chosen[:, step] = torch.where(dup, j, t)
-        out[big] = chosen
+    if some_small and not bool(big.any()):
+        return (u * deg.view(-1, 1)).long()
+    d = deg[big] if some_small else deg
+    u2 = torch.rand(d.numel(), k, generator=generator, device=device)
+    # step s draws t_s in [0, j_s], j_s = d - k + s, and takes j_s if t_s is already chosen
+    j = d.view(-1, 1) + torch.arange(-k, 0, device=device)           # [B, k]
+    chosen = (u2 * (j + 1)).long()                                   # every t_s at once
+    for step in range(1, k):  # k - 1 (= 4) steps, each vectorised over all rows
+        dup = (chosen[:, :step] == chosen[:, step:step + 1]).any(dim=1)
+        chosen[:, step] = torch.where(dup, j[:, step], chosen[:, step])
+    if not some_small:  # the usual case: every row has at least k items
+        return chosen
+    out = (u * deg.view(-1, 1)).long()
+    out[big] = chosen
     return out
 
 
@@ -89,6 +94,7 @@ class PLD(Denoiser):
         self._noisy: Optional[Tensor] = None
         self._gen: Optional[torch.Generator] = None
         self._stats = torch.zeros(4, dtype=torch.float64)  # chosen noisy, chosen, pool noisy, pool
+        self._pending: List[Tuple[Tensor, Tensor]] = []  # (drawn edge ids, pool slots) per batch
 
     def update(self, ctx: EpochContext) -> None:
         store = ctx.data[EDGE_TYPE]
@@ -115,6 +121,8 @@ class PLD(Denoiser):
             device (torch.device, optional): Where the batches live.
         """
         device = device or edge_index.device
+        if self._csr is not None:
+            self._count_pending()  # counted against the positives they were drawn from
         if self._key is not edge_index:  # CSR of the training positives, built once
             rowptr, col, perm = to_csr(edge_index[0], edge_index[1], num_users)
             self._csr = (rowptr.to(device), col.to(device), perm.to(device))
@@ -126,10 +134,10 @@ class PLD(Denoiser):
         r"""The batch with each positive replaced by the one drawn from the user's pool."""
         rowptr, col, perm = self._csr
         user = batch.user
-        start = rowptr[user]
-        offset = sample_pools(rowptr[user + 1] - start, self.k, self._gen)
+        start = rowptr.index_select(0, user)
+        offset = sample_pools(rowptr.index_select(0, user + 1) - start, self.k, self._gen)
         pos_slot = start.view(-1, 1) + offset                          # [B, k]
-        items = col[pos_slot]
+        items = col.index_select(0, pos_slot.view(-1)).view(pos_slot.shape)
         with torch.no_grad():  # the pool and the shared negative in one scoring
             detached = (reps[0].detach(), reps[1].detach())
             s = model.score_many(detached, user, torch.cat([items, batch.neg.view(-1, 1)], 1))
@@ -137,17 +145,29 @@ class PLD(Denoiser):
             prob = torch.softmax(-loss / self.tau, dim=1)
             # inverse-CDF draw of one pool slot per row (cheaper than torch.multinomial)
             u = torch.rand(user.numel(), 1, generator=self._gen, device=user.device)
-            pick = (prob.cumsum(1) < u).sum(1).clamp_max(self.k - 1)
-        rows = torch.arange(user.numel(), device=user.device)
-        edge_id = perm[pos_slot[rows, pick]]
-        if self._noisy is not None:
-            counts = torch.stack([  # stays on the device: no synchronisation per batch
-                self._noisy[edge_id].sum(), self._noisy[perm[pos_slot]].sum()]).double()
-            self._stats = self._stats.to(counts.device)
-            self._stats[0::2] += counts
-            self._stats[1] += edge_id.numel()
-            self._stats[3] += pos_slot.numel()
-        return Triples(user, items[rows, pick], batch.neg, edge_id)
+            pick = (prob.cumsum(1) < u).sum(1, keepdim=True).clamp_max(self.k - 1)
+        edge_id = perm.index_select(0, pos_slot.gather(1, pick).view(-1))
+        if self._noisy is not None:  # counted in bulk (no work, no synchronisation per batch)
+            self._pending.append((edge_id, pos_slot))
+            if len(self._pending) >= 64:
+                self._count_pending()
+        return Triples(user, items.gather(1, pick).view(-1), batch.neg, edge_id)
+
+    def _count_pending(self) -> None:
+        r"""Adds the noise labels of the drawn positives and of their pools since the last
+        call to the diagnostics' counts."""
+        if not self._pending:
+            return
+        edge_id = torch.cat([e for e, _ in self._pending])
+        pool = self._csr[2].index_select(0, torch.cat([p.view(-1) for _, p in self._pending]))
+        self._pending = []
+        noisy = self._noisy
+        counts = torch.stack([noisy.index_select(0, edge_id).sum(),
+                              noisy.index_select(0, pool).sum()]).double()
+        self._stats = self._stats.to(counts.device)
+        self._stats[0::2] += counts
+        self._stats[1] += edge_id.numel()
+        self._stats[3] += pool.numel()
 
     def training_step(self, trainer, batch: Triples) -> Optional[Dict[str, float]]:
         if self.epoch <= self.warmup:
@@ -169,6 +189,7 @@ class PLD(Denoiser):
         return prob * deg[user]
 
     def epoch_diagnostics(self) -> Dict[str, float]:
+        self._count_pending()
         chosen_noisy, chosen, pool_noisy, pool = self._stats.tolist()
         self._stats.zero_()
         if chosen == 0:

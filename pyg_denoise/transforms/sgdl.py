@@ -3,14 +3,17 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call
 
 from pyg_denoise.data.graph import segment_rank
 from pyg_denoise.data.negative_sampling import Triples
-from pyg_denoise.distributed import Embedder
 from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.metrics.loss_distribution import fit_gmm_1d, minmax_per_user
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
+from pyg_denoise.transforms.sgdl_lookahead import (  # noqa: F401 (re-exported)
+    GRADIENT_BLOCKS, NodeRows, block_grams, gradient_cosines, kernel_cosines, look_ahead,
+    node_rows_supported, propagation_columns, propagation_square, row_gradients, sgdl_losses,
+    triple_losses, _block_kernels)
 from pyg_denoise.typing import EDGE_TYPE
 from pyg_denoise.options import Option
 
@@ -40,37 +43,6 @@ def memorized_sampled(pos_score: Tensor, neg_score: Tensor, user: Tensor,
     group = torch.cat([user, user])
     rank, count = segment_rank(group, num_users, -torch.cat([pos_score, neg_score]))
     return rank[:user.numel()] < (count // 2)[user]
-
-
-def sgdl_losses(scores: Tensor, n: int, loss: str) -> Tensor:
-    r"""Per-sample losses from the scores of :obj:`n` positives then :obj:`n` negatives:
-    one BPR loss per triple, or one BCE loss per row (positives then negatives)."""
-    pos, neg = scores[:n], scores[n:]
-    if loss == 'bpr':
-        return F.softplus(neg - pos)
-    return torch.cat([F.softplus(-pos), F.softplus(neg)])
-
-
-def look_ahead(model: torch.nn.Module, loss: Tensor, lr: float,
-               create_graph: bool = False) -> Dict[str, Tensor]:
-    r"""The parameters after a virtual SGD step :math:`\theta - \eta\nabla_\theta L`, by
-    name (for ``torch.func.functional_call``); differentiable through :obj:`loss` with
-    :obj:`create_graph=True` (the meta step), detached otherwise (the scheduler's
-    features)."""
-    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
-    grads = torch.autograd.grad(loss, [p for _, p in named], create_graph=create_graph,
-                                retain_graph=True)
-    fast = {k: p - lr * g for (k, p), g in zip(named, grads)}
-    return fast if create_graph else {k: v.detach() for k, v in fast.items()}
-
-
-def triple_losses(pos: Tensor, neg: Tensor, loss: str) -> Tensor:
-    r"""One loss per (user, positive, negative) triple: BPR, or for BCE the mean of the
-    positive's and the negative's row losses (so that the mean over triples equals the
-    mean over the :math:`2n` rows)."""
-    if loss == 'bpr':
-        return F.softplus(neg - pos)
-    return 0.5 * (F.softplus(-pos) + F.softplus(neg))
 
 
 class AdaptiveScheduler(torch.nn.Module):
@@ -128,163 +100,6 @@ def reinforce_surrogate(log_prob: Tensor, picked: Tensor, reward: Tensor) -> Ten
     is an unbiased estimate of that of :math:`\mathbb{E}_\pi[r]`. Leading dimensions of
     :obj:`picked` and :obj:`reward` are independent draws (one per row)."""
     return log_prob[picked].sum(-1) * reward.detach()
-
-
-#: The parameter blocks whose per-sample gradient cosines feed SGDL's scheduler: the user
-#: rows and the item rows of the embedding tables (LightGCN's two tensors in the code).
-GRADIENT_BLOCKS = ('user', 'item')
-
-
-def _row_grads(model, reps, head: Dict[str, Tensor], user: Tensor, pos: Tensor, neg: Tensor,
-               loss: str) -> Tensor:
-    r"""Per-sample gradients (``torch.func.vmap`` of ``grad``) of the triple losses with
-    respect to the three representation rows each reads, :obj:`[n, 3, d]` (user, positive,
-    negative), with the model's other parameters set to :obj:`head`."""
-    scorer = _Scorer(model)
-    index = torch.zeros(2, dtype=torch.long, device=user.device)
-    item_index = torch.arange(2, device=user.device)
-    params = {'model.' + k: v for k, v in head.items()}
-
-    def one(rows: Tensor) -> Tensor:
-        s = functional_call(scorer, params, ((rows[:1], rows[1:]), index, item_index))
-        return triple_losses(s[0], s[1], loss)
-
-    rows = torch.stack([reps[0][user], reps[1][pos], reps[1][neg]], dim=1)
-    return vmap(grad(one))(rows)
-
-
-class _Scorer(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, reps, user: Tensor, item: Tensor) -> Tensor:
-        return self.model.score(reps, user, item)
-
-
-def propagation_columns(model, adj, nodes: Tensor) -> Optional[Tensor]:
-    r"""Columns :math:`P_{:, nodes}` of the model's symmetric linear propagation, shape
-    :obj:`[num_users + num_items, len(nodes)]` (one propagation of one-hot columns);
-    :obj:`None` when :math:`P = I`, and for a model without a linear propagation (NGCF,
-    CDAE), whose scheduler features are then taken on its final representations (see
-    :func:`gradient_cosines`)."""
-    total = model.num_users + model.num_items
-    probe = torch.zeros(total, 1, device=nodes.device)  # one cheap column first
-    out = model.linear_propagation(probe, adj)
-    if out is None or out is probe:  # no linear map, or P = I (MF, GMF, NeuMF)
-        return None
-    eye = torch.zeros(total, nodes.numel(), device=nodes.device)
-    eye[nodes, torch.arange(nodes.numel(), device=nodes.device)] = 1.0
-    return model.linear_propagation(eye, adj)
-
-
-def block_grams(model, adj) -> Optional[Tensor]:
-    r"""The Gram matrices :math:`K_b = P M_b P` of the model's symmetric linear propagation
-    :math:`P` over the user rows and the item rows :math:`b`, shape
-    :obj:`[2, N + M, N + M]` (dense: for small graphs); :obj:`None` when :math:`P = I` or
-    the model has no linear propagation."""
-    total = model.num_users + model.num_items
-    nodes = torch.arange(total, device=model.embedding_tables()[0].device)
-    cols = propagation_columns(model, adj, nodes)
-    if cols is None:
-        return None
-    return torch.stack([cols[:model.num_users].t() @ cols[:model.num_users],
-                        cols[model.num_users:].t() @ cols[model.num_users:]])
-
-
-def _block_kernels(model, adj, nodes: Tensor, num_users: int,
-                   grams: Optional[Tensor] = None, chunk: int = 2**24) -> Optional[Tensor]:
-    r""":math:`K_b[\rho, \sigma] = \sum_{r \in b} P_{r\rho} P_{r\sigma}` for the 3 x 3 node
-    pairs of each sample and the user / item row blocks :math:`b`, shape :obj:`[2, n, 3, 3]`,
-    where :math:`P` is the model's symmetric linear propagation (read from :obj:`grams`, the
-    output of :func:`block_grams`, if given; else the columns of the batch's distinct nodes
-    are propagated); :obj:`None` when :math:`P = I` (the kernel is then the identity on
-    each side)."""
-    if grams is not None:
-        a, b = nodes.unsqueeze(2), nodes.unsqueeze(1)  # [n, 3, 1], [n, 1, 3]
-        return torch.stack([grams[0][a, b], grams[1][a, b]])
-    uniq, index = nodes.unique(return_inverse=True)
-    cols = propagation_columns(model, adj, uniq)
-    if cols is None:
-        return None
-    rows = cols.t().contiguous()  # row k: P[:, uniq[k]] = P[uniq[k], :] (symmetric)
-    n = nodes.size(0)
-    out = rows.new_empty(2, n, 3, 3)
-    step = max(1, chunk // (3 * rows.size(1)))
-    for start in range(0, n, step):
-        x = rows[index[start:start + step]]  # [c, 3, N + M]
-        for b, part in enumerate((x[..., :num_users], x[..., num_users:])):
-            out[b, start:start + step] = torch.bmm(part, part.transpose(1, 2))
-    return out
-
-
-def gradient_cosines(model, adj, fast: Dict[str, Tensor], user: Tensor, pos: Tensor,
-                     neg: Tensor, loss: str, eps: float = 1e-8,
-                     grams: Optional[Tensor] = None) -> Tensor:
-    r"""SGDL's scheduler features: for each triple :math:`m`, the cosine between its
-    per-sample gradient at the current parameters :math:`\theta` and at :obj:`fast`
-    (:math:`\tilde\theta`), over the user rows and over the item rows of the embedding
-    tables (:data:`GRADIENT_BLOCKS`), shape :obj:`[n, 2]`.
-
-    .. note::
-        The official code (LightGCN only) takes one cosine per parameter tensor, which for
-        LightGCN are exactly its user and item tables. Backbones with further parameters
-        (GMF's and NeuMF's prediction layers) get the same two features: per-sample
-        gradients of those layers would cost :math:`|B_m|` copies of them per batch
-        (NeuMF's default MLP and prediction layer: 43,297 parameters, 89 M numbers per
-        batch of 2048), and their values still enter through the representation rows'
-        gradients at :math:`\theta` and :math:`\tilde\theta`.
-
-        **NGCF and CDAE** (a library extension: the official code is LightGCN only) have no
-        fixed linear map from tables to representations (NGCF's layers are non-linear in
-        the embeddings, CDAE's user code is a :math:`\tanh` of the user's item rows), so an
-        exact per-sample gradient of their tables would need one backward pass through the
-        whole propagation per sample. Their two features are the cosines of the per-sample
-        gradients of the **final representation rows** instead (the user's row, and the
-        positive's and negative's item rows), still evaluated at :math:`\theta` and
-        :math:`\tilde\theta`.
-
-    The official code takes :math:`2n` backward passes per batch. Here the per-sample
-    gradients of the representation rows come from one ``torch.func.vmap`` of ``grad``;
-    for the embedding tables, whose per-sample gradient is
-    :math:`P^\top G_m` (:math:`G_m` the gradient of the sample's three representation rows,
-    :math:`P` the model's :meth:`~pyg_denoise.nn.models.Recommender.linear_propagation`),
-    the inner products are :math:`\sum_{\rho\sigma} K_b[\rho,\sigma]\langle G_{m\rho},
-    H_{m\sigma}\rangle` with :math:`K_b = P M_b P` on the sample's nodes (exact; one
-    propagation of the batch's distinct nodes, or entries of the dense :obj:`grams` of
-    :func:`block_grams` when the caller keeps them, as :class:`SGDL` does on small graphs).
-    """
-    num_users = model.num_users
-    nodes = torch.stack([user, pos + num_users, neg + num_users], dim=1)
-    with torch.no_grad():
-        kernel = _block_kernels(model, adj, nodes, num_users, grams)
-    was = model.training
-    model.eval()  # deterministic features (no dropout)
-    tables = {id(t) for t in model.embedding_tables()}
-    names = [k for k, p in model.named_parameters() if p.requires_grad and id(p) not in tables]
-    own = dict(model.named_parameters())
-    with torch.no_grad():
-        reps = model.get_embedding(adj)
-        reps_fast = functional_call(Embedder(model), {'model.' + k: v for k, v in fast.items()},
-                                    (adj, ))
-    head = {k: own[k].detach() for k in names}
-    g = _row_grads(model, reps, head, user, pos, neg, loss)
-    h = _row_grads(model, reps_fast, {k: fast[k].detach() for k in names}, user, pos, neg,
-                   loss)
-    model.train(was)
-    with torch.no_grad():
-        gh_ = torch.einsum('nad,ncd->nac', g, h)
-        gg = torch.einsum('nad,ncd->nac', g, g)
-        hh_ = torch.einsum('nad,ncd->nac', h, h)
-        if kernel is None:  # P = I (or representation rows): a node with itself only
-            same = (nodes.unsqueeze(2) == nodes.unsqueeze(1)).to(g.dtype)
-            side = (nodes >= num_users).to(g.dtype)            # 0 user, 1 item
-            kernel = torch.stack([same * (1 - side).unsqueeze(2) * (1 - side).unsqueeze(1),
-                                  same * side.unsqueeze(2) * side.unsqueeze(1)])
-        inner = (kernel * gh_).sum((-2, -1))                 # [2, n]
-        ng = (kernel * gg).sum((-2, -1)).clamp_min(0).sqrt()
-        nh = (kernel * hh_).sum((-2, -1)).clamp_min(0).sqrt()
-        return (inner / (ng.clamp_min(eps) * nh.clamp_min(eps))).t().contiguous()
 
 
 class SGDL(Denoiser):
@@ -373,6 +188,13 @@ class SGDL(Denoiser):
             neither selects the model nor counts toward the trainer's patience, as the
             official ``main.py`` validates only after the memorisation point (the
             :obj:`sgdl/*` recipes set it). (default: :obj:`False`)
+        lookahead (str, optional): How Phase II computes its look-aheads: :obj:`'auto'`
+            runs them on the rows of the batch's nodes (:class:`NodeRows`: one propagation
+            per step instead of ten, the same numbers up to floating-point rounding) for
+            the models where that is exact (:func:`node_rows_supported`: LightGCN on graphs
+            of at most :attr:`max_gram_nodes` nodes, MF) and by autograd through the model
+            otherwise; :obj:`'autograd'` always through the model (the reference).
+            (default: :obj:`'auto'`)
     """
     supports_distributed = False  # its own meta / multi-model steps
     SCHEDULERS = ('gumbel', 'reinforce')
@@ -410,7 +232,11 @@ class SGDL(Denoiser):
                  reset_optimizers: bool = True,
                  max_phase1_epochs: Optional[int] = None, scheduler: Optional[str] = 'gumbel',
                  schedule_lr: float = 5e-3, tau: float = 1.0,
-                 learn_weights: bool = True, phase2_selection: bool = False) -> None:
+                 learn_weights: bool = True, phase2_selection: bool = False,
+                 lookahead: str = 'auto') -> None:
+        if lookahead not in ('auto', 'autograd'):
+            raise ValueError(f"'lookahead' must be 'auto' or 'autograd' (got {lookahead!r})")
+        self.lookahead = lookahead
         if scheduler == 'none':
             scheduler = None
         if scheduler is not None and scheduler not in self.SCHEDULERS:
@@ -450,14 +276,15 @@ class SGDL(Denoiser):
         self.meta_optimizer = torch.optim.Adam(self.ltw.parameters(), lr=meta_lr)
         self.noisy: Optional[Tensor] = None
         self._made = 0  # epoch the scheduler was created in
-        self._gram_cache: Optional[Tuple[Any, Optional[Tensor]]] = None
+        self._gram_cache: Optional[Tuple[Any, Optional[Tensor], Optional[Tensor]]] = None
+        self._rows_ok: Optional[Tuple[Any, Any, bool]] = None  # model, graph, on node rows?
         self._trainer: Optional['Trainer'] = None
         self._meta_order: Optional[Tensor] = None
         self._meta_pos = 0
         self._epoch = 0
         self._acc = DetectionAccumulator()
         self._meta_loss = 0.0
-        self._selection: Dict[str, float] = {}
+        self._selection: Dict[str, Any] = {}
 
     # Phase I --------------------------------------------------------------------------------
     def _set_lr(self, trainer: 'Trainer', scale: float) -> None:
@@ -614,6 +441,13 @@ class SGDL(Denoiser):
         fast = look_ahead(model, (per * v).mean(), cfg.lr)
         cos = gradient_cosines(model, adj, fast, meta.user, meta.pos, meta.neg, cfg.loss,
                                grams=self._grams(model, adj))
+        return self._draw(trainer, meta, per, cos)
+
+    def _draw(self, trainer: 'Trainer', meta: Triples, per: Tensor, cos: Tensor
+              ) -> Tuple[Tensor, Tensor, Tensor]:
+        r"""The scheduler's scores of the meta samples from their losses :obj:`per` and
+        features :obj:`cos`, and its draw of :math:`|B_m|` of them (see :meth:`schedule`)."""
+        n = meta.user.numel()
         log_prob = torch.log_softmax(self.scheduler(per.detach(), cos), dim=0)
         gen = trainer.generator(trainer.epoch + 1, salt=2**40 + trainer.iteration)
         if self.scheduler_type == 'gumbel':
@@ -634,19 +468,38 @@ class SGDL(Denoiser):
             return None
         if self._gram_cache is None or self._gram_cache[0] is not adj:
             with torch.no_grad():
-                self._gram_cache = (adj, block_grams(model, adj))
+                grams = block_grams(model, adj)
+                self._gram_cache = (adj, grams, propagation_square(grams))
         return self._gram_cache[1]
 
+    def _node_rows_square(self, model, adj) -> Tuple[bool, Optional[Tensor]]:
+        r"""Whether this step runs on the batch's nodes (:class:`NodeRows`; see
+        :obj:`lookahead`), and :math:`P^2` for it (:obj:`None`: :math:`P = I`); decided once
+        per model and graph."""
+        if self.lookahead == 'autograd':
+            return False, None
+        kept = self._rows_ok
+        if kept is None or kept[0] is not model or kept[1] is not adj:
+            ok = node_rows_supported(model, adj)
+            if ok and self._grams(model, adj) is None:  # P = I, or too large for P^2
+                device = model.embedding_tables()[0].device
+                ok = propagation_columns(model, adj, torch.zeros(
+                    0, dtype=torch.long, device=device)) is None
+            kept = self._rows_ok = (model, adj, ok)
+        if not kept[2]:
+            return False, None
+        return True, None if self._grams(model, adj) is None else self._gram_cache[2]
+
     def _record_selection(self, meta: Triples, counts: Tensor, cos: Tensor) -> None:
-        sel = self._selection
+        sel = self._selection  # sums in double precision on the device, read once per epoch
         sel['batches'] = sel.get('batches', 0.0) + 1
-        sel['distinct'] = sel.get('distinct', 0.0) + float((counts > 0).float().mean())
-        sel['cosine'] = sel.get('cosine', 0.0) + float(cos.mean())
+        sel['distinct'] = sel.get('distinct', 0.0) + (counts > 0).float().mean().double()
+        sel['cosine'] = sel.get('cosine', 0.0) + cos.mean().double()
         if self.noisy is not None:
-            noisy = self.noisy.to(counts.device)[meta.edge_id].to(counts.dtype)
-            sel['noisy_meta'] = sel.get('noisy_meta', 0.0) + float(noisy.mean())
+            noisy = self.on_device(self.noisy, counts.device)[meta.edge_id].to(counts.dtype)
+            sel['noisy_meta'] = sel.get('noisy_meta', 0.0) + noisy.mean().double()
             sel['noisy_selected'] = (sel.get('noisy_selected', 0.0) +
-                                     float((counts * noisy).sum() / counts.sum()))
+                                     ((counts * noisy).sum() / counts.sum()).double())
 
     def training_step(self, trainer: 'Trainer', batch: Triples) -> Optional[Dict[str, float]]:
         if self.phase == 1:  # normal training without the trainer's regulariser (no L2)
@@ -661,11 +514,68 @@ class SGDL(Denoiser):
             self._track(weight[:n], batch)
             return {'loss': trainer.step((weight * losses).mean())}
         meta = self.meta_batch(trainer, n)
+        on_rows, square = self._node_rows_square(model, adj)
+        if on_rows:
+            counts, log_prob, picked, meta_loss, losses = self._on_node_rows(
+                trainer, batch, meta, square)
+        else:  # autograd through the model's propagation
+            counts = log_prob = picked = None
+            if self.uses_scheduler:
+                counts, log_prob, picked = self.schedule(trainer, meta)
+            meta_loss, losses = self.meta_loss(model, adj, batch, meta, cfg.lr, cfg.loss,
+                                               sample_weight=counts)
+        self._meta_update(meta_loss, counts, log_prob, picked)
+        with torch.no_grad():
+            weight = self.ltw(losses.detach())
+        self._track(weight[:n], batch)
+        self._meta_loss = meta_loss.detach()
+        return {'loss': trainer.step((weight * losses).mean()),
+                'meta_loss': self._meta_loss}
+
+    def _on_node_rows(self, trainer: 'Trainer', batch: Triples, meta: Triples,
+                      square: Optional[Tensor]):
+        r"""The scheduler's draw, the meta loss and the batch's per-sample losses as
+        :meth:`schedule` and :meth:`meta_loss` compute them, with one propagation: both
+        look-aheads on the rows of the batch's and the meta batch's nodes
+        (:class:`NodeRows`, exact for the models :func:`node_rows_supported` accepts)."""
+        model, adj, cfg = trainer.model, trainer.current_adjacency(), trainer.config
+        n, m = batch.user.numel(), meta.user.numel()
+        reps = model.get_embedding(adj)  # the step's one propagation (kept for the update)
+        losses = sgdl_losses(model.score(reps, batch.user.repeat(2),
+                                         torch.cat([batch.pos, batch.neg])), n, cfg.loss)
+        rows_b = NodeRows(reps, [batch.user], [batch.pos, batch.neg], model.num_users)
+        rows_m = NodeRows(reps, [meta.user], [meta.pos, meta.neg], model.num_users)
+        (mu, ), (mp, mn) = rows_m.user, rows_m.item
         counts = log_prob = picked = None
         if self.uses_scheduler:
-            counts, log_prob, picked = self.schedule(trainer, meta)
-        meta_loss, losses = self.meta_loss(model, adj, batch, meta, cfg.lr, cfg.loss,
-                                           sample_weight=counts)
+            s = model.score(rows_m.reps, mu.repeat(2), torch.cat([mp, mn]))
+            per = triple_losses(s[:m], s[m:], cfg.loss)
+            with torch.no_grad():
+                v = self.ltw(per.detach())
+            fast = rows_m.after_step((per * v).mean(), rows_m, cfg.lr, square)
+            g = row_gradients(model, rows_m.reps, mu, mp, mn, cfg.loss)
+            h = row_gradients(model, fast, mu, mp, mn, cfg.loss)
+            nodes = torch.stack([meta.user, meta.pos + model.num_users,
+                                 meta.neg + model.num_users], dim=1)
+            with torch.no_grad():
+                kernel = _block_kernels(model, adj, nodes, model.num_users,
+                                        self._grams(model, adj))
+            cos = kernel_cosines(g, h, nodes, model.num_users, kernel)
+            counts, log_prob, picked = self._draw(trainer, meta, per, cos)
+        (bu, ), (bp, bn) = rows_b.user, rows_b.item
+        weight = self.ltw(losses.detach())
+        s = model.score(rows_b.reps, bu.repeat(2), torch.cat([bp, bn]))
+        fast = rows_m.after_step((weight * sgdl_losses(s, n, cfg.loss)).mean(), rows_b,
+                                 cfg.lr, square, create_graph=True)
+        s = model.score(fast, mu.repeat(2), torch.cat([mp, mn]))
+        per = triple_losses(s[:m], s[m:], cfg.loss)
+        meta_loss = per.mean() if counts is None else (counts * per).sum() / m
+        return counts, log_prob, picked, meta_loss, losses
+
+    def _meta_update(self, meta_loss: Tensor, counts: Optional[Tensor],
+                     log_prob: Optional[Tensor], picked: Optional[Tensor]) -> None:
+        r"""One step of the weighting MLP :math:`\psi` (and of the scheduler) on the meta
+        loss: Gumbel through the counts, REINFORCE with the detached meta loss as reward."""
         ltw_params = list(self.ltw.parameters())
         sched_params = list(self.scheduler.parameters()) if counts is not None else []
         gumbel = self.scheduler_type == 'gumbel' and counts is not None
@@ -682,16 +592,10 @@ class SGDL(Denoiser):
         self.meta_optimizer.step()
         if sched_params:
             self.schedule_optimizer.step()
-        with torch.no_grad():
-            weight = self.ltw(losses.detach())
-        self._track(weight[:n], batch)
-        self._meta_loss = float(meta_loss.detach())
-        return {'loss': trainer.step((weight * losses).mean()),
-                'meta_loss': self._meta_loss}
 
     def _track(self, weight: Tensor, batch: Triples) -> None:
         if self.noisy is not None:
-            self._acc.update(weight, self.noisy.to(weight.device)[batch.edge_id])
+            self._acc.update(weight, self.on_device(self.noisy, weight.device)[batch.edge_id])
 
     # Reporting and checkpoints --------------------------------------------------------------
     def selects(self) -> bool:
@@ -709,11 +613,11 @@ class SGDL(Denoiser):
             sel = self._selection
             if sel.get('batches'):
                 b = sel['batches']
-                out['selected_distinct_share'] = sel['distinct'] / b
-                out['mean_gradient_cosine'] = sel['cosine'] / b
+                out['selected_distinct_share'] = float(sel['distinct']) / b
+                out['mean_gradient_cosine'] = float(sel['cosine']) / b
                 if 'noisy_meta' in sel:  # does the scheduler avoid noisy meta samples?
-                    out['noisy_share_of_meta_batches'] = sel['noisy_meta'] / b
-                    out['noisy_share_of_selected'] = sel['noisy_selected'] / b
+                    out['noisy_share_of_meta_batches'] = float(sel['noisy_meta']) / b
+                    out['noisy_share_of_selected'] = float(sel['noisy_selected']) / b
         return out
 
     @torch.no_grad()
@@ -764,4 +668,6 @@ class SGDL(Denoiser):
                 f'max_phase1_epochs={self.max_phase1_epochs}, scheduler={self.scheduler_type!r}, '
                 f'schedule_lr={self.schedule_lr}, tau={self.tau}, '
                 f'learn_weights={self.learn_weights}'
-                + (', phase2_selection=True' if self.phase2_selection else '') + ')')
+                + (', phase2_selection=True' if self.phase2_selection else '')
+                + (f', lookahead={self.lookahead!r}' if self.lookahead != 'auto' else '')
+                + ')')

@@ -424,3 +424,45 @@ def test_phase2_selection_keeps_phase_one_out_of_selection_and_patience():
     from pyg_denoise.recipes import load_recipe
     for model in ('lightgcn', 'neumf'):
         assert load_recipe('sgdl/ml100k').resolve(model, 'sgdl')['phase2_selection'] is True
+
+
+def _phase_two(Model, loss, scheduler, lookahead, epochs=4):
+    data = planted_graph()
+    torch.manual_seed(0)
+    model = Model(60, 60, embedding_dim=16)
+    cfg = TrainConfig(epochs=epochs, batch_size=128, lr=0.02, ks=(5, ), select='last',
+                      progress=False, seed=0, loss=loss)
+    sgdl = SGDL(history_len=2, max_phase1_epochs=2, scheduler=scheduler, lookahead=lookahead)
+    on_rows, steps = sgdl._on_node_rows, []
+    sgdl._on_node_rows = lambda *args: steps.append(1) or on_rows(*args)
+    res = Trainer(model, data, cfg, denoiser=sgdl).fit()
+    assert sgdl.phase == 2 and (len(steps) > 0) == (lookahead == 'auto')
+    return res['log'], model, sgdl
+
+
+@pytest.mark.parametrize('Model,loss,scheduler', [
+    (LightGCN, 'bpr', 'gumbel'), (LightGCN, 'bpr', 'reinforce'), (LightGCN, 'bpr', None),
+    (LightGCN, 'bce', 'gumbel'), (MF, 'bpr', 'gumbel'), (MF, 'bce', None)])
+def test_phase_two_on_node_rows_equals_autograd_through_the_model(Model, loss, scheduler):
+    # issue 35: the look-aheads on the rows of the batch's nodes (one propagation a step)
+    # compute what autograd through the whole propagation computes
+    log, model, sgdl = _phase_two(Model, loss, scheduler, 'auto')
+    log_ref, model_ref, sgdl_ref = _phase_two(Model, loss, scheduler, 'autograd')
+    for row, ref in zip(log[2:], log_ref[2:]):  # the Phase-II epochs
+        for key in ('loss', 'meta_loss', 'denoise/mean_gradient_cosine',
+                    'denoise/selected_distinct_share', 'denoise/auc'):
+            if key in ref:
+                assert row[key] == pytest.approx(ref[key], rel=1e-4, abs=1e-6), key
+    for a, b in zip(list(model.parameters()) + list(sgdl.ltw.parameters()),
+                    list(model_ref.parameters()) + list(sgdl_ref.ltw.parameters())):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_node_rows_only_where_exact():
+    from pyg_denoise.transforms.sgdl_lookahead import node_rows_supported
+    adj = BipartiteAdjacency(torch.tensor([[0, 1], [0, 1]]), 3, 3)
+    assert node_rows_supported(LightGCN(3, 3), adj) and node_rows_supported(MF(3, 3), adj)
+    assert not node_rows_supported(GMF(3, 3), adj)  # a prediction layer besides the tables
+    assert not node_rows_supported(NGCF(3, 3), adj)  # no linear propagation
+    with pytest.raises(ValueError, match="'lookahead' must be 'auto' or 'autograd'"):
+        SGDL(lookahead='fast')

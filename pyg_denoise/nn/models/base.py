@@ -78,8 +78,9 @@ class Recommender(torch.nn.Module, Configurable):
         :obj:`items` :obj:`[B, m]`, result :obj:`[B, m]` (PLD scores a pool this way). For
         dot-product models each user row is gathered once (a batched matrix product);
         other models score the :math:`B m` pairs with :meth:`score`."""
-        if self.dot_product:
-            return torch.bmm(reps[1][items], reps[0][user].unsqueeze(-1)).squeeze(-1)
+        if self.dot_product:  # (index_select: a faster gather than advanced indexing)
+            rows = reps[1].index_select(0, items.reshape(-1)).view(*items.shape, -1)
+            return torch.bmm(rows, reps[0].index_select(0, user).unsqueeze(-1)).squeeze(-1)
         return self.score(reps, user.repeat_interleave(items.size(1)),
                           items.reshape(-1)).view(items.shape)
 

@@ -1,0 +1,78 @@
+"""PLD's epoch against normal training's, at the settings of PLD's recipe (issue 35).
+
+The data and settings are exactly those of ``pyg-denoise run --recipe RECIPE --model MODEL
+--denoiser pld`` plus the extra command-line arguments given after ``--`` (e.g. a user sample
+of Gowalla, or another dataset); the plain trainer is the same command with ``--denoiser
+none``. After one untimed epoch each, both train one epoch in turn past PLD's warm-up,
+in alternating order, so that machine drift hits both alike; the median epoch of each and
+their ratio are printed (a Markdown table).
+
+    python benchmarks/pld_overhead.py --recipe pld/gowalla --model lightgcn --epochs 6 \
+        -- --user-fraction 0.05
+    python benchmarks/pld_overhead.py --recipe pld/gowalla --model mf -- --dataset ml-100k \
+        --root ../shared/datasets/ml-100k --min-interactions 0
+    python benchmarks/pld_overhead.py ... --profile   # then a cProfile of one PLD epoch
+"""
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+
+import torch
+
+from pyg_denoise.cli import (apply_recipe, build_parser, build_training, explicit_dests,
+                             load_args_recipe, load_data)
+from pyg_denoise.trainer import Trainer
+
+
+def trainer_for(recipe: str, model: str, denoiser: str, extra, data=None):
+    argv = ['run', '--recipe', recipe, '--model', model, '--denoiser', denoiser, *extra]
+    args = build_parser().parse_args(argv)
+    apply_recipe(args, load_args_recipe(args), model, denoiser, explicit_dests(argv))
+    data = load_data(args) if data is None else data
+    net, cfg, den = build_training(args, data)
+    cfg.progress = False
+    return Trainer(net, data, cfg, denoiser=den), data, args
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    extra = argv[argv.index('--') + 1:] if '--' in argv else []
+    argv = argv[:argv.index('--')] if '--' in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--recipe', default='pld/gowalla')
+    parser.add_argument('--model', default='lightgcn')
+    parser.add_argument('--epochs', type=int, default=6)
+    parser.add_argument('--profile', action='store_true')
+    args = parser.parse_args(argv)
+    pld, data, run_args = trainer_for(args.recipe, args.model, 'pld', extra)
+    plain, _, _ = trainer_for(args.recipe, args.model, 'none', extra, data)
+    warmup = pld.denoiser.warmup
+    trainers = {'none': plain, 'pld': pld}
+    for trainer in trainers.values():
+        trainer.train_epoch(1)
+    times = {name: [] for name in trainers}
+    for i, epoch in enumerate(range(warmup + 1, warmup + 1 + args.epochs)):
+        order = list(trainers.items())
+        for name, trainer in order if i % 2 == 0 else order[::-1]:
+            times[name].append(trainer.train_epoch(epoch)['seconds'])
+    store = data['user', 'rates', 'item']
+    print(f"{args.recipe} [{args.model}] {' '.join(extra)}: {data['user'].num_nodes} users, "
+          f"{data['item'].num_nodes} items, {int(store.train_mask.sum())} training edges, "
+          f"batch {run_args.batch_size}; {torch.__version__}, {torch.get_num_threads()} "
+          f"threads; median of {args.epochs} epochs past PLD's warm-up of {warmup}")
+    print('| method | s/epoch (median) | min | max | x plain |')
+    print('|---|---|---|---|---|')
+    ref = statistics.median(times['none'])
+    for name, t in times.items():
+        med = statistics.median(t)
+        print(f'| {name} | {med:.3f} | {min(t):.3f} | {max(t):.3f} | {med / ref:.2f} |')
+    if args.profile:
+        with cProfile.Profile() as prof:
+            pld.train_epoch(warmup + 1 + args.epochs)
+        pstats.Stats(prof).sort_stats('tottime').print_stats(20)
+
+
+if __name__ == '__main__':
+    main()
