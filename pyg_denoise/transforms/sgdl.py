@@ -12,7 +12,8 @@ from pyg_denoise.metrics.loss_distribution import fit_gmm_1d, minmax_per_user
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.transforms.sgdl_lookahead import (  # noqa: F401 (re-exported)
     GRADIENT_BLOCKS, NodeRows, block_grams, gradient_cosines, kernel_cosines, look_ahead,
-    node_rows_supported, propagation_columns, propagation_square, row_gradients, sgdl_losses,
+    node_rows_pay, node_rows_supported, propagation_columns, propagation_square,
+    row_gradients, sgdl_losses,
     triple_losses, _block_kernels)
 from pyg_denoise.typing import EDGE_TYPE
 from pyg_denoise.options import Option
@@ -515,9 +516,15 @@ class SGDL(Denoiser):
             return {'loss': trainer.step((weight * losses).mean())}
         meta = self.meta_batch(trainer, n)
         on_rows, square = self._node_rows_square(model, adj)
+        rows = None
         if on_rows:
+            rows = (NodeRows([meta.user], [meta.pos, meta.neg], model.num_users),
+                    NodeRows([batch.user], [batch.pos, batch.neg], model.num_users))
+            if square is not None and not node_rows_pay(model, adj, *rows):
+                rows = None  # a batch about as large as the graph: propagating is cheaper
+        if rows is not None:
             counts, log_prob, picked, meta_loss, losses = self._on_node_rows(
-                trainer, batch, meta, square)
+                trainer, batch, meta, square, *rows)
         else:  # autograd through the model's propagation
             counts = log_prob = picked = None
             if self.uses_scheduler:
@@ -533,7 +540,7 @@ class SGDL(Denoiser):
                 'meta_loss': self._meta_loss}
 
     def _on_node_rows(self, trainer: 'Trainer', batch: Triples, meta: Triples,
-                      square: Optional[Tensor]):
+                      square: Optional[Tensor], rows_m: NodeRows, rows_b: NodeRows):
         r"""The scheduler's draw, the meta loss and the batch's per-sample losses as
         :meth:`schedule` and :meth:`meta_loss` compute them, with one propagation: both
         look-aheads on the rows of the batch's and the meta batch's nodes
@@ -543,8 +550,8 @@ class SGDL(Denoiser):
         reps = model.get_embedding(adj)  # the step's one propagation (kept for the update)
         losses = sgdl_losses(model.score(reps, batch.user.repeat(2),
                                          torch.cat([batch.pos, batch.neg])), n, cfg.loss)
-        rows_b = NodeRows(reps, [batch.user], [batch.pos, batch.neg], model.num_users)
-        rows_m = NodeRows(reps, [meta.user], [meta.pos, meta.neg], model.num_users)
+        rows_m.bind(reps)
+        rows_b.bind(reps)
         (mu, ), (mp, mn) = rows_m.user, rows_m.item
         counts = log_prob = picked = None
         if self.uses_scheduler:

@@ -255,22 +255,33 @@ class NodeRows:
     in whatever :math:`L` depends on besides the rows (the weighting MLP :math:`g(L;\psi)`).
     :math:`P^2` is :func:`propagation_square` of the kept :func:`block_grams`.
 
+    The rows are taken from the representations by :meth:`bind`, after the node sets are
+    known (:func:`node_rows_pay` compares their sizes with the propagation's cost first).
+
     Args:
-        reps (tuple): The model's representations :obj:`(user rows, item rows)`.
         users (sequence of torch.Tensor): User indices of the samples.
         items (sequence of torch.Tensor): Item indices of the samples.
         num_users (int): The number of users (item node ids follow the users).
     """
-    def __init__(self, reps: Tuple[Tensor, Tensor], users: Sequence[Tensor],
-                 items: Sequence[Tensor], num_users: int) -> None:
-        uu, u_inv = torch.cat(list(users)).unique(return_inverse=True)
-        ii, i_inv = torch.cat(list(items)).unique(return_inverse=True)
+    def __init__(self, users: Sequence[Tensor], items: Sequence[Tensor],
+                 num_users: int) -> None:
+        self._uu, u_inv = torch.cat(list(users)).unique(return_inverse=True)
+        self._ii, i_inv = torch.cat(list(items)).unique(return_inverse=True)
         self.user = list(u_inv.split([u.numel() for u in users]))
         self.item = list(i_inv.split([i.numel() for i in items]))
-        self.nodes = torch.cat([uu, ii + num_users])
-        self.num_users = uu.numel()
-        self.reps = (reps[0].detach()[uu].requires_grad_(),
-                     reps[1].detach()[ii].requires_grad_())
+        self.nodes = torch.cat([self._uu, self._ii + num_users])  # ascending
+        self.num_users = self._uu.numel()
+        self.reps: Tuple[Tensor, Tensor] = ()  # type: ignore[assignment]
+
+    def __len__(self) -> int:
+        return self.nodes.numel()
+
+    def bind(self, reps: Tuple[Tensor, Tensor]) -> 'NodeRows':
+        r"""Takes the rows of the nodes from the representations :obj:`reps`
+        :obj:`(user rows, item rows)`, detached, as leaves that require gradients."""
+        self.reps = (reps[0].detach().index_select(0, self._uu).requires_grad_(),
+                     reps[1].detach().index_select(0, self._ii).requires_grad_())
+        return self
 
     def after_step(self, loss: Tensor, source: 'NodeRows', lr: float,
                    square: Optional[Tensor], create_graph: bool = False
@@ -282,13 +293,30 @@ class NodeRows:
         grads = torch.autograd.grad(loss, source.reps, create_graph=create_graph)
         g = torch.cat(grads)
         if square is None:  # P = I: a row moves by its own gradient only
-            k = (self.nodes.unsqueeze(1) == source.nodes.unsqueeze(0)).to(g.dtype)
+            at = torch.searchsorted(source.nodes, self.nodes).clamp_max(len(source) - 1)
+            hit = (source.nodes.index_select(0, at) == self.nodes).unsqueeze(1)
+            delta = torch.where(hit, g.index_select(0, at), torch.zeros_like(g[:1]))
         else:
-            k = square[self.nodes.unsqueeze(1), source.nodes.unsqueeze(0)]
-        rows = torch.cat(self.reps).detach() - lr * (k @ g)
+            delta = square[self.nodes.unsqueeze(1), source.nodes.unsqueeze(0)] @ g
+        rows = torch.cat(self.reps).detach() - lr * delta
         if not create_graph:
             rows = rows.detach()
         return rows[:self.num_users], rows[self.num_users:]
+
+
+def node_rows_pay(model, adj, meta: NodeRows, batch: NodeRows) -> bool:
+    r"""Whether the look-aheads on the node rows cost fewer multiply-adds than by autograd:
+    the dense blocks of :math:`P^2` they multiply, :math:`|A_m|(|A_m| + |A_b|)` rows for
+    the meta nodes :math:`A_m` and the batch's nodes :math:`A_b`, against the about eight
+    propagations per step that they replace, each a sparse product per layer of the
+    graph's :math:`nnz` non-zeros (both times the width :math:`d`). With :math:`P = I` (no
+    graph) the rows always pay. On ML-100K with LightGCN the two cost the same near a
+    batch of 700 (``benchmarks/RESULTS.md``)."""
+    if adj is None:
+        return True
+    nnz = adj.col.numel()
+    layers = max(1, int(getattr(model, 'num_layers', 1)))
+    return len(meta) * (len(meta) + len(batch)) <= 8 * layers * nnz
 
 
 def row_gradients(model, rows: Tuple[Tensor, Tensor], user: Tensor, pos: Tensor, neg: Tensor,

@@ -86,6 +86,39 @@ def test_sample_pools_are_uniform_subsets():
     assert small[0].max() <= 1 and (small[1] == 0).all()  # with replacement below k
 
 
+def naive_pools(deg, k, generator):
+    """Floyd's algorithm row by row, consuming the generator as sample_pools does: first a
+    [B, k] uniform draw (the rows below k draw with replacement from it), then, if a row has
+    at least k items, a [B_big, k] draw for Floyd's steps."""
+    u = torch.rand(deg.numel(), k, generator=generator)
+    big = [b for b in range(deg.numel()) if deg[b] >= k]
+    u2 = torch.rand(len(big), k, generator=generator) if big else None
+    out = []
+    for b in range(deg.numel()):
+        d = int(deg[b])
+        if d < k:
+            out.append([int(u[b, s] * d) for s in range(k)])
+            continue
+        chosen = []
+        for s in range(k):
+            j = d - k + s
+            t = int(u2[big.index(b), s] * (j + 1))
+            chosen.append(j if t in chosen else t)
+        out.append(chosen)
+    return torch.tensor(out, dtype=torch.long).view(deg.numel(), k)
+
+
+@pytest.mark.parametrize('k,high', [(1, 3), (3, 4), (5, 40), (5, 6)])
+def test_sample_pools_equal_floyds_algorithm_row_by_row(k, high):
+    # issue 35 rewrote the vectorised draw for speed: the same pools from the same draws
+    deg = torch.randint(1, high, (300, ), generator=torch.Generator().manual_seed(k))
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    assert torch.equal(sample_pools(deg, k, g1), naive_pools(deg, k, g2))
+    assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
+    with pytest.raises(ValueError, match='at least one item'):
+        sample_pools(torch.tensor([3, 0]), k)
+
+
 def test_pld_draws_from_softmax_of_pool_losses():
     # One user with exactly k = 5 positives: the pool is all of them, so the empirical pick
     # frequencies must equal softmax(-softplus(s_neg - s_pos) / tau).
