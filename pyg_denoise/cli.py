@@ -42,7 +42,7 @@ from pyg_denoise.fingerprint import (describe_diff, file_digests, fingerprint_di
 from pyg_denoise.nn import PyGRecommender, Recommender
 from pyg_denoise.options import add_option_groups
 from pyg_denoise.registry import (BASELINES, BCE_MODELS, DEFAULT_DIM, DENOISERS,
-                                  MODELS, all_options,
+                                  MODEL_CLASSES, MODELS, all_options,
                                   build_denoiser, code_revision,
                                   option_owners)
 from pyg_denoise.distributed import init_distributed
@@ -56,6 +56,8 @@ from pyg_denoise.recipes.check import check_recipe
 from pyg_denoise.settings import comparable_settings
 from pyg_denoise.records import is_records, runs_of, write_records
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
+from pyg_denoise.tune import (describe_space, format_trials, objective_of, optimize,
+                               search_space, write_best)
 from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, InjectNoise,
                                     KCore, LabelNoise, LeaveOneOut, PositiveSubset,
                                     RandomSplit, SampleUsers, TemporalSplit)
@@ -325,6 +327,36 @@ def build_parser() -> argparse.ArgumentParser:
                    'sub-folder per run (finished runs are skipped, interrupted ones resume), '
                    'results.json and results.md')
     add_run_options(bench)
+    tune = sub.add_parser(
+        'tune', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help='search the settings of one (model, denoiser) on the validation split (Optuna: '
+        'TPE, median pruning, a resumable study in a database) and write the best as a '
+        '--config file',
+        description='Every option of `run` sets the data and the settings the search starts '
+        'from; the searched options (each method option that declares a search space, and '
+        'the learning rate and regulariser: `recipes --show NAME` lists them) are drawn per '
+        'trial, except those given on the command line, which stay fixed. The objective is '
+        "the run's --select rule on validation; a test-split rule is refused.")
+    g = tune.add_argument_group('search')
+    g.add_argument('--trials', type=int, default=20, help='finished trials (completed or '
+                   'pruned) the study should hold: the budget; a resumed study runs only '
+                   'the missing ones')
+    g.add_argument('--tune-out', default=None, metavar='DIR', help='folder of the study: '
+                   'trials/<settings digest>/ (a run folder each), study.db, best.toml, '
+                   'tune.json (default: runs/tune/<recipe>/<model>-<denoiser>)')
+    g.add_argument('--storage', default=None, metavar='URL', help='Optuna storage URL, e.g. '
+                   'postgresql://host/db for workers on several machines (default: '
+                   'sqlite:///TUNE_OUT/study.db)')
+    g.add_argument('--study', default=None, metavar='NAME', help='the study\'s name in the '
+                   'storage (default: <recipe>:<model>/<denoiser>)')
+    g.add_argument('--jobs', type=int, default=1, metavar='N', help='N worker processes '
+                   'sharing the study, each with --threads (default cores // N) threads')
+    g.add_argument('--executor', default='local', choices=list(EXECUTORS),
+                   help="local: --jobs processes on this machine; ray: each worker a Ray "
+                   "task (pip install -e '.[ray]')")
+    g.add_argument('--address', default=None, help='the Ray cluster to join')
+    g.add_argument('--tune-seed', type=int, default=0, help='seed of the TPE sampler')
+    add_run_options(tune)
     rec = sub.add_parser('recipes', help="the shipped paper protocols (recipes): name, "
                          "paper and entries; --show NAME prints one as TOML")
     rec.add_argument('--show', default=None, metavar='NAME', help='print this recipe file')
@@ -1080,7 +1112,8 @@ def _train_and_write(args: argparse.Namespace, data: HeteroData, settings: Dict[
         stages['warmup'] = _extra_stage(model, data, cfg, args, 'warmup')
     trainer = Trainer(model, data, cfg, denoiser=denoiser, out_dir=args.out,
                       resume=not args.no_resume, fingerprint=settings,
-                      fingerprint_view=comparable_settings)
+                      fingerprint_view=comparable_settings,
+                      callback=getattr(args, 'evaluation_callback', None))
     results = trainer.fit()
     if extra and args.extra_mode == 'finetune':  # plain loss on D* after
         stages['denoiser'] = {k: results[k] for k in ('selection', 'val', 'test')}
@@ -1427,6 +1460,129 @@ def grid_cell(run_args: argparse.Namespace, threads: Optional[int]) -> Dict[str,
         return {'results': results, 'log': f.read()}
 
 
+def tune_trial(spec: Dict[str, Any], params: Dict[str, Any], folder: str,
+               report: Any) -> float:
+    r"""One trial of :obj:`pyg-denoise tune` (:data:`pyg_denoise.tune.TrialFn`): the tune
+    command's run arguments with the trial's settings, trained into :obj:`folder` as
+    :obj:`pyg-denoise run --out folder` would (its table and log in :obj:`folder/run.log`),
+    each evaluation reported to the pruner; returns the selection value."""
+    args = copy.deepcopy(spec['args'])
+    for key, value in params.items():
+        setattr(args, key, value)
+    args.out, args.no_progress = folder, True
+    record = getattr(args, 'recipe_record', None)
+    if record:  # the tuned values override the recipe's, as command-line values would
+        args.recipe_record = dict(record, overridden=sorted(set(record['overridden']) |
+                                                            set(params)))
+    args.command_line = spec['command'] + '  # trial: ' + ' '.join(
+        f"--{k.replace('_', '-')} {v!r}" for k, v in sorted(params.items()))
+    key = spec['key']
+    args.evaluation_callback = lambda epoch, row: (
+        report(epoch, row[key]) if row.get(key) is not None else None)
+    quiet = logging.getLogger('pyg_denoise')
+    propagate, quiet.propagate = quiet.propagate, False  # the trial's lines: its run.log only
+    try:
+        results = json.loads(grid_cell(args, None)['results'])
+    finally:
+        quiet.propagate = propagate
+    return results['selection']['value']
+
+
+#: Options of the tune command's line that stay out of its best-settings file: the machine's
+#: paths and resources, and what names the entry or the file itself.
+_NOT_SETTINGS = ('root', 'cache', 'threads', 'device', 'out', 'recipe', 'config', 'model',
+                 'denoiser', 'no_progress', 'quiet', 'no_resume', 'seed',
+                 'distributed') + CODE_OPTIONS
+
+
+def _fixed_settings(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""The run options the tune command's line sets explicitly (what every trial ran with
+    on top of the recipe), for the best-settings file."""
+    actions = _option_actions()
+    return {k: getattr(args, k) for k in sorted(args.explicit)
+            if k in actions and k not in _NOT_SETTINGS and getattr(args, k) is not None}
+
+
+def _tune_space(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""The search space of the tune command's (model, denoiser), less the options its
+    command line fixes."""
+    space = search_space(_entry_options(args.model, args.denoiser), {'reg': args.reg})
+    return {k: v for k, v in space.items() if k not in args.explicit}
+
+
+def _entry_options(model: str, denoiser: str) -> List[Any]:
+    r"""The declared options a run of :obj:`(model, denoiser)` reads that may have a search
+    space: its method's (WBPR's negative sampler's) and its backbone's."""
+    options = list(getattr(DENOISERS.get(denoiser), 'options', ()))
+    if denoiser == 'wbpr':
+        options += list(NegativeSampler.options)
+    return options + list(getattr(MODEL_CLASSES.get(model), 'options', ()))
+
+
+def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
+    r""":obj:`pyg-denoise tune`: the study of one (model, denoiser), then its best settings
+    as a recipe file (:obj:`TUNE_OUT/best.toml`) and the trials in :obj:`TUNE_OUT/tune.json`."""
+    if 'out' in args.explicit:
+        raise SystemExit("pyg-denoise: tune writes its trials under --tune-out; --out is "
+                         "not an option of tune")
+    if args.model in BASELINES:
+        raise SystemExit(f"pyg-denoise: --model {args.model} has nothing to tune")
+    recipe = load_args_recipe(args)
+    if recipe is not None:
+        args.recipe_record = apply_recipe(args, recipe, args.model, args.denoiser,
+                                          args.explicit)
+    validate_args(args)
+    data = load_data(args)  # the data exists, and whether it has a validation split
+    select = train_config(args, bool(split_mask(data, 'val').any())).select
+    try:
+        key, direction = objective_of(select)
+    except ValueError as e:
+        raise SystemExit(f"pyg-denoise: {e}") from None
+    space = _tune_space(args)
+    if not space:
+        raise SystemExit("pyg-denoise: nothing to search: every searchable option is fixed "
+                         "on the command line")
+    where = recipe.name if recipe is not None else (args.dataset if not args.train else
+                                                     osp.basename(args.train))
+    out = args.tune_out or osp.join('runs', 'tune', where.replace('/', '-'),
+                                    f'{args.model}-{args.denoiser}')
+    study = args.study or f'{where}:{args.model}/{args.denoiser}'
+    command = ' '.join(['pyg-denoise'] + [a for a in getattr(args, 'argv', [])])
+    logger.info(f"tune {study}: {args.trials} trials on {select} ({direction}), searching "
+                f"{', '.join(space)}; trials in {out}")
+    if args.threads is not None:
+        set_threads(args.threads)
+    result = optimize(tune_trial, {'args': args, 'key': key, 'command': command}, space,
+                      direction, args.trials, out, study, storage=args.storage,
+                      jobs=args.jobs, threads=args.threads, executor=args.executor,
+                      address=args.address, seed=args.tune_seed,
+                      progress=not args.no_progress)
+    print(format_trials(result))
+    record = {'study': result.study_name, 'storage': result.storage, 'objective': select,
+              'direction': direction, 'budget': args.trials, 'counts': result.counts,
+              'space': {k: sp.text() for k, (_, sp) in space.items()},
+              'best': {'value': result.best_value, 'params': result.best_params,
+                       'trial': result.best_number, 'folder': result.best_folder},
+              'trials': result.trials, 'command': command}
+    with open(osp.join(out, 'tune.json.tmp'), 'w') as f:
+        json.dump(record, f, indent=1)
+    os.replace(osp.join(out, 'tune.json.tmp'), osp.join(out, 'tune.json'))
+    if result.best_value is not None:
+        base = recipe if recipe is not None else Recipe(name='tuned', path='')
+        note = (f"Tuned by pyg-denoise tune ({result.counts.get('complete', 0)} completed "
+                f"of {args.trials} trials, best {select} {result.best_value:.4f} in trial "
+                f"{result.best_number}; study {study}).")
+        best_path = osp.join(out, 'best.toml')
+        write_best(base, args.model, args.denoiser,
+                   {**_fixed_settings(args), **result.best_params}, best_path, note)
+        print(f"best {select} {result.best_value:.4f} (trial {result.best_number}): "
+              + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
+                          for k, v in sorted(result.best_params.items()))
+              + f"\nwritten to {best_path}: pyg-denoise run --config {best_path} --model "
+              f"{args.model} --denoiser {args.denoiser}")
+    return record
+
+
 def _write_missing(out: str, value: Dict[str, str]) -> None:
     os.makedirs(out, exist_ok=True)
     for name, key in (('run.log', 'log'), ('results.json', 'results')):
@@ -1446,7 +1602,15 @@ def recipes(args: argparse.Namespace) -> None:
                   f"{len(r.reported)} with reported figures)")
         return
     if args.show:
-        print(to_toml(checked_recipe(args.show).to_dict()), end='')
+        recipe = checked_recipe(args.show)
+        print(to_toml(recipe.to_dict()), end='')
+        print("\n# What `pyg-denoise tune --recipe ... --model M --denoiser D` searches (an "
+              "option given\n# on its command line stays fixed):")
+        for entry in recipe.entries():
+            model, denoiser = entry.split('/')
+            reg = recipe.resolve(model, denoiser).get('reg', 'l2')
+            space = search_space(_entry_options(model, denoiser), {'reg': reg})
+            print(f"#   {entry}: " + '; '.join(describe_space(space)))
         return
     for name in list_recipes():
         r = load_recipe(name)
@@ -1615,6 +1779,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         argv = ['run']
     args = build_parser().parse_args(argv)
     args.explicit = explicit_dests(argv)
+    args.argv = list(argv)
     logging.basicConfig(level=logging.WARNING if getattr(args, 'quiet', False)
                         else logging.INFO, format='%(message)s')
     try:
@@ -1622,6 +1787,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             run(args, no_arguments=no_arguments or argv == ['run'])
         elif args.command == 'benchmark':
             benchmark(args)
+        elif args.command == 'tune':
+            tune_command(args)
         elif args.command == 'recipes':
             recipes(args)
         elif args.command == 'report':

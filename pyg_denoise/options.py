@@ -21,6 +21,53 @@ from typing import Any, ClassVar, Dict, Iterable, Mapping, Optional, Sequence, T
 
 
 @dataclass(frozen=True)
+class Space:
+    r"""An option's search space for :obj:`pyg-denoise tune`
+    (:mod:`pyg_denoise.tune`): a range :obj:`[low, high]` (on a log scale with
+    :obj:`log=True`; integers for an :obj:`int` option) or a set of :obj:`choices`, and
+    where it comes from (:obj:`source`: the paper's grid, or :obj:`'ours'` where the paper
+    gives none).
+
+    Args:
+        low, high (float, optional): The range.
+        log (bool, optional): Draw on a log scale. (default: :obj:`False`)
+        choices (tuple, optional): The values to choose from (instead of a range).
+        source (str, optional): Where the space comes from. (default: :obj:`'ours'`)
+    """
+    low: Optional[float] = None
+    high: Optional[float] = None
+    log: bool = False
+    choices: Optional[Tuple[Any, ...]] = None
+    source: str = 'ours'
+
+    def __post_init__(self) -> None:
+        if self.choices is not None:
+            if not self.choices or self.low is not None or self.high is not None:
+                raise ValueError("a Space has either choices or a range")
+        elif self.low is None or self.high is None or not self.low < self.high or \
+                (self.log and self.low <= 0):
+            raise ValueError(f"a Space's range needs low < high (and low > 0 on a log "
+                             f"scale), got [{self.low}, {self.high}]")
+
+    def text(self) -> str:
+        r"""The space in a few words (for :obj:`--help`, :obj:`recipes --show` and the
+        docs)."""
+        where = f' ({self.source})' if self.source else ''
+        if self.choices is not None:
+            return '{' + ', '.join(f'{c:g}' if isinstance(c, float) else str(c)
+                                   for c in self.choices) + '}' + where
+        return f"[{self.low:g}, {self.high:g}]{' log' if self.log else ''}{where}"
+
+    def suggest(self, trial: Any, name: str, kind: type) -> Any:
+        r"""Draws a value from an Optuna :obj:`trial` under :obj:`name`."""
+        if self.choices is not None:
+            return trial.suggest_categorical(name, list(self.choices))
+        if kind is int:
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(name, float(self.low), float(self.high), log=self.log)
+
+
+@dataclass(frozen=True)
 class Option:
     r"""A hyper-parameter of a method: its command-line / recipe name, type, default (the
     official code's), range and help.
@@ -35,6 +82,8 @@ class Option:
         choices (tuple, optional): The allowed values.
         low, high (float, optional): The allowed range (inclusive unless
             :obj:`low_open` / :obj:`high_open`).
+        search (Space, optional): What :obj:`pyg-denoise tune` searches (:obj:`None`:
+            the option is not tuned).
     """
     name: str
     type: type
@@ -46,6 +95,7 @@ class Option:
     high: Optional[float] = None
     low_open: bool = False
     high_open: bool = False
+    search: Optional[Space] = None
 
     @property
     def flag(self) -> str:
@@ -135,4 +185,4 @@ def add_option_groups(parser: argparse.ArgumentParser,
                                    default=opt.default, choices=opt.choices, help=text)
 
 
-__all__ = ['Option', 'Configurable', 'add_option_groups']
+__all__ = ['Space', 'Option', 'Configurable', 'add_option_groups']

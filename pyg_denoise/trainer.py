@@ -259,14 +259,19 @@ class Trainer:
             before it is compared, so that a checkpoint written under older rules compares
             as the caller compares finished runs (the command line passes
             :func:`pyg_denoise.settings.comparable_settings`). (default: :obj:`None`: as stored)
+        callback (callable, optional): Called as :obj:`callback(epoch, row)` after each
+            evaluation with the epoch's log row (validation metrics under :obj:`val/...`);
+            what it raises ends :meth:`fit` (a tuner's pruner stops a trial so).
+            (default: :obj:`None`)
     """
     def __init__(self, model: Recommender, data: HeteroData,
                  config: Optional[TrainConfig] = None, denoiser: Optional[Denoiser] = None,
                  out_dir: Optional[str] = None, resume: bool = True,
                  fingerprint: Optional[Dict[str, Any]] = None,
-                 fingerprint_view: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None
-                 ) -> None:
+                 fingerprint_view: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None,
+                 callback: Optional[Callable[[int, Dict[str, Any]], None]] = None) -> None:
         self.config = config or TrainConfig()
+        self.callback = callback
         cfg = self.config
         self.rank, self.world_size = 0, 1
         if cfg.distributed:
@@ -640,6 +645,8 @@ class Trainer:
             row = self.train_epoch(epoch)
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                 row.update(self._evaluate_and_select(epoch))
+                if self.callback is not None:  # e.g. a tuner's pruner (pyg_denoise.tune)
+                    self.callback(epoch, row)
             self.history.append(row)
             self.epoch = epoch
             self._write_log(row)

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from pyg_denoise.data.graph import to_csr
 from pyg_denoise.data.pairs import PairSet, duplicate_mask, pair_keys
-from pyg_denoise.options import Configurable, Option
+from pyg_denoise.options import Configurable, Option, Space
 
 
 def _draw(n: int, num_items: int, weights: Optional[Tensor], gen: Optional[torch.Generator],
@@ -142,7 +142,7 @@ class NegativeSampler(Configurable):
     #: The option of the popularity sampler as a method ('wbpr'): WBPR's exponent.
     options = (
         Option('wbpr_alpha', float, 1.0, 'popularity exponent of negative sampling (the '
-               "'wbpr' method)", arg='alpha', low=0),
+               "'wbpr' method)", arg='alpha', low=0, search=Space(0.0, 1.0)),
     )
     def __init__(self, edge_index: Tensor, num_items: int, distribution: str = 'uniform',
                  alpha: float = 1.0) -> None:

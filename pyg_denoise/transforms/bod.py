@@ -7,7 +7,7 @@ from torch import Tensor
 from pyg_denoise.metrics.diagnostics import weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
-from pyg_denoise.options import Option
+from pyg_denoise.options import Option, Space
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyg_denoise.data.negative_sampling import Triples
@@ -108,9 +108,12 @@ class BOD(Denoiser):
     """
     supports_distributed = False  # its own meta / multi-model steps
     options = (
-        Option('weight_alignment', float, 1.0, 'alignment weight', low=0),
-        Option('weight_uniformity', float, 0.5, 'uniformity weight', low=0),
-        Option('generator_lr', float, 1e-3, 'generator lr', arg='lr', low=0, low_open=True),
+        Option('weight_alignment', float, 1.0, 'alignment weight', low=0,
+               search=Space(0.1, 10.0, log=True)),
+        Option('weight_uniformity', float, 0.5, 'uniformity weight', low=0,
+               search=Space(0.05, 5.0, log=True)),
+        Option('generator_lr', float, 1e-3, 'generator lr', arg='lr', low=0, low_open=True,
+               search=Space(1e-4, 1e-2, log=True)),
         Option('outer_loop', int, 1, 'generator updates per epoch', low=1),
         Option('bod_outer_positive', str, 'user', "the outer step's positive weight Gen(u, u) "
                "(code) or Gen(u, i)", arg='outer_positive', choices=('user', 'item')),

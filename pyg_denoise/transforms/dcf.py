@@ -7,7 +7,7 @@ from torch import Tensor
 from pyg_denoise.transforms.denoiser import EpochContext, LossBatch
 from pyg_denoise.transforms.truncated_loss import TruncatedLoss
 from pyg_denoise.typing import EDGE_TYPE
-from pyg_denoise.options import Option
+from pyg_denoise.options import Option, Space
 
 
 def damp(loss: Tensor) -> Tensor:
@@ -70,8 +70,9 @@ class DCF(TruncatedLoss):
     """
     options = TruncatedLoss.options + (
         Option('relabel_ratio', float, 0.05, 'share of the dropped samples that is corrected',
-               low=0, high=1),
-        Option('co_lambda', float, 1e-4, 'sigma^2 of the confidence bound (decays to 0)', low=0),
+               low=0, high=1, search=Space(0.0, 0.2)),
+        Option('co_lambda', float, 1e-4, 'sigma^2 of the confidence bound (decays to 0)', low=0,
+               search=Space(1e-6, 1e-2, log=True)),
         Option('time_step', int, 3, 'epochs between history resets', low=1),
         Option('dcf_relabel', str, 'code', "'code' re-adds the corrected slice with its label "
                "(official code), 'flip' trains it as negative (paper)", arg='relabel',

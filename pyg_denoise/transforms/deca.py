@@ -13,7 +13,7 @@ from pyg_denoise.data.pairs import pair_keys
 from pyg_denoise.metrics.diagnostics import weight_summary
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
-from pyg_denoise.options import Option
+from pyg_denoise.options import Option, Space
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyg_denoise.data.negative_sampling import Triples
@@ -141,10 +141,13 @@ class DPI(Denoiser):
 
     options = (
         Option('c1', float, 100.0, "C1 of DP (the default C1 = C2 is the official code's "
-               "ML-100K rule for GMF and LightGCN; C1 >> C2 stalls LightGCN)", arg='C1', low=0),
-        Option('c2', float, 100.0, 'C2 of DN', arg='C2', low=0),
+               "ML-100K rule for GMF and LightGCN; C1 >> C2 stalls LightGCN)", arg='C1', low=0,
+               search=Space(choices=(1.0, 10.0, 100.0, 1000.0), source='DeCA paper')),
+        Option('c2', float, 100.0, 'C2 of DN', arg='C2', low=0,
+               search=Space(choices=(1.0, 10.0, 100.0, 1000.0), source='DeCA paper')),
         Option('kl_pf_weight', float, 0.5, "weight of KL(aux || f), the code's alpha (eq. 9 "
-               "alpha; 1 - alpha of eq. 14)", low=0, high=1),
+               "alpha; 1 - alpha of eq. 14)", low=0, high=1,
+               search=Space(choices=(0.0, 0.5, 1.0), source='DeCA paper')),
         Option('lambda0', float, 0.1, 'L2 on all parameters of f, x 1/2 / #users', low=0),
         Option('deca_alternate', str, 'batch', 'alternation of the DP and DN sub-tasks',
                arg='alternate', choices=('batch', 'epoch', 'none')),

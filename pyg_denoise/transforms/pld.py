@@ -8,7 +8,7 @@ from pyg_denoise.data.graph import to_csr
 from pyg_denoise.data.negative_sampling import Triples
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext
 from pyg_denoise.typing import EDGE_TYPE
-from pyg_denoise.options import Option
+from pyg_denoise.options import Option, Space
 
 
 def sample_pools(deg: Tensor, k: int, generator: Optional[torch.Generator] = None) -> Tensor:
@@ -76,8 +76,9 @@ class PLD(Denoiser):
         warmup (int, optional): Epochs of normal training first. (default: :obj:`5`)
     """
     options = (
-        Option('pld_k', int, 5, 'pool size', arg='k', low=1),
-        Option('pld_tau', float, 0.1, 'temperature', arg='tau', low=0, low_open=True),
+        Option('pld_k', int, 5, 'pool size', arg='k', low=1, search=Space(2, 10)),
+        Option('pld_tau', float, 0.1, 'temperature', arg='tau', low=0, low_open=True,
+               search=Space(0.02, 1.0, log=True)),
         Option('pld_warmup', int, 5, 'epochs of normal training', arg='warmup', low=0),
     )
     def __init__(self, k: int = 5, tau: float = 0.1, warmup: int = 5) -> None:

@@ -6,7 +6,7 @@ from torch import Tensor
 from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
-from pyg_denoise.options import Option
+from pyg_denoise.options import Option, Space
 
 
 class ReweightedLoss(Denoiser):
@@ -36,7 +36,9 @@ class ReweightedLoss(Denoiser):
             :obj:`edge_id`, for :meth:`epoch_diagnostics`. The trainer sets it from the
             training graph in :meth:`update`; in a plain loop, set it by hand.
     """
-    options = (Option('beta', float, 0.25, 'weight exponent', low=0),)
+    options = (Option('beta', float, 0.25, 'weight exponent', low=0,
+                      search=Space(choices=(0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1.0),
+                                   source='ADT paper')),)
     def __init__(self, beta: float = 0.25) -> None:
         if not beta >= 0:
             raise ValueError(f"'beta' must be non-negative (got {beta})")

@@ -16,7 +16,7 @@ from pyg_denoise.transforms.sgdl_lookahead import (  # noqa: F401 (re-exported)
     row_gradients, sgdl_losses,
     triple_losses, _block_kernels)
 from pyg_denoise.typing import EDGE_TYPE
-from pyg_denoise.options import Option
+from pyg_denoise.options import Option, Space
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyg_denoise.trainer import Trainer
@@ -206,12 +206,14 @@ class SGDL(Denoiser):
         Option('history_len', int, 10, 'epochs of memorisation history', low=1),
         Option('memorization', str, 'sampled', 'rank positives against sampled negatives '
                '(code) or all items', choices=('sampled', 'full')),
-        Option('meta_lr', float, 5e-4, 'lr of the weighting MLP', low=0, low_open=True),
+        Option('meta_lr', float, 5e-4, 'lr of the weighting MLP', low=0, low_open=True,
+               search=Space(1e-4, 1e-2, log=True)),
         Option('max_phase1_epochs', int, None, 'switch to phase II at this epoch at the latest',
                low=1),
         Option('scheduler', str, 'gumbel', 'adaptive scheduler of the meta samples (none: '
                '"w/o ADS")', choices=('gumbel', 'reinforce', 'none')),
-        Option('schedule_lr', float, 5e-3, 'scheduler lr', low=0, low_open=True),
+        Option('schedule_lr', float, 5e-3, 'scheduler lr', low=0, low_open=True,
+               search=Space(1e-4, 1e-2, log=True)),
         Option('gumbel_tau', float, 1.0, 'Gumbel-softmax temperature', arg='tau', low=0,
                low_open=True),
         Option('fixed_weights', bool, False, 'never meta-update the weighting MLP (what the '

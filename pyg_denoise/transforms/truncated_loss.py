@@ -6,7 +6,7 @@ from torch import Tensor
 from pyg_denoise.metrics.diagnostics import DetectionAccumulator
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
-from pyg_denoise.options import Option
+from pyg_denoise.options import Option, Space
 
 
 class TruncatedLoss(Denoiser):
@@ -43,9 +43,11 @@ class TruncatedLoss(Denoiser):
             training graph in :meth:`update`; in a plain loop, set it by hand.
     """
     options = (
-        Option('drop_rate', float, 0.2, 'maximum drop rate', low=0, high=1, high_open=True),
+        Option('drop_rate', float, 0.2, 'maximum drop rate', low=0, high=1, high_open=True,
+               search=Space(choices=(0.05, 0.1, 0.2), source='ADT paper')),
         Option('num_gradual', int, 30000, 'iterations (batches) to reach the maximum drop rate',
-               low=1),
+               low=1, search=Space(choices=(1000, 5000, 10000, 20000, 30000),
+                                   source='ADT paper')),
         Option('exponent', float, 1.0, 'schedule exponent', low=0, low_open=True),
     )
     def __init__(self, drop_rate: float = 0.2, num_gradual: int = 30000,

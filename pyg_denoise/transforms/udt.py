@@ -8,7 +8,7 @@ from torch_geometric.utils import scatter, softmax
 from pyg_denoise.metrics.diagnostics import WEIGHT_KEYS, DetectionAccumulator
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
 from pyg_denoise.typing import EDGE_TYPE
-from pyg_denoise.options import Option
+from pyg_denoise.options import Option, Space
 
 
 class UDT(Denoiser):
@@ -65,9 +65,12 @@ class UDT(Denoiser):
     In a plain training loop call :meth:`setup` at the start of every epoch.
     """
     options = (
-        Option('temp1', float, 0.1, 'lowest-loss user temperature', low=0, low_open=True),
-        Option('temp2', float, 0.5, 'highest-loss user temperature', low=0, low_open=True),
-        Option('userfact1', float, 0.5, 'lowest-loss user factor', low=0),
+        Option('temp1', float, 0.1, 'lowest-loss user temperature', low=0, low_open=True,
+               search=Space(0.01, 1.0, log=True)),
+        Option('temp2', float, 0.5, 'highest-loss user temperature', low=0, low_open=True,
+               search=Space(0.01, 1.0, log=True)),
+        Option('userfact1', float, 0.5, 'lowest-loss user factor', low=0,
+               search=Space(0.0, 1.0)),
         Option('userfact2', float, 0.0, 'highest-loss user factor', low=0),
         Option('udt_start', int, 3, 'first epoch that uses the weights', arg='start_epoch',
                low=1),
