@@ -56,8 +56,8 @@ from pyg_denoise.recipes.check import check_recipe
 from pyg_denoise.settings import comparable_settings
 from pyg_denoise.records import is_records, runs_of, write_records
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
-from pyg_denoise.tune import (describe_space, format_trials, objective_of, optimize,
-                               search_space, write_best)
+from pyg_denoise.tune import (default_objective, describe_space, format_trials,
+                               objective_of, optimize, search_space, write_best)
 from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, InjectNoise,
                                     KCore, LabelNoise, LeaveOneOut, PositiveSubset,
                                     RandomSplit, SampleUsers, TemporalSplit)
@@ -356,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "task (pip install -e '.[ray]')")
     g.add_argument('--address', default=None, help='the Ray cluster to join')
     g.add_argument('--tune-seed', type=int, default=0, help='seed of the TPE sampler')
+    g.add_argument('--objective', default=None, metavar='RULE', help='what trials are '
+                   'compared by: val:<metric> (of the epoch each run selects with --select) '
+                   'or val_loss (default: --select if it is val:<metric>, else '
+                   "val:recall@<largest --ks>: a method's own validation loss, e.g. T-CE's "
+                   'truncated one, is lowered by its own settings and compares none); a '
+                   'test-split rule is refused')
     add_run_options(tune)
     rec = sub.add_parser('recipes', help="the shipped paper protocols (recipes): name, "
                          "paper and entries; --show NAME prints one as TOML")
@@ -1480,12 +1486,20 @@ def tune_trial(spec: Dict[str, Any], params: Dict[str, Any], folder: str,
     args.evaluation_callback = lambda epoch, row: (
         report(epoch, row[key]) if row.get(key) is not None else None)
     quiet = logging.getLogger('pyg_denoise')
-    propagate, quiet.propagate = quiet.propagate, False  # the trial's lines: its run.log only
+    propagate, level = quiet.propagate, quiet.level
+    quiet.propagate = False  # the trial's lines: its run.log only
     try:
         results = json.loads(grid_cell(args, None)['results'])
     finally:
         quiet.propagate = propagate
-    return results['selection']['value']
+        quiet.setLevel(level)
+    objective = spec['objective']
+    if objective == spec['select']:
+        return results['selection']['value']
+    if objective.startswith('val:'):  # at the epoch the run selected by its own rule
+        return results['val'][objective[4:]]
+    epoch = results['selection']['epoch']
+    return next(r[objective] for r in results['log'] if r.get('epoch') == epoch)
 
 
 #: Options of the tune command's line that stay out of its best-settings file: the machine's
@@ -1535,9 +1549,14 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
     data = load_data(args)  # the data exists, and whether it has a validation split
     select = train_config(args, bool(split_mask(data, 'val').any())).select
     try:
-        key, direction = objective_of(select)
+        objective_of(select)  # a test-split or no-validation rule is refused first
+        objective = args.objective or default_objective(select, args.ks)
+        key, direction = objective_of(objective)
     except ValueError as e:
         raise SystemExit(f"pyg-denoise: {e}") from None
+    if objective != select:
+        logger.info(f"trials are compared by {objective} (each run still selects its epoch "
+                    f"by --select {select})")
     space = _tune_space(args)
     if not space:
         raise SystemExit("pyg-denoise: nothing to search: every searchable option is fixed "
@@ -1548,17 +1567,19 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
                                     f'{args.model}-{args.denoiser}')
     study = args.study or f'{where}:{args.model}/{args.denoiser}'
     command = ' '.join(['pyg-denoise'] + [a for a in getattr(args, 'argv', [])])
-    logger.info(f"tune {study}: {args.trials} trials on {select} ({direction}), searching "
+    logger.info(f"tune {study}: {args.trials} trials on {objective} ({direction}), searching "
                 f"{', '.join(space)}; trials in {out}")
     if args.threads is not None:
         set_threads(args.threads)
-    result = optimize(tune_trial, {'args': args, 'key': key, 'command': command}, space,
+    result = optimize(tune_trial, {'args': args, 'key': key, 'command': command,
+                                   'objective': objective, 'select': select}, space,
                       direction, args.trials, out, study, storage=args.storage,
                       jobs=args.jobs, threads=args.threads, executor=args.executor,
                       address=args.address, seed=args.tune_seed,
                       progress=not args.no_progress)
     print(format_trials(result))
-    record = {'study': result.study_name, 'storage': result.storage, 'objective': select,
+    record = {'study': result.study_name, 'storage': result.storage, 'objective': objective,
+              'select': select,
               'direction': direction, 'budget': args.trials, 'counts': result.counts,
               'space': {k: sp.text() for k, (_, sp) in space.items()},
               'best': {'value': result.best_value, 'params': result.best_params,
@@ -1570,12 +1591,12 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
     if result.best_value is not None:
         base = recipe if recipe is not None else Recipe(name='tuned', path='')
         note = (f"Tuned by pyg-denoise tune ({result.counts.get('complete', 0)} completed "
-                f"of {args.trials} trials, best {select} {result.best_value:.4f} in trial "
+                f"of {args.trials} trials, best {objective} {result.best_value:.4f} in trial "
                 f"{result.best_number}; study {study}).")
         best_path = osp.join(out, 'best.toml')
         write_best(base, args.model, args.denoiser,
                    {**_fixed_settings(args), **result.best_params}, best_path, note)
-        print(f"best {select} {result.best_value:.4f} (trial {result.best_number}): "
+        print(f"best {objective} {result.best_value:.4f} (trial {result.best_number}): "
               + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
                           for k, v in sorted(result.best_params.items()))
               + f"\nwritten to {best_path}: pyg-denoise run --config {best_path} --model "

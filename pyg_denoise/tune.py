@@ -13,9 +13,11 @@ because its TPE sampler and median pruner are the standard ones:
 * the space: each :class:`~pyg_denoise.options.Option` that declares a
   :class:`~pyg_denoise.options.Space` (the method's paper's grid where it gives one), plus
   :data:`TRAINING_SPACES` (learning rate and regulariser, shared by every method);
-* the objective: the run's selection rule (:obj:`val:<metric>`, maximised, or a
-  validation-loss rule, minimised); a rule that reads the test split is refused
-  (:func:`objective_of`);
+* the objective: a validation metric of the selected epoch (maximised), by default the
+  run's selection rule when it is one (:func:`default_objective`: a method's own
+  validation loss is not comparable across its settings), or a validation-loss rule
+  given explicitly (minimised); a rule that reads the test split is refused
+  (:func:`objective_of`); the runs still select their epochs by their own rule;
 * each trial is a normal run folder (with its fingerprint) under :obj:`OUT/trials/`, named
   by its settings, so a trial retried after an interruption resumes from its checkpoint;
   the trainer reports every evaluation to the pruner (:class:`~pyg_denoise.trainer.Trainer`
@@ -32,6 +34,7 @@ import json
 import logging
 import os
 import os.path as osp
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -73,9 +76,24 @@ def describe_space(space: Mapping[str, Tuple[type, Space]]) -> List[str]:
     return [f"{name} in {sp.text()}" for name, (_, sp) in space.items()]
 
 
+def default_objective(select: str, ks: Sequence[int]) -> str:
+    r"""What trials are compared by when the command does not say: the run's selection rule
+    if it is a validation metric (:obj:`val:<metric>`), else :obj:`val:recall@<largest k>`.
+
+    A validation-**loss** rule selects epochs within a run, but it does not compare
+    settings: the validation loss of T-CE is its truncated mean at its own drop rate and
+    that of R-CE its own reweighted mean (ADT's protocol), which a larger drop rate or
+    :math:`\beta` lowers by itself, so a search on it would drift to the largest values of
+    the methods' own options. A ranking metric on validation means the same for every
+    setting and every method."""
+    if select.startswith('val:'):
+        return select
+    return f'val:recall@{max(ks)}'
+
+
 def objective_of(select: str) -> Tuple[str, str]:
-    r"""The value a trial is judged by, from the run's selection rule: the key of the
-    trainer's evaluation rows and the direction.
+    r"""The value a trial is judged by, from a rule: the key of the trainer's evaluation
+    rows and the direction.
 
     Raises:
         ValueError: the rule reads the test split, or selects no epoch on validation.
@@ -132,7 +150,9 @@ def _storage(url: str):
     optuna = _optuna()
     # heartbeats: a trial whose process died is marked failed after the grace period, and
     # a later session runs its settings again (its folder resumes from the checkpoint)
-    return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
 
 
 def _study(spec: Mapping[str, Any], create: bool = False):
@@ -237,7 +257,9 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
     elif stored != _space_json(space) or study.direction.name.lower() != direction:
         raise ValueError(f"--study {study_name} in {storage} was run with another search "
                          f"space or direction; give another --study (or --storage)")
-    optuna.storages.fail_stale_trials(study)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     states = optuna.trial.TrialState
     done = [t for t in study.trials if t.state in (states.COMPLETE, states.PRUNED)]
     live = [t for t in study.trials if t.state in (states.RUNNING, states.WAITING)]
@@ -255,7 +277,11 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
     if todo > 0:
         workers = min(jobs, todo)
         shares = [todo // workers + (i < todo % workers) for i in range(workers)]
-        items = [(spec, trial_fn, n) for n in shares]
+        # each worker's sampler seeded apart, and apart from earlier sessions' (a resumed
+        # study must not draw the settings it drew before)
+        start = len(study.trials)
+        items = [(dict(spec, seed=seed + 7919 * start + i), trial_fn, n)
+                 for i, n in enumerate(shares)]
         if workers == 1 and executor == 'local':
             _work(items[0], threads)
         else:
@@ -334,6 +360,7 @@ def write_best(recipe: Recipe, model: str, denoiser: str, params: Mapping[str, A
     os.replace(tmp, path)
 
 
-__all__ = ['TRAINING_SPACES', 'search_space', 'describe_space', 'objective_of',
+__all__ = ['TRAINING_SPACES', 'search_space', 'describe_space', 'default_objective',
+           'objective_of',
            'trial_folder', 'optimize', 'summarize', 'format_trials', 'write_best',
            'TuneResult', 'default_storage']
