@@ -1533,6 +1533,40 @@ def _entry_options(model: str, denoiser: str) -> List[Any]:
     return options + list(getattr(MODEL_CLASSES.get(model), 'options', ()))
 
 
+def _prune_from(args: argparse.Namespace) -> int:
+    r"""The epoch from which the pruner may stop a trial: a quarter of the epochs, and not
+    before the run's first eligible epoch (:obj:`--min-epoch`)."""
+    epochs = args.epochs if args.epochs is not None else 100
+    return max(args.min_epoch, epochs // 4)
+
+
+def tune_study(*argv: str, **options: Any) -> Dict[str, Any]:
+    r""":obj:`pyg-denoise tune` from Python: the same options, as command-line words
+    and / or keywords (:obj:`drop_rate=0.1` for :obj:`--drop-rate 0.1`, :obj:`True` for a
+    switch, a list for a comma-separated value). Returns the study's record (what
+    :obj:`TUNE_OUT/tune.json` holds: the objective, the trials, the best settings).
+
+    Example:
+        >>> from pyg_denoise.cli import tune_study
+        >>> record = tune_study(recipe='evaldenoisingrec/ml100k', model='gmf',
+        ...                     denoiser='tce', trials=20, jobs=2, threads=1)
+        >>> record['best']['params']
+    """
+    words = list(argv)
+    for key, value in options.items():
+        flag = '--' + key.replace('_', '-')
+        if value is True:
+            words.append(flag)
+        elif value not in (False, None):
+            words += [flag, ','.join(map(str, value)) if isinstance(value, (list, tuple))
+                      else str(value)]
+    words = ['tune'] + words
+    args = build_parser().parse_args(words)
+    args.explicit = explicit_dests(words)
+    args.argv = words
+    return tune_command(args)
+
+
 def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
     r""":obj:`pyg-denoise tune`: the study of one (model, denoiser), then its best settings
     as a recipe file (:obj:`TUNE_OUT/best.toml`) and the trials in :obj:`TUNE_OUT/tune.json`."""
@@ -1576,7 +1610,7 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
                       direction, args.trials, out, study, storage=args.storage,
                       jobs=args.jobs, threads=args.threads, executor=args.executor,
                       address=args.address, seed=args.tune_seed,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, warmup=_prune_from(args))
     print(format_trials(result))
     record = {'study': result.study_name, 'storage': result.storage, 'objective': objective,
               'select': select,

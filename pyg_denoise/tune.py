@@ -159,7 +159,8 @@ def _study(spec: Mapping[str, Any], create: bool = False):
     optuna = _optuna()
     storage = _storage(spec['storage'])
     sampler = optuna.samplers.TPESampler(seed=spec['seed'])
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=spec['startup'], n_warmup_steps=0)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=spec['startup'],
+                                         n_warmup_steps=spec.get('warmup', 0))
     if create:
         return optuna.create_study(storage=storage, study_name=spec['study'],
                                    sampler=sampler, pruner=pruner,
@@ -214,7 +215,7 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
              direction: str, trials: int, out: str, study_name: str,
              storage: Optional[str] = None, jobs: int = 1, threads: Optional[int] = None,
              executor: str = 'local', address: Optional[str] = None, seed: int = 0,
-             progress: bool = True) -> TuneResult:
+             progress: bool = True, warmup: int = 0) -> TuneResult:
     r"""Runs (or resumes) the study :obj:`study_name` until it holds :obj:`trials` finished
     trials (completed or pruned).
 
@@ -241,6 +242,10 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
         address (str, optional): The Ray cluster to join.
         seed (int, optional): Seed of the TPE sampler (one worker: a reproducible search).
         progress (bool, optional): Show the workers' progress bar.
+        warmup (int, optional): The pruner judges a trial from this step (epoch) on: an
+            early validation value says little about where a setting ends (a slow
+            learning rate starts low). The median rule also waits for
+            :obj:`max(3, trials // 5)` finished trials.
     """
     optuna = _optuna()
     if int(trials) != trials or trials < 1:
@@ -249,7 +254,7 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
     storage = storage or default_storage(out)
     spec = {'storage': storage, 'study': study_name, 'seed': seed, 'direction': direction,
             'space': dict(space), 'out': out, 'trial_spec': trial_spec,
-            'startup': max(3, trials // 5)}
+            'startup': max(3, trials // 5), 'warmup': int(warmup)}
     study = _study(spec, create=True)
     stored = study.user_attrs.get('space')
     if stored is None:

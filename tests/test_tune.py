@@ -224,3 +224,15 @@ def test_a_loss_rule_selects_epochs_but_trials_compare_by_a_validation_metric(tm
         epoch = results['selection']['epoch']
         assert trial['value'] == next(r['val_loss'] for r in results['log']
                                       if r['epoch'] == epoch)
+
+
+def test_tune_from_python_takes_keywords(tmp_path):
+    from pyg_denoise.cli import tune_study
+    files = write_split_files(tmp_path)
+    record = tune_study(train=files['train'], val=files['val'], test=files['test'],
+                        columns='user,item,rating', model='mf', denoiser='rce', epochs=2,
+                        eval_every=1, ks=[5, 20], trials=2, no_progress=True,
+                        tune_out=str(tmp_path / 'study'))
+    assert set(record['space']) == {'lr', 'lambda_reg', 'beta'}
+    assert record['counts'].get('complete', 0) + record['counts'].get('pruned', 0) == 2
+    assert (tmp_path / 'study' / 'best.toml').is_file()
