@@ -1581,9 +1581,14 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
                                           args.explicit)
     validate_args(args)
     data = load_data(args)  # the data exists, and whether it has a validation split
-    select = train_config(args, bool(split_mask(data, 'val').any())).select
+    has_val = bool(split_mask(data, 'val').any())
+    if not has_val:
+        raise SystemExit("pyg-denoise: tune judges settings on the validation split, and "
+                         "this data has none (give --val, or a --split with validation)")
+    select = train_config(args, has_val).select
     try:
-        objective_of(select)  # a test-split or no-validation rule is refused first
+        if select.startswith('test:'):
+            objective_of(select)  # refused: a test-split rule
         objective = args.objective or default_objective(select, args.ks)
         key, direction = objective_of(objective)
     except ValueError as e:

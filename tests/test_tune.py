@@ -126,11 +126,18 @@ def test_trials_on_ray(tmp_path):
 
 def test_tune_refuses_an_objective_that_is_not_on_validation(tmp_path):
     files = write_split_files(tmp_path)
-    for select, message in (('test:recall@20', 'never look at the test split'),
-                            ('last', 'needs a validation objective')):
-        with pytest.raises(CommandError, match=message):
-            main(['tune', *common(files, '--select', select), '--trials', '2',
-                  '--tune-out', str(tmp_path / 'x')])
+    with pytest.raises(CommandError, match='never look at the test split'):
+        main(['tune', *common(files, '--select', 'test:recall@20'), '--trials', '2',
+              '--tune-out', str(tmp_path / 'x')])
+    with pytest.raises(CommandError, match='never look at the test split'):
+        main(['tune', *common(files), '--objective', 'test:ndcg@5', '--trials', '2',
+              '--tune-out', str(tmp_path / 'x')])
+    with pytest.raises(CommandError, match='validation split, and this data has none'):
+        main(['tune', '--train', files['train'], '--test', files['test'], '--split',
+              'official', '--columns', 'user,item,rating', '--model', 'mf', '--trials',
+              '2', '--tune-out', str(tmp_path / 'x')])
+    with pytest.raises(ValueError, match='needs a validation objective'):
+        objective_of('last')
     with pytest.raises(ValueError, match='test split'):
         objective_of('test:ndcg@10')
     assert objective_of('val_loss') == ('val_loss', 'minimize')
@@ -198,6 +205,19 @@ def test_the_trainer_reports_each_evaluation_to_its_callback():
 def test_trial_folders_are_named_by_their_settings():
     assert trial_folder('o', {'a': 1, 'b': 0.5}) == trial_folder('o', {'b': 0.5, 'a': 1})
     assert trial_folder('o', {'a': 1}) != trial_folder('o', {'a': 2})
+
+
+def test_the_last_epoch_rule_compares_trials_by_validation_recall(tmp_path):
+    files = write_split_files(tmp_path)
+    out = tmp_path / 'study'
+    main(['tune', *common(files, '--select', 'last'), '--trials', '2', '--tune-out',
+          str(out)])
+    record, _ = finished(out)
+    assert (record['objective'], record['select']) == ('val:recall@20', 'last')
+    for trial in record['trials']:
+        results = json.loads(open(os.path.join(trial['folder'], 'results.json')).read())
+        assert results['selection']['epoch'] == 3
+        assert trial['value'] == results['val']['recall@20']
 
 
 def test_a_loss_rule_selects_epochs_but_trials_compare_by_a_validation_metric(tmp_path):
