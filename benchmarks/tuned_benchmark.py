@@ -16,7 +16,7 @@ value, the wall time of its search and of its retraining). A finished stage is s
 when the script runs again (the study resumes, the grid skips its finished cells).
 
     python benchmarks/tuned_benchmark.py --recipe evaldenoisingrec/ml100k --model gmf \
-        --denoisers none,tce,rce,dcf,udt,deca,deca_p --trials 8 --jobs 2 \
+        --denoisers none,tce,rce,dcf,udt,deca,deca_p --trials 20 --jobs 2 \
         --out runs/tuned/edr-gmf [-- extra run options]
 """
 import argparse
@@ -34,7 +34,8 @@ def run() -> None:
     extra = argv[argv.index('--') + 1:] if '--' in argv else []
     argv = argv[:argv.index('--')] if '--' in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--recipe', required=True)
+    parser.add_argument('--recipe', default=None, help='the recipe (else the data and '
+                        'settings are the extra run options alone, and the seeds 0, 1, 2)')
     parser.add_argument('--model', required=True)
     parser.add_argument('--denoisers', required=True)
     parser.add_argument('--trials', type=int, required=True)
@@ -47,7 +48,8 @@ def run() -> None:
     for denoiser in args.denoisers.split(','):
         study = osp.join(args.out, denoiser)
         t0 = time.time()
-        cli(['tune', '--recipe', args.recipe, '--model', args.model, '--denoiser', denoiser,
+        recipe = ['--recipe', args.recipe] if args.recipe else []
+        cli(['tune', *recipe, '--model', args.model, '--denoiser', denoiser,
              '--trials', str(args.trials), '--jobs', str(args.jobs), '--threads', '1',
              '--tune-out', study, '--no-progress', '-q', *extra])
         t1 = time.time()

@@ -32,6 +32,16 @@ A spec::
 
 A source without :obj:`recipe` (this project's protocol, e.g. injected noise) gives the
 effect alone and needs :obj:`rule` (e.g. :obj:`"val:recall@20"`).
+
+A source may add the runs of a tuned comparison (:obj:`benchmarks/tuned_benchmark.py`:
+every method and normal training tuned with the same budget of :obj:`pyg-denoise tune`
+trials, the best retrained on the seeds): the **tuned** column is then each method's effect
+against *tuned* normal training, under the tuned runs' rule::
+
+    [source.tuned]
+    runs = ["records/tuned-edr-gmf.jsonl"]
+    rule = "val_loss"         # the rule the retrained runs select their epoch by
+    trials = 20               # the budget of every method, printed with the effect
 """
 import os.path as osp
 import statistics
@@ -42,7 +52,9 @@ from pyg_denoise.benchmark import paired_t_test, parity_rows, run_record
 from pyg_denoise.records import runs_of
 
 SPEC_KEYS = {'metric', 'tolerance', 'source'}
-SOURCE_KEYS = {'runs', 'recipe', 'reference', 'data', 'rule', 'why', 'baseline', 'models'}
+SOURCE_KEYS = {'runs', 'recipe', 'reference', 'data', 'rule', 'why', 'baseline', 'models',
+               'tuned'}
+TUNED_KEYS = {'runs', 'rule', 'trials'}
 NAMES = {'gmf': 'GMF', 'neumf': 'NeuMF', 'cdae': 'CDAE', 'lightgcn': 'LightGCN', 'mf': 'MF',
          'ngcf': 'NGCF'}
 
@@ -90,6 +102,17 @@ def load_spec(path: str) -> Dict[str, Any]:
                              f"recipe this source covers)")
         if not isinstance(src.get('why', {}), dict):
             raise ValueError(f"{where}: 'why' must be a table of entry = explanation")
+        tuned = src.get('tuned')
+        if tuned is not None:
+            if not isinstance(tuned, dict) or set(tuned) - TUNED_KEYS or \
+                    not isinstance(tuned.get('rule'), str) or \
+                    not isinstance(tuned.get('trials'), int) or tuned['trials'] < 1 or \
+                    not (isinstance(tuned.get('runs'), list) and tuned['runs'] and
+                         all(isinstance(r, str) for r in tuned['runs'])):
+                raise ValueError(f"{where}: 'tuned' must be a table of runs (records files "
+                                 f"or grid folders), rule (their selection rule) and "
+                                 f"trials (the budget, a positive integer)")
+            tuned['runs'] = [osp.relpath(osp.join(here, r)) for r in tuned['runs']]
     return {'metric': spec.get('metric', 'recall@20'), 'tolerance': float(tolerance),
             'sources': sources, 'path': path}
 
@@ -220,8 +243,14 @@ def verdict(spec: Dict[str, Any]) -> Dict[str, Any]:
         runs = runs_of(src['runs'])
         rows = (recipe_source(src, runs, metric, tolerance) if src.get('recipe') else
                 protocol_source(src, runs, metric))
+        tuned = {}
+        if src.get('tuned'):  # the same effect, every method and normal training tuned
+            tuned = {v['method']: v['effects'] for v in protocol_source(
+                {'rule': src['tuned']['rule'], 'baseline': src.get('baseline', 'none')},
+                runs_of(src['tuned']['runs']), metric)}
         for row in rows:
             row['source'] = src
+            row['tuned'] = tuned.get(row['method']) if src.get('tuned') else None
         out += rows
     return {'metric': metric, 'tolerance': tolerance, 'rows': out}
 
@@ -237,7 +266,8 @@ def verdict_to_markdown(result: Dict[str, Any]) -> str:
     metric, tol = result['metric'], result['tolerance']
     head = ['method', 'data', 'reference', f'parity: figures within ±{100 * tol:.0f} %',
             f'sign of (method − normal) as the reference\'s, {metric}',
-            f'{metric} against normal training (paired p)', 'rule']
+            f'{metric} against normal training (paired p)', 'rule',
+            f'tuned: {metric} against tuned normal training (paired p; trials each)']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     notes: List[str] = []
     for v in result['rows']:
@@ -261,8 +291,15 @@ def verdict_to_markdown(result: Dict[str, Any]) -> str:
         models = {e['model'] for e in v['effects']}
         effect = ', '.join(_effect_text(e, len(v['effects']) // max(len(models), 1))
                            for e in v['effects']) or '-'
+        if not src.get('tuned') or v['method'] == src.get('baseline', 'none'):
+            tuned = '-'
+        elif not v['tuned']:
+            tuned = 'not tuned'
+        else:
+            tuned = ', '.join(_effect_text(e, 1) for e in v['tuned']) + \
+                f" ({src['tuned']['trials']} trials, {src['tuned']['rule']})"
         lines.append('| ' + ' | '.join([label, src['data'], reference, parity, sign, effect,
-                                        ', '.join(sorted(v['rules']))]) + ' |')
+                                        ', '.join(sorted(v['rules'])), tuned]) + ' |')
         why = src.get('why', {})
         for entry, row, seeds, misses in v['misses']:
             reason = _sentence(why.get(entry, 'not explained yet'))
