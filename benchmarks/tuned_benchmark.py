@@ -18,6 +18,7 @@ when the script runs again (the study resumes, the grid skips its finished cells
     python benchmarks/tuned_benchmark.py --recipe evaldenoisingrec/ml100k --model gmf \
         --denoisers none,tce,rce,dcf,udt,deca,deca_p --trials 20 --jobs 2 \
         --out runs/tuned/edr-gmf [-- extra run options]
+    python benchmarks/tuned_benchmark.py --summary OUT/tuning.json   # the table of it
 """
 import argparse
 import json
@@ -29,8 +30,28 @@ import time
 from pyg_denoise.cli import main as cli
 
 
+def summary_table(path: str) -> str:
+    r"""The budget, trials, best setting and wall times per method of a tuning.json."""
+    summary = json.load(open(path))
+    lines = ['| method | trials (complete / pruned / failed) | objective | best value | '
+             'best setting | search | retraining |', '|---|---|---|---|---|---|---|']
+    for method, v in summary.items():
+        c = v['counts']
+        setting = ', '.join(f'{k} {x:.3g}' if isinstance(x, float) else f'{k} {x}'
+                            for k, x in sorted(v['best']['params'].items()))
+        lines.append(f"| {method} | {v['budget']} ({c.get('complete', 0)} / "
+                     f"{c.get('pruned', 0)} / {c.get('fail', 0)}) | {v['objective']} | "
+                     f"{v['best']['value']:.4f} | {setting} | {v['tune_seconds'] / 60:.1f} min "
+                     f"| {v['retrain_seconds'] / 60:.1f} min |")
+    return '\n'.join(lines)
+
+
 def run() -> None:
     argv = sys.argv[1:]
+    if argv[:1] == ['--summary']:  # print a finished comparison's tuning.json as a table
+        for path in argv[1:]:
+            print(summary_table(path))
+        return
     extra = argv[argv.index('--') + 1:] if '--' in argv else []
     argv = argv[:argv.index('--')] if '--' in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])

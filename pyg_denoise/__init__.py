@@ -7,4 +7,11 @@ import pyg_denoise.nn  # noqa: F401
 import pyg_denoise.transforms  # noqa: F401
 
 __version__ = '0.1.0'
-__all__ = ['__version__']
+__all__ = ['__version__', 'Experiment']
+
+
+def __getattr__(name: str):
+    if name == 'Experiment':  # imported on first use: it brings the command line's code
+        from pyg_denoise.experiment import Experiment
+        return Experiment
+    raise AttributeError(f"module 'pyg_denoise' has no attribute {name!r}")

@@ -53,7 +53,7 @@ from pyg_denoise.outputs import OutLock, check_inputs_not_run_files, check_outpu
 from pyg_denoise.nn.loss import REGULARIZERS
 from pyg_denoise.recipes import Recipe, RecipeError, list_recipes, load_recipe, to_toml
 from pyg_denoise.recipes.check import check_recipe
-from pyg_denoise.settings import comparable_settings
+from pyg_denoise.settings import comparable_settings, options_to_argv
 from pyg_denoise.records import is_records, runs_of, write_records
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
 from pyg_denoise.tune import (default_objective, describe_space, format_trials,
@@ -1552,15 +1552,7 @@ def tune_study(*argv: str, **options: Any) -> Dict[str, Any]:
         ...                     denoiser='tce', trials=20, jobs=2, threads=1)
         >>> record['best']['params']
     """
-    words = list(argv)
-    for key, value in options.items():
-        flag = '--' + key.replace('_', '-')
-        if value is True:
-            words.append(flag)
-        elif value not in (False, None):
-            words += [flag, ','.join(map(str, value)) if isinstance(value, (list, tuple))
-                      else str(value)]
-    words = ['tune'] + words
+    words = ['tune'] + list(argv) + options_to_argv(**options)
     args = build_parser().parse_args(words)
     args.explicit = explicit_dests(words)
     args.argv = words

@@ -1,8 +1,10 @@
 r"""How the settings of two runs are compared: the one rule that the command line (a
 finished run, a grid cell, a resumed checkpoint) and the parity report
-(:func:`~pyg_denoise.benchmark.parity_rows`) share, so a run is "the same" everywhere."""
+(:func:`~pyg_denoise.benchmark.parity_rows`) share, so a run is "the same" everywhere; and
+how keyword settings become the command line's words (:func:`options_to_argv`, for
+:class:`~pyg_denoise.experiment.Experiment` and :func:`~pyg_denoise.cli.tune_study`)."""
 import os.path as osp
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from pyg_denoise.fingerprint import file_digests
 from pyg_denoise.registry import (BCE_MODELS, DEFAULT_DIM, FIRST_REVISION, all_options,
@@ -47,3 +49,18 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     if config and osp.isfile(config):
         out['config'] = 'md5:' + file_digests([config])[0]
     return out
+
+
+def options_to_argv(**options: Any) -> List[str]:
+    r"""Command-line words of keyword options (the Python spelling of the command line's):
+    :obj:`drop_rate=0.1` gives :obj:`['--drop-rate', '0.1']`, :obj:`True` a bare switch
+    (:obj:`False` and :obj:`None` nothing), a list or tuple a comma-separated value."""
+    words: List[str] = []
+    for key, value in options.items():
+        flag = '--' + key.replace('_', '-')
+        if value is True:
+            words.append(flag)
+        elif value is not False and value is not None:
+            words += [flag, ','.join(map(str, value)) if isinstance(value, (list, tuple))
+                      else str(value)]
+    return words

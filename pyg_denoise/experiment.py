@@ -1,0 +1,135 @@
+r"""One run from Python, as :obj:`pyg-denoise run` makes it (issue 32, part 1).
+
+:class:`Experiment` holds the resolved settings of one run: a recipe's entry (or none) plus
+overrides, written as the command line's options with :obj:`_` for :obj:`-`
+(:obj:`drop_rate=0.1` is :obj:`--drop-rate 0.1`). It is checked when built, with the
+command line's checks and messages; :meth:`Experiment.run` trains it exactly as
+:obj:`pyg-denoise run` does (the same settings give the same numbers, tested), and
+:meth:`Experiment.to_toml` writes it as a :obj:`--config` file::
+
+    >>> from pyg_denoise import Experiment
+    >>> exp = Experiment.from_recipe('deca/ml-100k', model='gmf', denoiser='dpi', epochs=5)
+    >>> exp.settings['C1'], exp.settings['lr']          # the resolved settings
+    >>> results = exp.run(out='runs/gmf-dpi')          # results.json's record
+    >>> results['test']['recall@20']
+
+A grid is :func:`pyg_denoise.cli.main` with :obj:`benchmark`, and a search is
+:func:`pyg_denoise.cli.tune_study`; both take the same keywords through
+:func:`options_to_argv`.
+"""
+import argparse
+from typing import Any, Dict, List, Optional
+
+from pyg_denoise.cli import (apply_recipe, build_parser, explicit_dests, load_args_recipe,
+                             run as run_command, run_settings, validate_args)
+from pyg_denoise.recipes import Recipe, dump_recipe, load_recipe, to_toml
+from pyg_denoise.settings import comparable_settings, options_to_argv
+
+
+class Experiment:
+    r"""The resolved settings of one run of :obj:`model` under :obj:`denoiser`.
+
+    Args:
+        model (str, optional): The backbone (:obj:`--model`). (default: :obj:`'lightgcn'`)
+        denoiser (str, optional): The method (:obj:`--denoiser`). (default: :obj:`'none'`)
+        recipe (str, optional): A shipped recipe's name or a recipe file (:obj:`--recipe`);
+            its entry for :obj:`(model, denoiser)` gives every setting the keywords do not.
+        **settings: Any option of :obj:`pyg-denoise run` (:obj:`epochs=5`,
+            :obj:`train='train.tsv'`, :obj:`ks=[20, 50]`, ...); a keyword overrides the
+            recipe, as a command-line option does.
+
+    Raises:
+        SystemExit or ValueError: the settings are refused, with the command line's
+            message (naming the option).
+    """
+    def __init__(self, model: str = 'lightgcn', denoiser: str = 'none',
+                 recipe: Optional[str] = None, **settings: Any) -> None:
+        self._words = ['run', '--model', model, '--denoiser', denoiser] + \
+            (['--recipe', recipe] if recipe else []) + options_to_argv(**settings)
+        self.args = self._parse(self._words)
+        self.model, self.denoiser, self.recipe_name = model, denoiser, recipe
+
+    @staticmethod
+    def _parse(words: List[str]) -> argparse.Namespace:
+        args = build_parser().parse_args(words)
+        args.explicit = explicit_dests(words)
+        recipe = load_args_recipe(args)
+        if recipe is not None:
+            args.recipe_record = apply_recipe(args, recipe, args.model, args.denoiser,
+                                              args.explicit)
+        validate_args(args)
+        args.command_line = 'pyg-denoise ' + ' '.join(words)
+        return args
+
+    @classmethod
+    def from_recipe(cls, recipe: str, model: str, denoiser: str,
+                    **overrides: Any) -> 'Experiment':
+        r"""The entry :obj:`(model, denoiser)` of :obj:`recipe` (a name such as
+        :obj:`'deca/modcloth'`, or a recipe file), with :obj:`overrides`."""
+        return cls(model=model, denoiser=denoiser, recipe=recipe, **overrides)
+
+    @classmethod
+    def from_toml(cls, path: str, model: str, denoiser: str,
+                  **overrides: Any) -> 'Experiment':
+        r"""The entry :obj:`(model, denoiser)` of a :obj:`--config` file (what
+        :meth:`to_toml` and :obj:`pyg-denoise tune` write)."""
+        return cls(model=model, denoiser=denoiser, config=path, **overrides)
+
+    @property
+    def settings(self) -> Dict[str, Any]:
+        r"""Every option's resolved value (the recipe's, the keywords', the defaults)."""
+        return run_settings(self.args)
+
+    @property
+    def fingerprint(self) -> Dict[str, Any]:
+        r"""What the run's fingerprint compares, less the data's digest (computed from the
+        loaded graph when the run starts)."""
+        return comparable_settings(run_settings(self.args))
+
+    def to_toml(self, path: Optional[str] = None) -> str:
+        r"""The settings as a recipe file (the :obj:`--config` format): the recipe's tables
+        for this entry, with every keyword of this experiment in its
+        :obj:`[entries."model/denoiser"]` table; written to :obj:`path` if given."""
+        base = load_recipe(self.recipe_name) if self.recipe_name else Recipe(name='', path='')
+        key = f'{self.model}/{self.denoiser}'
+        explicit = {k: getattr(self.args, k) for k in sorted(self.args.explicit)
+                    if k not in ('model', 'denoiser', 'recipe', 'config')
+                    and getattr(self.args, k) is not None}
+        base.models, base.denoisers, base.missing = [self.model], [self.denoiser], []
+        base.model_settings = {self.model: base.model_settings.get(self.model, {})}
+        base.denoiser_settings = {self.denoiser: base.denoiser_settings.get(self.denoiser,
+                                                                            {})}
+        base.entry_settings = {key: {**base.entry_settings.get(key, {}), **explicit}}
+        base.reported = {}
+        if path is not None:
+            dump_recipe(base, path)
+        return to_toml(base.to_dict())
+
+    def run(self, out: Optional[str] = None, **operational: Any) -> Dict[str, Any]:
+        r"""Trains and tests the run as :obj:`pyg-denoise run` does (into :obj:`out` if
+        given: resumable, refused if it holds another run) and returns its results record
+        (:obj:`results.json`). :obj:`operational` takes the options that do not change the
+        numbers (:obj:`threads`, :obj:`device`, :obj:`no_progress`, ...)."""
+        words = self._words + options_to_argv(out=out, **operational)
+        return run_command(self._parse(words))
+
+    def __repr__(self) -> str:
+        given = ', '.join(f'{k}={getattr(self.args, k)!r}' for k in sorted(self.args.explicit)
+                          if k not in ('model', 'denoiser', 'recipe'))
+        head = f"model={self.model!r}, denoiser={self.denoiser!r}"
+        if self.recipe_name:
+            head = f"recipe={self.recipe_name!r}, " + head
+        return f"{self.__class__.__name__}({head}{', ' + given if given else ''})"
+
+
+def log_frame(results: Dict[str, Any]):
+    r"""The per-epoch log of a results record as a :class:`pandas.DataFrame` (one row per
+    epoch; needs pandas)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("log_frame needs pandas (pip install pandas)") from None
+    return pd.DataFrame(results['log']).set_index('epoch')
+
+
+__all__ = ['Experiment', 'options_to_argv', 'log_frame']
