@@ -359,9 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--objective', default=None, metavar='RULE', help='what trials are '
                    'compared by: val:<metric> (of the epoch each run selects with --select) '
                    'or val_loss (default: --select if it is val:<metric>, else '
-                   "val:recall@<largest --ks>: a method's own validation loss, e.g. T-CE's "
-                   'truncated one, is lowered by its own settings and compares none); a '
-                   'test-split rule is refused')
+                   'val:recall@20, or at the largest --ks without 20: a method\'s own '
+                   "validation loss, e.g. T-CE's truncated one, is lowered by its own "
+                   'settings and compares none); a test-split rule is refused')
     add_run_options(tune)
     rec = sub.add_parser('recipes', help="the shipped paper protocols (recipes): name, "
                          "paper and entries; --show NAME prints one as TOML")

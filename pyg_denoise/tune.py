@@ -78,7 +78,8 @@ def describe_space(space: Mapping[str, Tuple[type, Space]]) -> List[str]:
 
 def default_objective(select: str, ks: Sequence[int]) -> str:
     r"""What trials are compared by when the command does not say: the run's selection rule
-    if it is a validation metric (:obj:`val:<metric>`), else :obj:`val:recall@<largest k>`.
+    if it is a validation metric (:obj:`val:<metric>`), else validation Recall@20 (the
+    field's usual cut-off; the largest of :obj:`ks` when 20 is not among them).
 
     A validation-**loss** rule selects epochs within a run, but it does not compare
     settings: the validation loss of T-CE is its truncated mean at its own drop rate and
@@ -88,7 +89,7 @@ def default_objective(select: str, ks: Sequence[int]) -> str:
     setting and every method."""
     if select.startswith('val:'):
         return select
-    return f'val:recall@{max(ks)}'
+    return f"val:recall@{20 if 20 in ks else max(ks)}"
 
 
 def objective_of(select: str) -> Tuple[str, str]:
