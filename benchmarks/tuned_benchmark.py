@@ -62,6 +62,9 @@ def run() -> None:
     parser.add_argument('--trials', type=int, required=True)
     parser.add_argument('--jobs', type=int, default=2)
     parser.add_argument('--out', required=True)
+    parser.add_argument('--objective', default=None, help="tune's --objective (default: "
+                        "tune's: the recipe's rule if it is val:<metric>, else "
+                        "val:recall@20)")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     path = osp.join(args.out, 'tuning.json')
@@ -72,7 +75,8 @@ def run() -> None:
         recipe = ['--recipe', args.recipe] if args.recipe else []
         cli(['tune', *recipe, '--model', args.model, '--denoiser', denoiser,
              '--trials', str(args.trials), '--jobs', str(args.jobs), '--threads', '1',
-             '--tune-out', study, '--no-progress', '-q', *extra])
+             '--tune-out', study, '--no-progress', '-q',
+             *(['--objective', args.objective] if args.objective else []), *extra])
         t1 = time.time()
         cli(['benchmark', '--config', osp.join(study, 'best.toml'), '--models', args.model,
              '--denoisers', denoiser, '--grid-out', osp.join(args.out, 'retrain', denoiser),
