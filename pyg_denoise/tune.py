@@ -153,7 +153,11 @@ def _storage(url: str):
     # a later session runs its settings again (its folder resumes from the checkpoint)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+        except Exception as e:  # a malformed URL, an unreachable or unwritable database
+            raise ValueError(f"--storage {url}: not a usable Optuna storage "
+                             f"({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
 
 
 def _study(spec: Mapping[str, Any], create: bool = False):
@@ -251,6 +255,8 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
     optuna = _optuna()
     if int(trials) != trials or trials < 1:
         raise ValueError(f"--trials must be a positive integer (got {trials!r})")
+    if int(jobs) != jobs or jobs < 1:
+        raise ValueError(f"--jobs must be a positive integer (got {jobs!r})")
     os.makedirs(out, exist_ok=True)
     storage = storage or default_storage(out)
     spec = {'storage': storage, 'study': study_name, 'seed': seed, 'direction': direction,
