@@ -18,6 +18,7 @@ A grid is :func:`pyg_denoise.cli.main` with :obj:`benchmark`, and a search is
 :func:`options_to_argv`.
 """
 import argparse
+import os.path as osp
 from typing import Any, Dict, List, Optional
 
 from pyg_denoise.cli import (apply_recipe, build_parser, explicit_dests, load_args_recipe,
@@ -86,10 +87,13 @@ class Experiment:
         loaded graph when the run starts)."""
         return comparable_settings(run_settings(self.args))
 
-    def to_toml(self, path: Optional[str] = None) -> str:
+    def to_toml(self, path: Optional[str] = None, overwrite: bool = False) -> str:
         r"""The settings as a recipe file (the :obj:`--config` format): the recipe's tables
         for this entry, with every keyword of this experiment in its
-        :obj:`[entries."model/denoiser"]` table; written to :obj:`path` if given."""
+        :obj:`[entries."model/denoiser"]` table; written to :obj:`path` if given (an
+        existing file is refused unless :obj:`overwrite`)."""
+        if path is not None and osp.exists(path) and not overwrite:
+            raise FileExistsError(f"{path} exists: to_toml(path, overwrite=True) replaces it")
         base = load_recipe(self.recipe_name) if self.recipe_name else Recipe(name='', path='')
         key = f'{self.model}/{self.denoiser}'
         explicit = {k: getattr(self.args, k) for k in sorted(self.args.explicit)

@@ -35,6 +35,9 @@ def test_the_toml_round_trip_keeps_the_settings(tmp_path):
     path = str(tmp_path / 'exp.toml')
     text = exp.to_toml(path)
     assert 'beta = 0.5' in text and '[entries."gmf/rce"]' in text
+    with pytest.raises(FileExistsError, match='overwrite=True'):
+        exp.to_toml(path)
+    assert exp.to_toml(path, overwrite=True) == text
     back = Experiment.from_toml(path, model='gmf', denoiser='rce')
     mine = {k: v for k, v in exp.settings.items() if k not in ('recipe', 'config')}
     theirs = {k: v for k, v in back.settings.items() if k not in ('recipe', 'config')}
