@@ -1584,7 +1584,13 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
         objective = args.objective or default_objective(select, args.ks)
         key, direction = objective_of(objective)
     except ValueError as e:
-        raise SystemExit(f"pyg-denoise: {e}") from None
+        flag = '--objective' if args.objective else '--select'
+        raise SystemExit(f"pyg-denoise: {flag}: {e}") from None
+    metric = objective[4:] if objective.startswith('val:') else None
+    if metric is not None and not (is_metric_name(metric) and
+                                   int(metric.partition('@')[2]) in args.ks):
+        raise SystemExit(f"pyg-denoise: --objective {objective}: not a metric the runs "
+                         f"compute (<metric>@<k> with k in --ks {args.ks})")
     if objective != select:
         logger.info(f"trials are compared by {objective} (each run still selects its epoch "
                     f"by --select {select})")

@@ -141,6 +141,9 @@ def test_tune_refuses_an_objective_that_is_not_on_validation(tmp_path):
     with pytest.raises(ValueError, match='test split'):
         objective_of('test:ndcg@10')
     assert objective_of('val_loss') == ('val_loss', 'minimize')
+    with pytest.raises(CommandError, match='--objective val:recall@50: not a metric'):
+        main(['tune', *common(files), '--objective', 'val:recall@50', '--trials', '2',
+              '--tune-out', str(tmp_path / 'x')])
     with pytest.raises(CommandError, match='--jobs must be a positive integer'):
         main(['tune', *common(files), '--jobs', '0', '--tune-out', str(tmp_path / 'y')])
     with pytest.raises(CommandError, match='--storage nosuch://x: not a usable'):
