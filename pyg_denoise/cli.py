@@ -13,6 +13,7 @@ Everything it does is a composition of the library's API (datasets, transforms, 
 """
 import argparse
 import contextlib
+import difflib
 import copy
 import dataclasses
 import functools
@@ -56,8 +57,9 @@ from pyg_denoise.recipes.check import check_recipe
 from pyg_denoise.settings import comparable_settings, options_to_argv
 from pyg_denoise.records import is_records, runs_of, write_records
 from pyg_denoise.trainer import EXTENDING_KEYS, LOSS_RULES, Trainer, TrainConfig
-from pyg_denoise.tune import (default_objective, describe_space, format_trials,
-                               objective_of, optimize, search_space, write_best)
+from pyg_denoise.tune import (default_objective, default_storage, describe_space,
+                               format_trials, objective_of, optimize, search_space,
+                               write_best)
 from pyg_denoise.transforms import (Denoiser, ExtraFeedback, GraphDenoising, InjectNoise,
                                     KCore, LabelNoise, LeaveOneOut, PositiveSubset,
                                     RandomSplit, SampleUsers, TemporalSplit)
@@ -762,13 +764,15 @@ def apply_recipe(args: argparse.Namespace, recipe: Recipe, model: str, denoiser:
                            f"({', '.join(f'{k}={v}' for k, v in kept.items())}); give "
                            f"them on the command line to change them")
     if files and not user_data:  # the recipe's own files, in its folder of the data root
-        folder = args.root or _default_root(recipe.data.get('folder', ''))
-        if folder is None or not osp.isdir(folder):
-            raise RecipeError(f"recipe {recipe.name}: its files are in the dataset folder "
-                              f"{recipe.data.get('folder')!r}, not found; pass --root FOLDER "
-                              f"or the files with --train/--val/--test")
+        folder = None  # (absolute paths, as a tuned or scripted run's file writes, as they are)
+        if not all(osp.isabs(name) for name in files.values()):
+            folder = args.root or _default_root(recipe.data.get('folder', ''))
+            if folder is None or not osp.isdir(folder):
+                raise RecipeError(f"recipe {recipe.name}: its files are in the dataset folder "
+                                  f"{recipe.data.get('folder')!r}, not found; pass --root "
+                                  f"FOLDER or the files with --train/--val/--test")
         for key, name in files.items():
-            setattr(args, key, osp.join(folder, name))
+            setattr(args, key, name if osp.isabs(name) else osp.join(folder, name))
     overridden = []
     for key, value in values.items():
         value = _recipe_value(recipe, key, value, actions)
@@ -1540,6 +1544,27 @@ def _prune_from(args: argparse.Namespace) -> int:
     return max(args.min_epoch, epochs // 4)
 
 
+def command_words(command: str, argv: Sequence[str] = (), **options: Any) -> List[str]:
+    r"""The words of :obj:`pyg-denoise <command>` for Python keywords (see
+    :func:`~pyg_denoise.settings.options_to_argv`), a keyword that is not an option of the
+    command refused by name (where the command line would print its usage and exit).
+
+    Raises:
+        TypeError: a keyword names no option of :obj:`command`.
+    """
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    dests = {a.dest for a in sub.choices[command]._actions}
+    unknown = sorted(k for k in options if k not in dests)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(dests), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ''
+        raise TypeError(f"{unknown[0]!r} is not an option of pyg-denoise {command}{hint}; "
+                        f"the keywords are its options with '_' for '-' (drop_rate=0.1 is "
+                        f"--drop-rate 0.1)")
+    return [command] + list(argv) + options_to_argv(**options)
+
+
 def tune_study(*argv: str, **options: Any) -> Dict[str, Any]:
     r""":obj:`pyg-denoise tune` from Python: the same options, as command-line words
     and / or keywords (:obj:`drop_rate=0.1` for :obj:`--drop-rate 0.1`, :obj:`True` for a
@@ -1552,11 +1577,33 @@ def tune_study(*argv: str, **options: Any) -> Dict[str, Any]:
         ...                     denoiser='tce', trials=20, jobs=2, threads=1)
         >>> record['best']['params']
     """
-    words = ['tune'] + list(argv) + options_to_argv(**options)
+    words = command_words('tune', argv, **options)
     args = build_parser().parse_args(words)
     args.explicit = explicit_dests(words)
     args.argv = words
     return tune_command(args)
+
+
+def _check_tune_out(out: str, study: str, storage: str) -> None:
+    r"""Refuses a :obj:`--tune-out` folder whose :obj:`tune.json` (or :obj:`best.toml`)
+    is another study's: this one's would replace them."""
+    record_path, best_path = osp.join(out, 'tune.json'), osp.join(out, 'best.toml')
+    if osp.isfile(record_path):
+        try:
+            with open(record_path) as f:
+                record = json.load(f)
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"pyg-denoise: --tune-out {out}: its tune.json is unreadable "
+                             f"({e}); give another --tune-out") from None
+        # (the same study with other settings: refused by optimize, naming the difference)
+        if (record.get('study'), record.get('storage')) != (study, storage):
+            raise SystemExit(f"pyg-denoise: --tune-out {out} holds the results of another "
+                             f"study ({record.get('study')} in {record.get('storage')}, "
+                             f"{(record.get('identity') or {}).get('entry')}); this one would "
+                             f"replace its tune.json and best.toml: give another --tune-out")
+    elif osp.isfile(best_path):
+        raise SystemExit(f"pyg-denoise: --tune-out {out} holds a best.toml of no known study; "
+                         f"give another --tune-out (or move it)")
 
 
 def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
@@ -1567,6 +1614,11 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
                          "not an option of tune")
     if args.model in BASELINES:
         raise SystemExit(f"pyg-denoise: --model {args.model} has nothing to tune")
+    for flag, value in (('--trials', args.trials), ('--jobs', args.jobs)):
+        if value < 1:  # before any data is read
+            raise SystemExit(f"pyg-denoise: {flag} must be a positive integer (got {value})")
+    if args.tune_out and osp.exists(args.tune_out) and not osp.isdir(args.tune_out):
+        raise SystemExit(f"pyg-denoise: --tune-out {args.tune_out}: a file, not a folder")
     recipe = load_args_recipe(args)
     if recipe is not None:
         args.recipe_record = apply_recipe(args, recipe, args.model, args.denoiser,
@@ -1604,16 +1656,27 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
                                     f'{args.model}-{args.denoiser}')
     study = args.study or f'{where}:{args.model}/{args.denoiser}'
     command = ' '.join(['pyg-denoise'] + [a for a in getattr(args, 'argv', [])])
+    fixed = _fixed_settings(args)
+    identity = {'entry': f'{args.model}/{args.denoiser}', 'objective': objective,
+                'recipe': (recipe.path or recipe.name) if recipe is not None else None,
+                'data': args.dataset if not args.train else
+                [osp.abspath(p) if p else None for p in (args.train, args.val, args.test)],
+                'fixed': json.loads(json.dumps(
+                    {k: osp.abspath(v) if k in ('train', 'val', 'test') else v
+                     for k, v in fixed.items()}, default=str))}
+    storage = args.storage or default_storage(out)
+    _check_tune_out(out, study, storage)
     logger.info(f"tune {study}: {args.trials} trials on {objective} ({direction}), searching "
                 f"{', '.join(space)}; trials in {out}")
     if args.threads is not None:
         set_threads(args.threads)
     result = optimize(tune_trial, {'args': args, 'key': key, 'command': command,
                                    'objective': objective, 'select': select}, space,
-                      direction, args.trials, out, study, storage=args.storage,
+                      direction, args.trials, out, study, storage=storage,
                       jobs=args.jobs, threads=args.threads, executor=args.executor,
                       address=args.address, seed=args.tune_seed,
-                      progress=not args.no_progress, warmup=_prune_from(args))
+                      progress=not args.no_progress, warmup=_prune_from(args),
+                      identity=identity)
     print(format_trials(result))
     record = {'study': result.study_name, 'storage': result.storage, 'objective': objective,
               'select': select,
@@ -1621,7 +1684,7 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
               'space': {k: sp.text() for k, (_, sp) in space.items()},
               'best': {'value': result.best_value, 'params': result.best_params,
                        'trial': result.best_number, 'folder': result.best_folder},
-              'trials': result.trials, 'command': command}
+              'trials': result.trials, 'command': command, 'identity': identity}
     with open(osp.join(out, 'tune.json.tmp'), 'w') as f:
         json.dump(record, f, indent=1)
     os.replace(osp.join(out, 'tune.json.tmp'), osp.join(out, 'tune.json'))
@@ -1631,8 +1694,8 @@ def tune_command(args: argparse.Namespace) -> Dict[str, Any]:
                 f"of {args.trials} trials, best {objective} {result.best_value:.4f} in trial "
                 f"{result.best_number}; study {study}).")
         best_path = osp.join(out, 'best.toml')
-        write_best(base, args.model, args.denoiser,
-                   {**_fixed_settings(args), **result.best_params}, best_path, note)
+        write_best(base, args.model, args.denoiser, {**fixed, **result.best_params},
+                   best_path, note)
         print(f"best {objective} {result.best_value:.4f} (trial {result.best_number}): "
               + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
                           for k, v in sorted(result.best_params.items()))

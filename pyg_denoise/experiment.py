@@ -21,10 +21,18 @@ import argparse
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
-from pyg_denoise.cli import (apply_recipe, build_parser, explicit_dests, load_args_recipe,
-                             run as run_command, run_settings, validate_args)
+from pyg_denoise.cli import (apply_recipe, build_parser, command_words, explicit_dests,
+                             load_args_recipe, run as run_command, run_settings,
+                             validate_args)
 from pyg_denoise.recipes import Recipe, dump_recipe, load_recipe, to_toml
 from pyg_denoise.settings import comparable_settings, options_to_argv
+
+
+#: What :meth:`Experiment.to_toml` leaves out: the entry's name and where its settings came
+#: from, and the options of this machine's run that change no number.
+_NOT_WRITTEN = frozenset({'model', 'denoiser', 'recipe', 'config', 'out', 'no_resume',
+                          'no_progress', 'quiet', 'threads', 'device', 'overwrite', 'cache',
+                          'distributed'})
 
 
 class Experiment:
@@ -40,13 +48,14 @@ class Experiment:
             recipe, as a command-line option does.
 
     Raises:
+        TypeError: a keyword is not an option of :obj:`pyg-denoise run` (named).
         SystemExit or ValueError: the settings are refused, with the command line's
             message (naming the option).
     """
     def __init__(self, model: str = 'lightgcn', denoiser: str = 'none',
                  recipe: Optional[str] = None, **settings: Any) -> None:
-        self._words = ['run', '--model', model, '--denoiser', denoiser] + \
-            (['--recipe', recipe] if recipe else []) + options_to_argv(**settings)
+        self._words = command_words('run', ['--model', model, '--denoiser', denoiser] +
+                                    (['--recipe', recipe] if recipe else []), **settings)
         self.args = self._parse(self._words)
         self.model, self.denoiser, self.recipe_name = model, denoiser, recipe
 
@@ -94,17 +103,11 @@ class Experiment:
         existing file is refused unless :obj:`overwrite`)."""
         if path is not None and osp.exists(path) and not overwrite:
             raise FileExistsError(f"{path} exists: to_toml(path, overwrite=True) replaces it")
-        base = load_recipe(self.recipe_name) if self.recipe_name else Recipe(name='', path='')
-        key = f'{self.model}/{self.denoiser}'
+        source = getattr(self.args, 'config', None) or self.recipe_name
+        base = load_recipe(source) if source else Recipe(name='', path='')
         explicit = {k: getattr(self.args, k) for k in sorted(self.args.explicit)
-                    if k not in ('model', 'denoiser', 'recipe', 'config')
-                    and getattr(self.args, k) is not None}
-        base.models, base.denoisers, base.missing = [self.model], [self.denoiser], []
-        base.model_settings = {self.model: base.model_settings.get(self.model, {})}
-        base.denoiser_settings = {self.denoiser: base.denoiser_settings.get(self.denoiser,
-                                                                            {})}
-        base.entry_settings = {key: {**base.entry_settings.get(key, {}), **explicit}}
-        base.reported = {}
+                    if k not in _NOT_WRITTEN and getattr(self.args, k) is not None}
+        base = base.for_entry(self.model, self.denoiser, explicit)
         if path is not None:
             dump_recipe(base, path)
         return to_toml(base.to_dict())
@@ -114,7 +117,7 @@ class Experiment:
         given: resumable, refused if it holds another run) and returns its results record
         (:obj:`results.json`). :obj:`operational` takes the options that do not change the
         numbers (:obj:`threads`, :obj:`device`, :obj:`no_progress`, ...)."""
-        words = self._words + options_to_argv(out=out, **operational)
+        words = self._words + command_words('run', out=out, **operational)[1:]
         return run_command(self._parse(words))
 
     def __repr__(self) -> str:

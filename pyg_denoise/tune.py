@@ -28,7 +28,6 @@ because its TPE sampler and median pruner are the standard ones:
 The search runs whatever trial function it is given (:func:`optimize`); the command line's
 (:func:`pyg_denoise.cli.tune_trial`) trains :obj:`pyg-denoise run` with the trial's settings.
 """
-import copy
 import hashlib
 import json
 import logging
@@ -111,11 +110,53 @@ def objective_of(select: str) -> Tuple[str, str]:
                      f"validation objective (--select val:recall@20, val_loss, ...)")
 
 
-def trial_folder(out: str, params: Mapping[str, Any]) -> str:
-    r""":obj:`OUT/trials/<digest of the settings>`: the same settings, the same folder (a
-    retried trial resumes its run)."""
-    text = json.dumps({k: params[k] for k in sorted(params)}, sort_keys=True)
+def trial_folder(out: str, params: Mapping[str, Any],
+                 identity: Optional[Mapping[str, Any]] = None) -> str:
+    r""":obj:`OUT/trials/<digest of the settings>`: the same settings of the same study, the
+    same folder (a retried trial resumes its run); the digest covers the study's
+    :obj:`identity` too (its entry and fixed settings), so that another study sharing
+    :obj:`out` never resumes this one's runs."""
+    text = json.dumps({'params': {k: params[k] for k in sorted(params)},
+                       **({'study': identity} if identity else {})}, sort_keys=True)
     return osp.join(out, 'trials', hashlib.sha1(text.encode()).hexdigest()[:12])
+
+
+def _identity_json(identity: Optional[Mapping[str, Any]]) -> str:
+    return json.dumps(identity or {}, sort_keys=True, default=str)
+
+
+def _flat(identity: Mapping[str, Any]) -> Dict[str, Any]:
+    r"""One level of nested tables as :obj:`table.key` (the messages name one option)."""
+    out: Dict[str, Any] = {}
+    for key, value in identity.items():
+        if isinstance(value, dict):
+            out.update({f'{key}.{k}': v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def _check_identity(study, identity: Optional[Mapping[str, Any]], name: str,
+                    storage: str) -> None:
+    r"""Stores the study's identity (what every trial runs besides the searched settings:
+    entry, data, fixed options, objective) the first time, and refuses a session that would
+    add trials of another one to it."""
+    text = _identity_json(identity)
+    stored = study.user_attrs.get('identity')
+    if stored is None:
+        if any(True for _ in study.trials):
+            raise ValueError(f"--study {name} in {storage} holds trials of a study without a "
+                             f"recorded setup (an older version); give another --study")
+        study.set_user_attr('identity', text)
+        return
+    if stored != text:
+        old, new = _flat(json.loads(stored)), _flat(json.loads(text))
+        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        diff = '; '.join(f"{k}: {old.get(k, '-')} then, {new.get(k, '-')} now"
+                         for k in keys[:3])
+        raise ValueError(f"--study {name} in {storage} was run with other settings ({diff}): "
+                         f"its trials would mix with these; give another --study (or resume "
+                         f"it with the same command)")
 
 
 @dataclass
@@ -184,7 +225,7 @@ def _objective(spec: Mapping[str, Any], trial_fn: TrialFn, trial) -> float:
     optuna = _optuna()
     space = spec['space']
     params = {name: sp.suggest(trial, name, kind) for name, (kind, sp) in space.items()}
-    folder = trial_folder(spec['out'], params)
+    folder = trial_folder(spec['out'], params, spec.get('identity'))
     trial.set_user_attr('folder', folder)
 
     def report(epoch: int, value: float) -> None:
@@ -220,7 +261,8 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
              direction: str, trials: int, out: str, study_name: str,
              storage: Optional[str] = None, jobs: int = 1, threads: Optional[int] = None,
              executor: str = 'local', address: Optional[str] = None, seed: int = 0,
-             progress: bool = True, warmup: int = 0) -> TuneResult:
+             progress: bool = True, warmup: int = 0,
+             identity: Optional[Mapping[str, Any]] = None) -> TuneResult:
     r"""Runs (or resumes) the study :obj:`study_name` until it holds :obj:`trials` finished
     trials (completed or pruned).
 
@@ -251,6 +293,10 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
             early validation value says little about where a setting ends (a slow
             learning rate starts low). The median rule also waits for
             :obj:`max(3, trials // 5)` finished trials.
+        identity (dict, optional): What the trials run besides the searched settings (the
+            entry, the data, the fixed options, the objective; JSON-serialisable). Stored
+            with the study; resuming it with another identity is refused, and it enters
+            the trial folders' digests.
     """
     optuna = _optuna()
     if int(trials) != trials or trials < 1:
@@ -261,8 +307,10 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
     storage = storage or default_storage(out)
     spec = {'storage': storage, 'study': study_name, 'seed': seed, 'direction': direction,
             'space': dict(space), 'out': out, 'trial_spec': trial_spec,
-            'startup': max(3, trials // 5), 'warmup': int(warmup)}
+            'startup': max(3, trials // 5), 'warmup': int(warmup),
+            'identity': json.loads(_identity_json(identity)) if identity else None}
     study = _study(spec, create=True)
+    _check_identity(study, identity, study_name, storage)
     stored = study.user_attrs.get('space')
     if stored is None:
         study.set_user_attr('space', _space_json(space))
@@ -303,6 +351,10 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
             errors = [e for _, _, e in outcomes if e]
             if errors:
                 raise RuntimeError(f"a tuning worker failed:\n{errors[0]}")
+    elif len(done) > trials:
+        logger.warning(f"study {study_name} already holds {len(done)} finished trials, more "
+                       f"than --trials {trials}: nothing to run, and its best is over all "
+                       f"{len(done)}")
     else:
         logger.info(f"study {study_name}: {len(done)} finished trials, the budget of "
                     f"{trials}; nothing to run")
@@ -357,16 +409,7 @@ def write_best(recipe: Recipe, model: str, denoiser: str, params: Mapping[str, A
     :obj:`[entries."model/denoiser"]` table (so they override every other table), no
     reported figures (they were the paper's settings'), :obj:`note` in its description.
     The file is replaced whole (atomically) each time the study's best is written."""
-    best = copy.deepcopy(recipe)
-    key = f'{model}/{denoiser}'
-    entry = dict(best.entry_settings.get(key, {}))
-    entry.update(params)
-    best.models, best.denoisers, best.missing = [model], [denoiser], []
-    best.model_settings = {model: best.model_settings.get(model, {})}
-    best.denoiser_settings = {denoiser: best.denoiser_settings.get(denoiser, {})}
-    best.entry_settings = {key: entry}
-    best.reported = {}
-    best.description = (note + ' ' + best.description).strip()
+    best = recipe.for_entry(model, denoiser, dict(params), note)
     tmp = path + '.tmp'
     dump_recipe(best, tmp)
     os.replace(tmp, path)

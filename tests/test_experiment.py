@@ -42,11 +42,19 @@ def test_the_toml_round_trip_keeps_the_settings(tmp_path):
     mine = {k: v for k, v in exp.settings.items() if k not in ('recipe', 'config')}
     theirs = {k: v for k, v in back.settings.items() if k not in ('recipe', 'config')}
     assert mine == theirs
+    # a file read back keeps its settings when written again (the config is its base)
+    again = back.to_toml()
+    assert 'beta = 0.5' in again and 'epochs = 3' in again
 
 
 def test_bad_settings_are_refused_with_the_command_lines_message():
     with pytest.raises((SystemExit, ValueError), match='--epochs'):
         Experiment(model='mf', epochs=0)
+    with pytest.raises(TypeError, match="'epoch' is not an option of pyg-denoise run "
+                                        r"\(did you mean 'epochs'\?\)"):
+        Experiment(model='mf', epoch=3)
+    with pytest.raises(TypeError, match="'threads_' is not an option"):
+        Experiment(model='mf').run(threads_=1)
     assert options_to_argv(drop_rate=0.1, ks=[5, 20], track_test=True, quiet=False,
                            root=None) == ['--drop-rate', '0.1', '--ks', '5,20', '--track-test']
 

@@ -264,3 +264,61 @@ def test_tune_from_python_takes_keywords(tmp_path):
     assert set(record['space']) == {'lr', 'lambda_reg', 'beta'}
     assert record['counts'].get('complete', 0) + record['counts'].get('pruned', 0) == 2
     assert (tmp_path / 'study' / 'best.toml').is_file()
+
+
+def test_a_study_resumed_with_other_settings_is_refused(tmp_path):
+    files = write_split_files(tmp_path)
+    out = tmp_path / 'study'
+    main(['tune', *common(files), '--trials', '1', '--tune-out', str(out), '--study', 's'])
+    with pytest.raises(CommandError, match=r'other settings \(fixed.epochs: 3 then, 2 now\)'):
+        main(['tune', *common(files, '--epochs', '2'), '--trials', '2', '--tune-out',
+              str(out), '--study', 's'])
+    # the same study in its database, for another entry (from another folder)
+    with pytest.raises(CommandError, match='other settings .*entry: mf/tce then, mf/rce now'):
+        main(['tune', *common(files), '--denoiser', 'rce', '--trials', '2', '--tune-out',
+              str(tmp_path / 'other'), '--study', 's', '--storage',
+              f"sqlite:///{out / 'study.db'}"])
+    # another study in the same folder would replace this one's tune.json and best.toml
+    with pytest.raises(CommandError, match='holds the results of another study'):
+        main(['tune', *common(files, '--epochs', '2'), '--trials', '1', '--tune-out',
+              str(out), '--study', 'another'])
+    assert finished(out)[1] == 1
+
+
+def test_trial_folders_depend_on_the_study_setup():
+    params = {'lr': 0.01}
+    assert trial_folder('o', params, {'fixed': {'epochs': 3}}) != \
+        trial_folder('o', params, {'fixed': {'epochs': 2}})
+
+
+def test_best_settings_keep_relative_data_paths_valid(tmp_path, monkeypatch):
+    files = write_split_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    rel = [a if not a.startswith(str(tmp_path)) else os.path.basename(a)
+           for a in common(files)]
+    main(['tune', *rel, '--trials', '1', '--tune-out', 'study'])
+    best = (tmp_path / 'study' / 'best.toml').read_text()
+    assert f"train = \"{files['train']}\"" in best  # written absolute
+    monkeypatch.chdir(tmp_path / 'study')  # elsewhere: the file still finds its data
+    main(['run', '--config', 'best.toml', '--model', 'mf', '--denoiser', 'tce', '--out',
+          str(tmp_path / 'rerun'), '-q', '--no-progress'])
+    rerun = json.loads((tmp_path / 'rerun' / 'results.json').read_text())
+    assert rerun['selection']['value'] == finished(tmp_path / 'study')[0]['best']['value']
+
+
+def test_budget_and_folder_errors_come_before_the_data(tmp_path):
+    missing = ['--train', str(tmp_path / 'none.tsv'), '--model', 'mf', '--denoiser', 'tce']
+    with pytest.raises(CommandError, match='--trials must be a positive integer'):
+        main(['tune', *missing, '--trials', '0'])
+    with pytest.raises(CommandError, match='--jobs must be a positive integer'):
+        main(['tune', *missing, '--jobs', '0'])
+    (tmp_path / 'afile').write_text('x')
+    with pytest.raises(CommandError, match='--tune-out .*afile: a file, not a folder'):
+        main(['tune', *missing, '--tune-out', str(tmp_path / 'afile')])
+
+
+def test_tune_from_python_names_an_unknown_keyword(tmp_path):
+    from pyg_denoise.cli import tune_study
+    with pytest.raises(TypeError, match="'trial' is not an option of pyg-denoise tune "
+                                        r"\(did you mean 'trials'\?\)"):
+        tune_study(model='mf', denoiser='tce', trial=3)

@@ -34,6 +34,7 @@ An entry's options are :obj:`settings`, then :obj:`models.<backbone>`, then
 overrides an earlier one, and an option given on the command line overrides them all. Option
 names are those of :obj:`pyg-denoise run` (:obj:`--drop-rate` is :obj:`drop_rate`).
 """
+import copy
 import os
 import os.path as osp
 import re
@@ -47,6 +48,7 @@ except ImportError:  # Python 3.10
 
 HERE = osp.dirname(osp.abspath(__file__))
 _TABLES = ('data', 'settings', 'models', 'denoisers', 'entries', 'reported')
+_FILES = ('train', 'val', 'test')
 _TOP = ('paper', 'reported_by', 'source', 'description', 'missing', 'seeds') + _TABLES
 
 
@@ -100,6 +102,34 @@ class Recipe:
                       self.denoiser_settings.get(denoiser, {}),
                       self.entry_settings.get(key, {})):
             out.update(table)
+        return out
+
+    def for_entry(self, model: str, denoiser: str, settings: Dict[str, Any],
+                  note: str = '') -> 'Recipe':
+        r"""A copy of the recipe restricted to the entry :obj:`(model, denoiser)`, with
+        :obj:`settings` in its :obj:`[entries."model/denoiser"]` table (so they override every
+        other table), no reported figures (they were the recipe's settings') and :obj:`note`
+        before its description: the :obj:`--config` file of one tuned or scripted run.
+
+        Data files in :obj:`settings` (:obj:`train`, :obj:`val`, :obj:`test`) are written as
+        absolute paths (a relative one would be read against the data root); when
+        :obj:`settings` names its own data (:obj:`dataset`, :obj:`datasets` or
+        :obj:`train`), the recipe's data source (its folder, dataset and files) is left out,
+        as a command line with its own data leaves it out.
+        """
+        out = copy.deepcopy(self)
+        key = f'{model}/{denoiser}'
+        settings = {k: osp.abspath(v) if k in _FILES and isinstance(v, str) else v
+                    for k, v in settings.items()}
+        if {'dataset', 'datasets', 'train'} & set(settings):
+            out.data = {k: v for k, v in out.data.items()
+                        if k not in ('folder', 'dataset') + _FILES}
+        out.models, out.denoisers, out.missing = [model], [denoiser], []
+        out.model_settings = {model: out.model_settings.get(model, {})}
+        out.denoiser_settings = {denoiser: out.denoiser_settings.get(denoiser, {})}
+        out.entry_settings = {key: {**out.entry_settings.get(key, {}), **settings}}
+        out.reported = {}
+        out.description = (note + ' ' + out.description).strip()
         return out
 
     def to_dict(self) -> Dict[str, Any]:
