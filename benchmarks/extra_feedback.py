@@ -34,7 +34,8 @@ import torch
 
 from pyg_denoise.benchmark import (cached_json, format_change, format_mean_std, numeric,
                                    write_report)
-from pyg_denoise.cli import _extra_stage, build_parser, build_training, load_data
+from pyg_denoise.cli import build_parser, build_training, load_data
+from pyg_denoise.cli.data import _extra_stage
 from pyg_denoise.metrics import evaluate_split
 from pyg_denoise.trainer import Trainer
 from pyg_denoise.transforms import CollidingInference, sparse_users

@@ -5,7 +5,9 @@ import os.path as osp
 
 import pytest
 
-from pyg_denoise.cli import (_option_actions, _recipe_value, apply_recipe, build_parser,
+from pyg_denoise.cli.options import _option_actions
+from pyg_denoise.cli.recipe_args import _recipe_value
+from pyg_denoise.cli import (apply_recipe, build_parser,
                              main, train_config)
 from pyg_denoise.options import Option
 from pyg_denoise.recipes import RecipeError, dump_recipe, list_recipes, load_recipe

@@ -1,0 +1,3 @@
+from pyg_denoise.cli import main
+
+main()
