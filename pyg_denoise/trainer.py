@@ -1,16 +1,14 @@
-r"""The epoch loop: sampling, the denoiser hooks, optimisation, evaluation, model
-selection, early stopping, checkpoints that resume exactly, progress and JSON-lines logs."""
+r"""The epoch loop: sampling, the denoiser hooks, optimisation and evaluation. Model
+selection and early stopping, checkpoints that resume exactly, and the JSON-lines log are
+the :mod:`pyg_denoise.training` modules that :class:`Trainer` mixes in; its settings are
+:class:`~pyg_denoise.training.config.TrainConfig`."""
 import copy
-import dataclasses
-import json
 import logging
-import math
 import os
 import os.path as osp
 import time
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.distributed as dist
@@ -23,208 +21,30 @@ from pyg_denoise.data.negative_sampling import (BPRSampler, NegativeSampler, Row
                                                 user_rows)
 from pyg_denoise.distributed import (Embedder, all_reduce_sum, gather_shards, is_distributed,
                                      rank_and_world, shard_bounds)
-from pyg_denoise.fingerprint import describe_diff, fingerprint_diff, graph_fingerprint
-from pyg_denoise.metrics.ranking import (COLD_START, METRICS, TEST_MASKS, RankingEvaluator,
-                                         ScoreFn, cold_start_scorer, evaluate_split,
-                                         excluded_index,
-                                         is_metric_name, topk_items)
-from pyg_denoise.metrics.reference import HINT as DEGENERATE_HINT
-from pyg_denoise.metrics.reference import degenerate_flags, reference_metrics
+from pyg_denoise.fingerprint import graph_fingerprint
+from pyg_denoise.metrics.ranking import (RankingEvaluator, ScoreFn, cold_start_scorer,
+                                         evaluate_split, excluded_index, topk_items)
 from pyg_denoise.nn.adjacency import BipartiteAdjacency
-from pyg_denoise.nn.loss import REGULARIZERS, bce_loss, bpr_loss, regularization
+from pyg_denoise.nn.loss import bce_loss, bpr_loss, regularization
 from pyg_denoise.nn.models.base import Recommender
 from pyg_denoise.progress import progress
 from pyg_denoise.transforms.denoiser import Denoiser, EpochContext, LossBatch
+from pyg_denoise.training.checkpoint import CheckpointMixin, _load_checkpoint
+# (TrainConfig, the rules and epoch_sums are importable from here too, as before)
+from pyg_denoise.training.config import EXTENDING_KEYS, LOSS_RULES, TrainConfig
+from pyg_denoise.training.log import EpochLogMixin, epoch_sums
+from pyg_denoise.training.selection import SelectionMixin
 from pyg_denoise.typing import EDGE_TYPE
 
 logger = logging.getLogger('pyg_denoise')
 
-#: Selection rules that minimise a validation loss.
-LOSS_RULES = ('val_loss', 'val_loss_revised')
-#: Settings a checkpoint resumes across: more epochs, another patience or loss-rise count
-#: extend a run (a finished one continues); every other change makes another run.
-EXTENDING_KEYS = ('epochs', 'patience', 'stop_rises')
 #: The revision of the training loop's code (sampling, losses, evaluation, selection):
 #: raised by one whenever a change of the code, not of a setting, changes results, so
 #: that runs stored under an older one are stale (see :attr:`Denoiser.revision`).
 REVISION = 1
 
 
-@dataclass
-class TrainConfig:
-    r"""Hyper-parameters of :class:`Trainer` (defaults: LightGCN's reference settings).
-
-    Args:
-        epochs: Maximum number of epochs.
-        batch_size: Samples per batch.
-        lr: Learning rate.
-        optimizer: :obj:`'adam'` or :obj:`'adamw'`.
-        weight_decay: The optimiser's weight decay (AdamW's default in PLD: 0.01).
-        loss: :obj:`'bpr'` (pairwise) or :obj:`'bce'` (pointwise, positives and negatives
-            as independent rows, as ADT / DCF do).
-        reg: Regulariser, see :func:`~pyg_denoise.nn.loss.regularization`.
-        lambda_reg: Its weight.
-        sampling: :obj:`'user'` (user-uniform, LightGCN / PLD) or :obj:`'interaction'`.
-        epoch_size: Positives drawn an epoch: :obj:`'edges'`, the training positives the
-            epoch trains on; :obj:`'clean'`, those not injected as noise
-            (:class:`~pyg_denoise.transforms.InjectNoise`'s :obj:`injected` edges left out
-            of the count, not of the sampling), as PLD's ``mydataset.py`` counts an epoch
-            before it injects its noise.
-        batch_unit: :obj:`'triples'`: a batch is :obj:`batch_size` (user, positive,
-            negative) triples (BPR; with BCE their positive and negative rows);
-            :obj:`'rows'` (BCE only): :obj:`batch_size` pointwise rows, positives and
-            negatives shuffled together, as the ADT family's loaders (ADT, DCF,
-            EvalDenoisingRec) batch them, so an epoch has twice the iterations of
-            :obj:`'triples'` and a drop-rate ramp counted in iterations runs at their pace;
-            :obj:`'users'` (BCE only): :obj:`batch_size` whole users a batch, each with all
-            its positives and as many uniform draws (the CDAE code's unit, see
-            :meth:`~pyg_denoise.data.negative_sampling.BPRSampler.user_batches`); its
-            validation loss is then computed on the code's validation rows too
-            (:func:`~pyg_denoise.data.negative_sampling.user_rows`: draws over all items,
-            a training item drawn counting as a negative).
-        user_negatives: The negatives of a :obj:`batch_unit='users'` batch:
-            :obj:`'items'`: per positive one item drawn uniformly from all items (the CDAE
-            code's, see above); :obj:`'batch'`: as many distinct (user, item) cells as the
-            batch has positives, drawn uniformly among the batch users' non-positive cells
-            (DeCA's CDAE loop, ``CDAE_train``; :func:`~pyg_denoise.data.negative_sampling.
-            batch_negatives`). Training batches only: the validation loss keeps the CDAE
-            code's rows.
-        num_negatives: Negatives per positive.
-        negative_distribution: :obj:`'uniform'` or :obj:`'popularity'` (WBPR).
-        negative_alpha: Popularity exponent of WBPR sampling.
-        eval_every: Evaluate every this many epochs (and at the last one).
-        ks: Cut-offs of the reported metrics.
-        select: Model selection rule: :obj:`'val:<metric>'` (e.g. :obj:`'val:recall@20'`),
-            :obj:`'val_loss'` (loss on validation positives with fresh negatives, with
-            the method's own loss as ADT computes it: T-CE truncated, R-CE reweighted),
-            :obj:`'val_loss_revised'` (the same without the 20 % highest-loss validation
-            positives, EvalDenoisingRec's ``ERM_RE``), :obj:`'last'`, or
-            :obj:`'test:<metric>'` (oracle, a diagnostic only).
-        patience: Stop after this many evaluations without improvement (:obj:`None`: never).
-        stop_rises: Stop once the validation loss has risen (against the evaluation before)
-            this many times in all, the counter never reset: the early stop of DeCA's code
-            (:obj:`early_stop_rounds` 2, with :obj:`select='last'`). (:obj:`None`: never)
-        min_epoch: Epochs before this one are not eligible for selection (PLD: 40).
-        ndcg_idcg: :obj:`'truncated'`, :obj:`'untruncated'` (PLD) or :obj:`'both'`
-            (:obj:`ndcg@k` truncated and :obj:`ndcg_full@k` untruncated).
-        eval_chunk_size: Users scored at once in evaluation.
-        cold_start: :obj:`'popularity'` / :obj:`'item-id'`: users without training edges
-            are ranked by popularity / ascending item id in every evaluation and
-            top-:math:`k` list, everyone else by the model
-            (:func:`~pyg_denoise.metrics.cold_start_scorer`); :obj:`None` (the papers'
-            protocols): the model ranks them too.
-        test_mask: What a test ranking leaves out (:func:`~pyg_denoise.metrics.
-            excluded_index`): :obj:`'seen'` (training and validation items, the default),
-            :obj:`'train'`, or :obj:`'none'`, the study EvalDenoisingRec's CDAE evaluation,
-            which ranks training items too: to reproduce its figures, not to evaluate with.
-        track_test: Also evaluate the test split at every evaluation (logged as
-            :obj:`test/<metric>`), so that several selection rules can be reported from one
-            run (:func:`~pyg_denoise.benchmark.select_row`); selection reads it only under an
-            oracle :obj:`'test:...'` rule.
-        seed: Seed of initialisation, sampling and dropout.
-        device: :obj:`'cpu'`, :obj:`'cuda'`, or :obj:`'auto'` (distributed: each rank's
-            GPU :obj:`LOCAL_RANK`).
-        progress: Show a progress bar.
-        distributed: Data-parallel training over the initialised default process group
-            (:func:`~pyg_denoise.distributed.init_distributed`, under :obj:`torchrun`): the
-            model wrapped in DistributedDataParallel, each global batch of
-            :obj:`batch_size` sharded over the ranks, evaluation sharded by user, files
-            written by rank 0. A run on :math:`W` ranks makes the same steps as one on a
-            single process (see :mod:`pyg_denoise.distributed`).
-    """
-    epochs: int = 100
-    batch_size: int = 2048
-    lr: float = 1e-3
-    optimizer: str = 'adam'
-    weight_decay: float = 0.0
-    loss: str = 'bpr'
-    reg: str = 'lightgcn'
-    lambda_reg: float = 1e-4
-    sampling: str = 'user'
-    epoch_size: str = 'edges'
-    batch_unit: str = 'triples'
-    user_negatives: str = 'items'
-    num_negatives: int = 1
-    negative_distribution: str = 'uniform'
-    negative_alpha: float = 1.0
-    eval_every: int = 1
-    ks: Sequence[int] = (20, )
-    select: str = 'val:recall@20'
-    patience: Optional[int] = None
-    stop_rises: Optional[int] = None
-    min_epoch: int = 0
-    ndcg_idcg: str = 'truncated'
-    eval_chunk_size: int = 1024
-    cold_start: Optional[str] = None
-    test_mask: str = 'seen'
-    track_test: bool = False
-    seed: int = 0
-    device: str = 'auto'
-    progress: bool = True
-    distributed: bool = False
-
-    def __post_init__(self) -> None:
-        if not len(self.ks) or any(int(k) != k or k <= 0 for k in self.ks):
-            raise ValueError(f"'ks' must list at least one positive integer cut-off (got "
-                             f"{list(self.ks)!r})")
-        self.ks = tuple(int(k) for k in self.ks)
-        if self.min_epoch < 0:
-            raise ValueError(f"'min_epoch' must be non-negative (got {self.min_epoch})")
-        positive = dict(epochs=self.epochs, batch_size=self.batch_size,
-                        eval_every=self.eval_every, num_negatives=self.num_negatives)
-        for name, value in positive.items():
-            if int(value) != value or value <= 0:
-                raise ValueError(f"'{name}' must be a positive integer (got {value!r})")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"'lr' must be a positive number (got {self.lr!r})")
-        if self.weight_decay < 0 or self.lambda_reg < 0:
-            raise ValueError("'weight_decay' and 'lambda_reg' must be non-negative")
-        choices = dict(optimizer=('adam', 'adamw'), loss=('bpr', 'bce'), reg=REGULARIZERS,
-                       sampling=('user', 'interaction'), epoch_size=('edges', 'clean'),
-                       batch_unit=('triples', 'rows', 'users'),
-                       user_negatives=('items', 'batch'),
-                       negative_distribution=('uniform', 'popularity'), test_mask=TEST_MASKS,
-                       ndcg_idcg=('truncated', 'untruncated', 'both'))
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"'{name}' must be one of {list(allowed)} "
-                                 f"(got {getattr(self, name)!r})")
-        if self.cold_start is not None and self.cold_start not in COLD_START:
-            raise ValueError(f"'cold_start' must be None or one of {list(COLD_START)} "
-                             f"(got {self.cold_start!r})")
-        if self.batch_unit in ('rows', 'users') and (self.loss != 'bce' or self.distributed):
-            raise ValueError(f"batch_unit={self.batch_unit!r} (pointwise rows) needs "
-                             f"loss='bce' and one process (not distributed)")
-        if self.user_negatives != 'items' and self.batch_unit != 'users':
-            raise ValueError(f"user_negatives={self.user_negatives!r} is for "
-                             f"batch_unit='users' (got batch_unit={self.batch_unit!r})")
-        if self.stop_rises is not None and self.stop_rises <= 0:
-            raise ValueError(f"'stop_rises' must be positive or None (got {self.stop_rises})")
-        if self.patience is not None and self.patience <= 0:
-            raise ValueError(f"'patience' must be positive or None (got {self.patience})")
-        sel = self.select
-        if not (sel in LOSS_RULES + ('last', ) or (sel.startswith(('val:', 'test:'))
-                                                    and '@' in sel)):
-            raise ValueError(f"'select' must be 'val:<metric>@<k>', 'val_loss', "
-                             f"'val_loss_revised', 'last' or 'test:<metric>@<k>' "
-                             f"(got {sel!r})")
-        if '@' in sel:
-            name = sel.split(':', 1)[1]
-            names = METRICS + (('ndcg_full', ) if self.ndcg_idcg == 'both' else ())
-            if not is_metric_name(name, names):
-                raise ValueError(f"'select' {sel!r}: the metric must be one of "
-                                 f"{list(names)} and the cut-off a positive integer")
-            k = int(name.partition('@')[2])
-            if k not in self.ks:
-                self.ks = tuple(sorted(set(self.ks) | {k}))
-
-    def to_dict(self) -> Dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out['ks'] = list(self.ks)
-        return out
-
-
-class Trainer:
+class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
     r"""Trains a :class:`~pyg_denoise.nn.models.Recommender` on the training split of an
     interaction graph, optionally under a :class:`~pyg_denoise.transforms.Denoiser`.
 
@@ -728,10 +548,6 @@ class Trainer:
         row.update({f'denoise/{k}': v for k, v in self.denoiser.epoch_diagnostics().items()})
         return row
 
-    def _select_key(self) -> str:
-        sel = self.config.select
-        return sel if sel in LOSS_RULES else sel.replace(':', '/')
-
     def _epoch_samples(self, pos_index: Tensor) -> Optional[int]:
         r"""The positives an epoch draws under :obj:`epoch_size` (:obj:`None`: one per
         positive the epoch trains on)."""
@@ -743,267 +559,5 @@ class Trainer:
                 int(injected.sum()) if injected is not None else 0), 1)
         return self._clean_edges
 
-    def _evaluate_and_select(self, epoch: int) -> Dict[str, Any]:
-        cfg = self.config
-        t0 = time.perf_counter()
-        row: Dict[str, Any] = {}
-        if self.has_val:
-            row.update({f'val/{k}': v for k, v in self.evaluate('val').items()})
-            if self.optimizer is not None:  # no loss without a trained model
-                row.update(self.validation_loss())
-        if cfg.select.startswith('test:') or cfg.track_test:
-            row.update({f'test/{k}': v for k, v in self.evaluate('test').items()})
-        row['eval_seconds'] = time.perf_counter() - t0
-        if row.get('val_loss') is not None:  # DeCA's stop: rises counted, never reset
-            if self.prev_val_loss is not None and row['val_loss'] > self.prev_val_loss:
-                self.loss_rises += 1
-            self.prev_val_loss = row['val_loss']
-        if cfg.select == 'last' or self.optimizer is None:
-            value, better = float(epoch), True
-        else:
-            value = row[self._select_key()]
-            lower = cfg.select in LOSS_RULES
-            best = self.best['value']
-            better = best is None or (value < best if lower else value > best)
-        if (epoch < cfg.min_epoch or not self.denoiser.selects()) and \
-                self.optimizer is not None:  # not a candidate (SGDL's Phase I, if asked)
-            return row
-        if better:
-            self.best = {'value': value, 'epoch': epoch,
-                         'metrics': {k: v for k, v in row.items() if k.startswith('val')}}
-            self.best_edge_weight = self._adj_weight
-            self.best_denoiser_state = copy.deepcopy(self.denoiser.state_dict())
-            self.best_state = {k: v.detach().cpu().clone()
-                               for k, v in self.model.state_dict().items()}
-            self.bad_evals = 0
-            if self.out_dir is not None and self.rank == 0:
-                _atomic_save(self.best_state, osp.join(self.out_dir, 'best.pt'))
-        else:
-            self.bad_evals += 1
-        return row
 
-    def _should_stop(self) -> bool:
-        cfg = self.config
-        return (cfg.patience is not None and self.bad_evals >= cfg.patience) or \
-            (cfg.stop_rises is not None and self.loss_rises >= cfg.stop_rises)
-
-    def _finish(self, stopped: bool) -> Dict[str, Any]:
-        weight = self._adj_weight
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-            weight = self.best_edge_weight
-        self._selected = True  # the model is the selected epoch's (see export_graph)
-        self.adj = None
-        self.adjacency(weight)  # the selected epoch's propagation graph
-        t0 = time.perf_counter()
-        test = self.evaluate('test')
-        test_seconds = time.perf_counter() - t0
-        val = self.evaluate('val') if self.has_val else None
-        epochs = [r for r in self.history if 'seconds' in r]
-        reference = {split: reference_metrics(self.data, split, self.evaluator)
-                     for split in (('val', 'test') if self.has_val else ('test', ))}
-        flags = degenerate_flags(test, reference['test'], self.evaluator.ks)
-        if flags and self.rank == 0:
-            warnings.warn(f"The selected model ranks no better than a trivial ranking on the "
-                          f"test split: {'; '.join(f['message'] for f in flags)}. Hint: "
-                          f"{DEGENERATE_HINT}", UserWarning, stacklevel=2)
-        return {
-            'config': self.config.to_dict(),
-            'fingerprint': self.fingerprint,
-            'model': repr(self.model),
-            'denoiser': repr(self.denoiser),
-            'selection': {'rule': self.config.select if self.optimizer is not None
-                          else 'none (no parameters: one evaluation)',
-                          'epoch': self.best['epoch'], 'value': self.best['value'],
-                          'early_stopped': stopped, 'trainable': self.optimizer is not None},
-            'cold_start': self.config.cold_start,
-            'val': val,
-            'test': test,
-            'reference': reference,
-            'flags': flags,
-            'log': self.history,
-            'timings': {
-                'train_seconds': self.train_seconds,
-                'epoch_seconds_mean': (sum(r['seconds'] for r in epochs) / len(epochs)
-                                       if epochs else None),
-                'test_eval_seconds': test_seconds,
-            },
-        }
-
-    # Checkpoints ----------------------------------------------------------------------------
-    @property
-    def _ckpt_path(self) -> str:
-        assert self.out_dir is not None
-        return osp.join(self.out_dir, 'checkpoint.pt')
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {
-            'config': self.config.to_dict(),
-            'fingerprint': self.fingerprint,
-            'denoiser_repr': repr(self.denoiser),
-            'epoch': self.epoch,
-            'iteration': self.iteration,
-            'model': self.model.state_dict(),
-            'optimizer': self.optimizer.state_dict(),
-            'denoiser': self.denoiser.state_dict(),
-            'history': self.history,
-            'best': self.best,
-            'best_state': self.best_state,
-            'best_edge_weight': self.best_edge_weight,
-            'best_denoiser_state': self.best_denoiser_state,
-            'edge_weight': self._adj_weight,
-            'bad_evals': self.bad_evals,
-            'loss_rises': self.loss_rises,
-            'prev_val_loss': self.prev_val_loss,
-            'train_seconds': self.train_seconds,
-        }
-
-    def save_checkpoint(self, path: str) -> None:
-        r"""Writes the full training state atomically (a crash never leaves a broken file)."""
-        _atomic_save(self.state_dict(), path)
-
-    def load_checkpoint(self, path: str) -> None:
-        r"""Restores the state written by :meth:`save_checkpoint`. The configuration must
-        match, except for :obj:`epochs`, :obj:`patience`, :obj:`progress`, :obj:`device`,
-        :obj:`track_test` and :obj:`distributed` (a run resumes on any number of ranks), and
-        so must the denoiser's hyper-parameters (its :func:`repr`)."""
-        self.load_state_dict(_load_checkpoint(path), path)
-
-    def load_state_dict(self, state: Dict[str, Any], path: str = '<state>') -> None:
-        r"""Restores a :meth:`state_dict` (:obj:`path` names it in errors)."""
-        # tensors to this trainer's device (the optimiser's own loader places its state)
-        state = dict(_to_device({k: v for k, v in state.items() if k != 'optimizer'},
-                                self.device), optimizer=state['optimizer'])
-        # a key that an older checkpoint lacks holds its default
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-        mine = self.config.to_dict()
-        theirs = {**{k: v for k, v in defaults.items() if k not in state['config']},
-                  **state['config']}
-        free = {'epochs', 'patience', 'stop_rises', 'progress', 'device', 'track_test',
-                'distributed'}
-        diff = sorted(k for k in set(mine) | set(theirs)
-                      if k not in free and mine.get(k) != theirs.get(k))
-        if diff:
-            raise ValueError(f"Cannot resume from '{path}': its configuration differs in "
-                             f"{diff} ({ {k: theirs.get(k) for k in diff} } vs "
-                             f"{ {k: mine.get(k) for k in diff} }); use another out_dir or "
-                             f"resume=False")
-        stored = state.get('fingerprint')  # absent in checkpoints before 0.1
-        if stored is not None:
-            if self.fingerprint_view is not None:
-                stored = self.fingerprint_view(stored)
-            fdiff = fingerprint_diff(stored, self.fingerprint, ignore=EXTENDING_KEYS)
-            if fdiff:
-                raise ValueError(f"Cannot resume from '{path}': it was computed from other "
-                                 f"data or settings ({describe_diff(fdiff)}); use another "
-                                 f"out_dir or resume=False")
-        theirs_denoiser = state.get('denoiser_repr')  # absent in checkpoints before 0.1
-        if theirs_denoiser is not None and theirs_denoiser != repr(self.denoiser):
-            raise ValueError(f"Cannot resume from '{path}': it was trained with "
-                             f"{theirs_denoiser}, not {self.denoiser!r}; use another out_dir "
-                             f"or resume=False")
-        try:
-            self.model.load_state_dict(state['model'])
-        except RuntimeError as e:  # other shapes or layers: one line, not the torch dump
-            first = str(e).strip().splitlines()[0]
-            raise ValueError(f"Cannot resume from '{path}': its model has other parameters "
-                             f"than {type(self.model).__name__} here ({first}); use another "
-                             f"out_dir or resume=False") from None
-        self.optimizer.load_state_dict(state['optimizer'])
-        self.denoiser.load_state_dict(state['denoiser'])
-        self.epoch, self.iteration = state['epoch'], state['iteration']
-        self.history, self.best = state['history'], state['best']
-        self.best_state, self.bad_evals = state['best_state'], state['bad_evals']
-        self.loss_rises = state.get('loss_rises', 0)
-        self.prev_val_loss = state.get('prev_val_loss')
-        self.best_edge_weight = state.get('best_edge_weight')
-        self.best_denoiser_state = state.get('best_denoiser_state')
-        self.adjacency(state.get('edge_weight'))
-        self.train_seconds = state['train_seconds']
-        self._rewrite_log()
-
-    def _write_log(self, row: Dict[str, Any]) -> None:
-        if self.out_dir is None or self.rank != 0:
-            return
-        with open(osp.join(self.out_dir, 'log.jsonl'), 'a') as f:
-            f.write(json.dumps(_jsonable(row)) + '\n')
-
-    def _rewrite_log(self) -> None:
-        if self.out_dir is None or self.rank != 0:
-            return
-        with open(osp.join(self.out_dir, 'log.jsonl'), 'w') as f:
-            for row in self.history:
-                f.write(json.dumps(_jsonable(row)) + '\n')
-
-
-def epoch_sums(steps: Sequence[Tuple[int, Dict[str, Any]]], epoch: int, first: int
-               ) -> Tuple[float, int, Dict[str, float]]:
-    r"""The batch-size-weighted sums of an epoch's step outputs (:obj:`(batch size,
-    {name: value})` per step, values floats or scalar tensors), read back to the host in one
-    transfer and summed in step order in double precision (the same numbers as reading each
-    step's value at once). Raises :class:`FloatingPointError` naming the first step
-    (iteration :obj:`first` + its index) whose loss is not finite."""
-    tensors = [v for _, out in steps for v in out.values() if isinstance(v, Tensor)]
-    values: Any = []
-    if tensors:
-        first_t = tensors[0]
-        if all(t.dim() == 0 and t.dtype == first_t.dtype and t.device == first_t.device
-               for t in tensors):
-            values = torch.stack(tensors).double().tolist()  # float32 -> float64 is exact
-        else:
-            values = torch.stack([t.detach().reshape(()).to(first_t.device, torch.float64)
-                                  for t in tensors]).tolist()
-    values = iter(values)
-    total, count, extra = 0.0, 0, {}
-    for i, (n, out) in enumerate(steps):
-        row = {k: next(values) if isinstance(v, Tensor) else float(v) for k, v in out.items()}
-        if not math.isfinite(row['loss']):
-            raise FloatingPointError(f"The loss became {row['loss']} at epoch {epoch}, "
-                                     f"iteration {first + i}: lower 'lr'")
-        total += row['loss'] * n
-        count += n
-        for k, v in row.items():
-            if k != 'loss':
-                extra[k] = extra.get(k, 0.0) + v * n
-    return total, count, extra
-
-
-def _load_checkpoint(path: str) -> Dict[str, Any]:
-    r""":func:`torch.load` of a checkpoint, a truncated or foreign file refused in one line."""
-    try:
-        state = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as e:  # noqa: BLE001 (EOFError, UnpicklingError, RuntimeError, ...)
-        raise ValueError(f"Cannot resume from '{path}': not a readable checkpoint (truncated "
-                         f"or corrupted: {type(e).__name__}); delete it to start again (or "
-                         f"run with --no-resume; in Python resume=False)") from None
-    if not isinstance(state, dict) or 'model' not in state:
-        raise ValueError(f"Cannot resume from '{path}': not a checkpoint of this trainer; "
-                         f"delete it to start again (or run with --no-resume; in Python "
-                         f"resume=False)")
-    return state
-
-
-def _atomic_save(obj: Any, path: str) -> None:
-    tmp = path + '.tmp'
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _to_device(obj: Any, device: torch.device) -> Any:
-    if isinstance(obj, Tensor):
-        return obj.to(device)
-    if isinstance(obj, dict):
-        return {k: _to_device(v, device) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_device(v, device) for v in obj)
-    return obj
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items() if not isinstance(v, Tensor)}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+__all__ = ['Trainer', 'TrainConfig', 'LOSS_RULES', 'EXTENDING_KEYS', 'REVISION', 'epoch_sums']
