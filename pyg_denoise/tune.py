@@ -144,7 +144,7 @@ def _check_identity(study, identity: Optional[Mapping[str, Any]], name: str,
     text = _identity_json(identity)
     stored = study.user_attrs.get('identity')
     if stored is None:
-        if any(True for _ in study.trials):
+        if study.trials:
             raise ValueError(f"--study {name} in {storage} holds trials of a study without a "
                              f"recorded setup (an older version); give another --study")
         study.set_user_attr('identity', text)
