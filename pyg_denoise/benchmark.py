@@ -499,7 +499,7 @@ def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
     :obj:`"key old -> new"`, or a run of an older revision of the code
     (:func:`~pyg_denoise.registry.code_revision`); the options the run overrode on purpose
     (its recipe record's :obj:`overridden`) and the data files do not count."""
-    from pyg_denoise.registry import FIRST_REVISION, all_options, code_revision
+    from pyg_denoise.registry import all_options, code_revision, stored_revision
     used = results.get('options') or {}
     skip = set((results.get('recipe') or {}).get('overridden', [])) | {'train', 'val', 'test'}
     declared = all_options()  # an option declared after the run ran with its default
@@ -514,8 +514,8 @@ def recipe_mismatch(results: Dict[str, Any], recipe: Any, model: str,
                 isinstance(have, (list, tuple)) else have == value)
         if not same:
             out.append(f'{key} {have} -> {value}')
-    ran = (results.get('fingerprint') or {}).get('revision', FIRST_REVISION)
-    code = code_revision(denoiser)
+    ran = stored_revision((results.get('fingerprint') or {}).get('revision'))
+    code = code_revision(denoiser, model)
     if ran != code:
         out.append(f'code revision {ran} -> {code}')
     return out

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pyg_denoise.data.negative_sampling import NegativeSampler
 from pyg_denoise.nn import (CDAE, GMF, MF, NGCF, ItemKNN, LightGCN, NeuMF, Popularity,
-                            Recommender, pyg_backbone)
+                            PyGRecommender, Recommender, pyg_backbone)
 from pyg_denoise.options import Option
 from pyg_denoise.transforms import (BOD, DCF, DPI, DVAE, PLD, SGDL, UDT, Denoiser,
                                     ExtraFeedback, GraphDenoising, ReweightedLoss,
@@ -53,6 +53,12 @@ MODELS: Dict[str, ModelBuilder] = {
     'pyg:sage': lambda u, i, v: pyg_backbone('sage', u, i, v['dim'], v['layers']),
     'pyg:gcn': lambda u, i, v: pyg_backbone('gcn', u, i, v['dim'], v['layers'], 'csr'),
 }
+#: name -> the class each builder of :data:`MODELS` makes (for its :attr:`revision`).
+MODEL_TYPES: Dict[str, Type[Recommender]] = {
+    'lightgcn': LightGCN, 'ngcf': NGCF, 'mf': MF, 'gmf': GMF, 'neumf': NeuMF, 'cdae': CDAE,
+    'pop': Popularity, 'itemknn': ItemKNN,
+    'pyg:lightgcn': PyGRecommender, 'pyg:sage': PyGRecommender, 'pyg:gcn': PyGRecommender,
+}
 #: The models whose class declares options (for the command line's groups).
 MODEL_CLASSES: Dict[str, type] = {'lightgcn': LightGCN, 'cdae': CDAE, 'itemknn': ItemKNN}
 #: Baselines without parameters: evaluated once, never with a denoiser.
@@ -63,17 +69,26 @@ BCE_MODELS = ('gmf', 'neumf', 'cdae')
 DEFAULT_DIM = {'gmf': 32, 'neumf': 32, 'cdae': 200}
 
 
-#: The code revisions of a run stored before runs recorded them.
-FIRST_REVISION: Dict[str, int] = {'trainer': 1, 'denoiser': 1}
+#: The code revisions of a run stored before runs recorded them (or before they recorded
+#: one of these parts: a part missing from a stored revision is its revision 1).
+FIRST_REVISION: Dict[str, int] = {'trainer': 1, 'denoiser': 1, 'model': 1}
 
 
-def code_revision(denoiser: Optional[str]) -> Dict[str, int]:
-    r"""The revisions of the code a run of :obj:`denoiser` executes: the training loop's
-    (:data:`~pyg_denoise.trainer.REVISION`) and the method's
-    (:attr:`~pyg_denoise.transforms.Denoiser.revision`); part of a run's fingerprint."""
+def code_revision(denoiser: Optional[str], model: Optional[str] = None) -> Dict[str, int]:
+    r"""The revisions of the code a run of :obj:`denoiser` on :obj:`model` executes: the
+    training loop's (:data:`~pyg_denoise.trainer.REVISION`), the method's
+    (:attr:`~pyg_denoise.transforms.Denoiser.revision`) and the backbone's
+    (:attr:`~pyg_denoise.nn.Recommender.revision`); part of a run's fingerprint."""
     from pyg_denoise.trainer import REVISION
     cls = DENOISERS.get(denoiser) if denoiser is not None else None
-    return {'trainer': REVISION, 'denoiser': getattr(cls, 'revision', 1)}
+    return {'trainer': REVISION, 'denoiser': getattr(cls, 'revision', 1),
+            'model': getattr(MODEL_TYPES.get(model), 'revision', 1)}
+
+
+def stored_revision(revision: Optional[Dict[str, int]]) -> Dict[str, int]:
+    r"""A revision as stored in a run's fingerprint, its missing parts filled with
+    :data:`FIRST_REVISION` (none stored: the run predates revisions)."""
+    return {**FIRST_REVISION, **(revision or {})}
 
 
 def entry_options(model: Optional[str], denoiser: Optional[str]) -> set:

@@ -7,8 +7,8 @@ import os.path as osp
 from typing import Any, Dict, List
 
 from pyg_denoise.fingerprint import file_digests
-from pyg_denoise.registry import (BCE_MODELS, DEFAULT_DIM, FIRST_REVISION, all_options,
-                                  entry_options)
+from pyg_denoise.registry import (BCE_MODELS, DEFAULT_DIM, all_options, entry_options,
+                                  stored_revision)
 
 
 def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -44,7 +44,7 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
         out['epochs'] = 100
     if 'lr' in out and out['lr'] is None:
         out['lr'] = 1e-3
-    out.setdefault('revision', dict(FIRST_REVISION))  # stored before runs recorded it
+    out['revision'] = stored_revision(out.get('revision'))  # parts added since: revision 1
     config = out.get('config')
     if config and osp.isfile(config):
         out['config'] = 'md5:' + file_digests([config])[0]

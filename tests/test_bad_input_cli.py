@@ -479,7 +479,10 @@ def test_a_cell_of_an_older_code_revision_is_stale(tmp_path, monkeypatch):
     main(grid_args(paths, grid))
     cell = os.path.join(grid, 'files', 'mf', 'none', 'seed0')
     results = json.loads(open(cell + '/results.json').read())
-    assert results['fingerprint']['revision'] == {'trainer': 1, 'denoiser': 1}
+    assert results['fingerprint']['revision'] == {'trainer': 1, 'denoiser': 1, 'model': 1}
+    results['fingerprint']['revision'] = {'trainer': 1, 'denoiser': 1}  # before models had one
+    open(cell + '/results.json', 'w').write(json.dumps(results))
+    main(grid_args(paths, grid))  # reused, not stale
     del results['fingerprint']['revision']  # as stored before revisions were recorded
     open(cell + '/results.json', 'w').write(json.dumps(results))
     main(grid_args(paths, grid))  # reused, not stale
@@ -489,7 +492,24 @@ def test_a_cell_of_an_older_code_revision_is_stale(tmp_path, monkeypatch):
     main(grid_args(paths, grid, '--rerun-stale'))
     assert os.path.isdir(cell + '.stale-1')
     assert json.loads(open(cell + '/results.json').read())['fingerprint']['revision'] == \
-        {'trainer': 2, 'denoiser': 1}
+        {'trainer': 2, 'denoiser': 1, 'model': 1}
+
+
+def test_a_cell_of_an_older_model_revision_is_stale(tmp_path, monkeypatch):
+    """A backbone's revision is part of the fingerprint: raising MF's makes its cells stale,
+    and leaves the cells of other backbones current."""
+    from pyg_denoise.nn import MF
+    paths = write(tmp_path)
+    grid = str(tmp_path / 'grid')
+    main(grid_args(paths, grid, '--models', 'mf,gmf'))
+    monkeypatch.setattr(MF, 'revision', 2)
+    with pytest.raises(SystemExit, match=r"1 cell\(s\) .*revision"):  # GMF's is current
+        main(grid_args(paths, grid, '--models', 'mf,gmf'))
+    main(grid_args(paths, grid, '--models', 'mf,gmf', '--rerun-stale'))
+    assert not os.path.isdir(os.path.join(grid, 'files', 'gmf', 'none', 'seed0.stale-1'))
+    cell = os.path.join(grid, 'files', 'mf', 'none', 'seed0')
+    assert json.loads(open(cell + '/results.json').read())['fingerprint']['revision'] == \
+        {'trainer': 1, 'denoiser': 1, 'model': 2}
 
 
 def test_checkpoint_of_older_fingerprint_rules_resumes(tmp_path):

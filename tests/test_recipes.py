@@ -410,8 +410,8 @@ def test_parity_rows_leave_out_runs_of_other_recipe_settings(monkeypatch):
     monkeypatch.setattr(DVAE, 'revision', 2)
     assert [r['stale'] for r in parity_rows([old], recipe, ['recall@20'])
             if r['entry'] == 'lightgcn/deca_p'] == \
-        [{'old': ["code revision {'trainer': 1, 'denoiser': 1} -> "
-                  "{'trainer': 1, 'denoiser': 2}"]}]
+        [{'old': ["code revision {'trainer': 1, 'denoiser': 1, 'model': 1} -> "
+                  "{'trainer': 1, 'denoiser': 2, 'model': 1}"]}]
 
 
 def test_the_command_lines_datasets_replace_the_recipes_data():

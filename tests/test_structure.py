@@ -1,6 +1,7 @@
-r"""The package's shape (issue 32): the command line is a package of small modules, and no
-two modules of :obj:`pyg_denoise` import each other, directly or around a longer loop
-(imports inside functions count; :obj:`if TYPE_CHECKING:` blocks do not)."""
+r"""The package's shape (issue 32): no module over 600 lines, the command line a package of
+modules of at most 400, and no two modules of :obj:`pyg_denoise` import each other,
+directly or around a longer loop (imports inside functions count; :obj:`if TYPE_CHECKING:`
+blocks do not)."""
 import ast
 import os
 import os.path as osp
@@ -95,3 +96,8 @@ def test_the_command_lines_modules_are_small():
              if name.startswith('pyg_denoise.cli')}
     assert len(sizes) >= 8
     assert {k: v for k, v in sizes.items() if v > 400} == {}
+
+
+def test_every_module_is_at_most_600_lines():
+    sizes = {name: sum(1 for _ in open(path)) for name, path in modules().items()}
+    assert {k: v for k, v in sizes.items() if v > 600} == {}

@@ -60,7 +60,7 @@ def run_settings(args: argparse.Namespace) -> Dict[str, Any]:
     :data:`OPERATIONAL`), with the md5 of each data file: the fingerprint of the run, less the
     processed graph's digest (:func:`~pyg_denoise.fingerprint.graph_fingerprint`)."""
     out = {k: getattr(args, k, None) for k in _run_keys() if k not in OPERATIONAL}
-    out['revision'] = code_revision(getattr(args, 'denoiser', None))
+    out['revision'] = code_revision(getattr(args, 'denoiser', None), getattr(args, 'model', None))
     if args.train:
         out['dataset'] = None
         out['files_md5'] = file_digests([args.train, args.val, args.test])

@@ -27,6 +27,11 @@ class Recommender(torch.nn.Module, Configurable):
     """
     #: Whether :meth:`get_embedding` reads the graph (LightGCN, NGCF, CDAE).
     uses_graph: bool = False
+    #: The revision of the model's code: raised by one whenever a change of the code (not of
+    #: an option) changes the model's results, so that runs stored under an older revision
+    #: are told apart (as :attr:`pyg_denoise.transforms.Denoiser.revision`). A run stored
+    #: without one is revision 1.
+    revision: int = 1
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
