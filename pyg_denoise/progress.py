@@ -1,6 +1,6 @@
 r"""Progress that suits its output: a live :obj:`tqdm` bar on a terminal, and on anything
 else (a grid cell's :obj:`run.log`, CI, a pipe) one plain line per step, never the
-carriage-return frames a bar would write there.
+carriage-return frames a bar would write there::
 
     bar = progress(range(1, 51), desc='train', unit='epoch', total=50)
     for epoch in bar:

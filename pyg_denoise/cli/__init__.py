@@ -1,4 +1,4 @@
-r"""The :obj:`pyg-denoise` command line.
+r"""The :obj:`pyg-denoise` command line::
 
     pyg-denoise run                      # LightGCN on the embedded ml-latest-small
     pyg-denoise run --dataset ml-100k --root ../shared/datasets/ml-100k --model neumf
