@@ -13,26 +13,25 @@ command line's checks and messages; :meth:`Experiment.run` trains it exactly as
     >>> results = exp.run(out='runs/gmf-dpi')          # results.json's record
     >>> results['test']['recall@20']
 
-A grid is :func:`pyg_denoise.cli.main` with :obj:`benchmark`, and a search is
-:func:`pyg_denoise.cli.tune_study`; both take the same keywords through
-:func:`options_to_argv`.
+A grid is :meth:`Experiment.grid` (:obj:`pyg-denoise benchmark`, on its executors: in
+this process, in worker processes or on Ray), and a search is
+:func:`pyg_denoise.cli.tune_study`; both take the same keywords.
 """
 import argparse
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
 from pyg_denoise.cli import (apply_recipe, build_parser, command_words, explicit_dests,
-                             load_args_recipe, run as run_command, run_settings,
+                             load_args_recipe, run as run_command, run_grid, run_settings,
                              validate_args)
+from pyg_denoise.cli.validate import MACHINE
 from pyg_denoise.recipes import Recipe, dump_recipe, load_recipe, to_toml
 from pyg_denoise.settings import comparable_settings, options_to_argv
 
 
 #: What :meth:`Experiment.to_toml` leaves out: the entry's name and where its settings came
 #: from, and the options of this machine's run that change no number.
-_NOT_WRITTEN = frozenset({'model', 'denoiser', 'recipe', 'config', 'out', 'no_resume',
-                          'no_progress', 'quiet', 'threads', 'device', 'overwrite', 'cache',
-                          'distributed'})
+_NOT_WRITTEN = MACHINE | {'model', 'denoiser', 'recipe', 'config'}
 
 
 class Experiment:
@@ -119,6 +118,22 @@ class Experiment:
         numbers (:obj:`threads`, :obj:`device`, :obj:`no_progress`, ...)."""
         words = self._words + command_words('run', out=out, **operational)[1:]
         return run_command(self._parse(words))
+
+    @staticmethod
+    def grid(recipe: Optional[str] = None, **options: Any) -> Dict[str, Any]:
+        r"""A grid of runs, as :obj:`pyg-denoise benchmark` makes it (resumable, on its
+        executors): :obj:`models`, :obj:`denoisers`, :obj:`seeds` and :obj:`datasets` as
+        lists, :obj:`grid_out` the folder, :obj:`jobs` / :obj:`executor` where the cells
+        run, and any option of :obj:`pyg-denoise run` for every cell (see :func:`run_grid
+        <pyg_denoise.cli.run_grid>`). Returns what :obj:`grid_out/results.json` holds
+        (:obj:`'runs'`: every run's record; :obj:`'summary'`: mean and std per rule); the
+        tables are in :obj:`grid_out/results.md`.
+
+        Example:
+            >>> grid = Experiment.grid('deca/modcloth', models=['gmf'],
+            ...                        denoisers=['none', 'dpi'], grid_out='runs/modcloth')
+        """
+        return run_grid(**({'recipe': recipe} if recipe else {}), **options)
 
     def __repr__(self) -> str:
         given = ', '.join(f'{k}={getattr(self.args, k)!r}' for k in sorted(self.args.explicit)

@@ -35,7 +35,8 @@ def comparable_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
         out.pop('sampling', None)
     if out.get('batch_unit') != 'users' or out.get('user_negatives') == 'items':
         out.pop('user_negatives', None)  # the default, or unused (and older runs lack it)
-    for key, default in (('epoch_size', 'edges'), ('test_mask', 'seen')):
+    for key, default in (('epoch_size', 'edges'), ('test_mask', 'seen'),
+                         ('val_loss_rows', 'sampled')):
         if out.get(key, default) == default:  # the default (and older runs lack it)
             out.pop(key, None)
     if out.get('loss') == 'auto' and model is not None:

@@ -34,6 +34,7 @@ from pyg_denoise.training.checkpoint import CheckpointMixin, _load_checkpoint
 from pyg_denoise.training.config import EXTENDING_KEYS, LOSS_RULES, TrainConfig
 from pyg_denoise.training.log import EpochLogMixin, epoch_sums
 from pyg_denoise.training.selection import SelectionMixin
+from pyg_denoise.training.validation import matrix_validation_loss
 from pyg_denoise.typing import EDGE_TYPE
 
 logger = logging.getLogger('pyg_denoise')
@@ -79,10 +80,11 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
             before it is compared, so that a checkpoint written under older rules compares
             as the caller compares finished runs (the command line passes
             :func:`pyg_denoise.settings.comparable_settings`). (default: :obj:`None`: as stored)
-        callback (callable, optional): Called as :obj:`callback(epoch, row)` after each
-            evaluation with the epoch's log row (validation metrics under :obj:`val/...`);
-            what it raises ends :meth:`fit` (a tuner's pruner stops a trial so).
-            (default: :obj:`None`)
+        callback (callable, optional): Called as :obj:`callback(step, row)` after each
+            evaluation with its log row (validation metrics under :obj:`val/...`);
+            :obj:`step` is the epoch, or the iteration when
+            :attr:`TrainConfig.eval_every` counts iterations; what it raises ends
+            :meth:`fit` (a tuner's pruner stops a trial so). (default: :obj:`None`)
     """
     def __init__(self, model: Recommender, data: HeteroData,
                  config: Optional[TrainConfig] = None, denoiser: Optional[Denoiser] = None,
@@ -168,6 +170,7 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
         self._adj_weight: Optional[Tensor] = None
         self.epoch = 0          # the last finished epoch
         self.iteration = 0      # batches so far
+        self._evaluated_at: Optional[int] = None  # the iteration of the last evaluation
         self.history: List[Dict[str, Any]] = []
         self.best: Dict[str, Any] = {'value': None, 'epoch': None, 'metrics': None}
         self.bad_evals = 0
@@ -382,7 +385,9 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
         (:func:`~pyg_denoise.data.negative_sampling.user_rows`).
 
         Returns:
-            :obj:`val_loss`: the denoiser's
+            :obj:`val_loss`: under :obj:`val_loss_rows='matrix'` DeCA's ``eval_CDAE``
+            (:func:`~pyg_denoise.training.validation.matrix_validation_loss`, alone); else
+            the denoiser's
             :meth:`~pyg_denoise.transforms.Denoiser.validation_loss` (ADT: T-CE's
             truncated and R-CE's reweighted loss at the current iteration; the plain mean
             per-sample loss for normal training and the other methods);
@@ -391,8 +396,11 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
             ``ERM_RE``; for BCE the negatives' rows are all kept, for BPR a sample is a
             triple).
         """
-        self.model.eval()
         val = split_edge_index(self.data, 'val').to(self.device)
+        if self.config.val_loss_rows == 'matrix':  # DeCA's eval_CDAE (model in train mode)
+            return {'val_loss': matrix_validation_loss(self.model, val, self.num_users,
+                                                       self.num_items)}
+        self.model.eval()
         gen = self.generator(self.epoch, salt=1)
         ids = torch.arange(val.size(1), device=self.device)
         if self.config.batch_unit == 'users':  # the CDAE code's validation rows
@@ -461,12 +469,18 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
         bar = progress(range(self.epoch + 1, 1 if stopped else cfg.epochs + 1),
                    disable=not cfg.progress or self.rank != 0,
                    desc='train', unit='epoch', initial=self.epoch, total=cfg.epochs)
+        every, unit = cfg.eval_interval
         for epoch in bar:
             row = self.train_epoch(epoch)
-            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            if unit == 'epochs':
+                due = epoch % every == 0 or epoch == cfg.epochs
+            else:  # the end of training, unless an iteration's evaluation was the last step
+                due = epoch == cfg.epochs and self._evaluated_at != self.iteration
+            if due:
                 row.update(self._evaluate_and_select(epoch))
+                self._evaluated_at = self.iteration
                 if self.callback is not None:  # e.g. a tuner's pruner (pyg_denoise.tune)
-                    self.callback(epoch, row)
+                    self.callback(epoch if unit == 'epochs' else self.iteration, row)
             self.history.append(row)
             self.epoch = epoch
             self._write_log(row)
@@ -520,6 +534,8 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
                              self.negatives, cfg.num_negatives, self._epoch_samples(pos_index))
         steps: List[Tuple[int, Dict[str, Any]]] = []  # read back once, after the epoch
         first = self.iteration
+        every, unit = cfg.eval_interval
+        every_it = every if unit == 'iterations' else None
         if cfg.batch_unit == 'users':
             batches = sampler.user_batches(cfg.batch_size, gen, cfg.user_negatives)
         else:
@@ -539,6 +555,11 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
             steps.append((len(batch), {k: v.detach() if isinstance(v, Tensor) else v
                                        for k, v in out.items()}))  # no graph kept
             self.iteration += 1
+            if every_it is not None and (self.iteration - 1) % every_it == 0 and (
+                    self.iteration > 1 or cfg.val_loss_rows == 'matrix'):
+                self._evaluate_within(epoch)
+                if self._should_stop():  # the early stop, at this iteration
+                    break
         total, count, extra = epoch_sums(steps, epoch, first)
         seconds = time.perf_counter() - t0
         self.train_seconds += seconds
@@ -547,6 +568,18 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
         row.update({k: v / max(count, 1) for k, v in extra.items()})
         row.update({f'denoise/{k}': v for k, v in self.denoiser.epoch_diagnostics().items()})
         return row
+
+    def _evaluate_within(self, epoch: int) -> None:
+        r"""An evaluation inside epoch :obj:`epoch` (:attr:`TrainConfig.eval_every` in
+        iterations): its own log row (:obj:`epoch`, :obj:`iteration` and the metrics),
+        judged for selection and early stopping like an epoch's."""
+        row: Dict[str, Any] = {'epoch': epoch, 'iteration': self.iteration}
+        row.update(self._evaluate_and_select(epoch))
+        self._evaluated_at = self.iteration
+        if self.callback is not None:
+            self.callback(self.iteration, row)
+        self.history.append(row)
+        self._write_log(row)
 
     def _epoch_samples(self, pos_index: Tensor) -> Optional[int]:
         r"""The positives an epoch draws under :obj:`epoch_size` (:obj:`None`: one per

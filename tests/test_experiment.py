@@ -69,3 +69,25 @@ def test_a_recipe_on_its_named_data_gives_the_numbers_of_the_command_line(tmp_pa
           'none', '--epochs', '1', '--out', str(tmp_path / 'sh'), '--no-progress', '-q'])
     shell = json.loads((tmp_path / 'sh' / 'results.json').read_text())
     assert ours['test'] == shell['test']
+
+
+def test_a_grid_from_python_gives_the_numbers_of_the_command_line(tmp_path):
+    files = write_split_files(tmp_path)
+    keywords = dict(train=files['train'], val=files['val'], test=files['test'],
+                    columns='user,item,rating', models=['mf', 'gmf'],
+                    denoisers=['none', 'tce'], seeds=[0], epochs=1, dim=8, ks=[5],
+                    no_pop=True, no_progress=True, quiet=True)
+    grid = Experiment.grid(grid_out=str(tmp_path / 'py'), **keywords)
+    runs = grid['runs']
+    stored = json.loads((tmp_path / 'py' / 'results.json').read_text())  # (tuples as lists)
+    assert json.dumps(grid, sort_keys=True) == json.dumps(stored, sort_keys=True)
+    main(['benchmark', *options_to_argv(**keywords), '--grid-out', str(tmp_path / 'sh')])
+    shell = json.loads((tmp_path / 'sh' / 'results.json').read_text())
+    key = lambda r: (r['model'], r['denoiser'], r['seed'])  # noqa: E731
+    assert sorted(map(key, runs)) == sorted(map(key, shell['runs'])) and len(runs) == 4
+    by_key = {key(r): r for r in shell['runs']}
+    for run in runs:
+        assert run['rules'] and run['rules'] == by_key[key(run)]['rules']  # test metrics
+    with pytest.raises(TypeError, match="'modles' is not an option of pyg-denoise benchmark"
+                                        r" \(did you mean 'models'\?\)"):
+        Experiment.grid(modles=['mf'])

@@ -97,15 +97,14 @@ DECA_ITERATIONS = {'ml-100k': (79619, 943), 'modcloth': (0.8 * 99893, 44783),
 
 @pytest.mark.parametrize('dataset', sorted(DECA_ITERATIONS))
 def test_deca_recipes_evaluate_every_500_iterations_and_stop_the_prior_as_the_code(dataset):
-    import math
     r = load_recipe(f'deca/{dataset}')
-    positives, users = DECA_ITERATIONS[dataset]
-    for model, unit in (('gmf', positives), ('lightgcn', positives), ('cdae', users)):
-        per_epoch = math.ceil(unit / 2048)
-        every = r.resolve(model, 'dpi')['eval_every']
-        # a whole number of epochs nearest 500 iterations, at least one epoch
-        assert every >= 1 and (abs(every * per_epoch - 500) <= per_epoch / 2 or
-                               every == 1 and per_epoch > 500), (model, every, per_epoch)
+    positives, _ = DECA_ITERATIONS[dataset]
+    for model in ('gmf', 'neumf', 'lightgcn', 'cdae'):
+        for method in ('none', 'dpi', 'dvae'):  # train.py's eval_freq, its eval_CDAE
+            entry = r.resolve(model, method)
+            assert entry['eval_every'] == '500it'
+            assert entry.get('val_loss_rows', 'sampled') == (
+                'matrix' if model == 'cdae' else 'sampled')
     if dataset == 'ml-100k':
         path = osp.join(shared_path('deca-ml100k'), 'ml-100k.train.rating')
         assert sum(1 for _ in open(path)) == positives

@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 
 from pyg_denoise.cli.errors import CommandError, _one_line
 from pyg_denoise.cli.options import add_run_options, check_list, CODE_OPTIONS, ListError
-from pyg_denoise.cli.parser import build_parser
+from pyg_denoise.cli.parser import build_parser, command_words
 from pyg_denoise.cli.validate import (check_out_dir, explicit_dests, EXTENDING, OPERATIONAL,
                                       run_settings, train_config, validate_args)
 from pyg_denoise.cli.recipe_args import (apply_recipe, check_rules, checked_recipe,
@@ -31,8 +31,8 @@ from pyg_denoise.cli.recipe_args import (apply_recipe, check_rules, checked_reci
 from pyg_denoise.cli.data import check_cold, export_graph, load_data, save_topk
 from pyg_denoise.cli.run_cmd import (build_training, format_groups, format_table,
                                      model_from_factory, run)
-from pyg_denoise.cli.benchmark_cmd import benchmark, grid_cell
-from pyg_denoise.cli.tune_cmd import command_words, tune_command, tune_study, tune_trial
+from pyg_denoise.cli.benchmark_cmd import benchmark, grid_cell, run_grid
+from pyg_denoise.cli.tune_cmd import tune_command, tune_study, tune_trial
 from pyg_denoise.cli.report_cmd import info, recipe_groups, recipes, report, summary
 from pyg_denoise.settings import comparable_settings, options_to_argv
 
@@ -95,6 +95,6 @@ __all__ = ['add_run_options', 'apply_recipe', 'benchmark', 'build_parser', 'buil
            'describe_recipe', 'explicit_dests', 'export_graph', 'EXTENDING',
            'format_groups', 'format_table', 'grid_cell', 'info', 'ListError',
            'load_args_recipe', 'load_data', 'main', 'model_from_factory', 'OPERATIONAL',
-           'options_to_argv', 'recipe_groups', 'recipes', 'report', 'run', 'run_settings',
+           'options_to_argv', 'recipe_groups', 'recipes', 'report', 'run', 'run_grid', 'run_settings',
            'save_topk', 'summary', 'train_config', 'tune_command', 'tune_study',
            'tune_trial', 'validate_args']

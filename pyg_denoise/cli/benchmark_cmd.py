@@ -10,7 +10,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -24,16 +24,38 @@ from pyg_denoise.recipes import RecipeError
 from pyg_denoise.settings import comparable_settings
 
 from pyg_denoise.cli.options import DATASETS, _option_actions, check_list
+from pyg_denoise.cli.parser import build_parser, command_words
 from pyg_denoise.cli.recipe_args import _recipe_value, apply_recipe, check_rules, load_args_recipe
 from pyg_denoise.cli.run_cmd import run
-from pyg_denoise.cli.validate import OPERATIONAL, _default_root, _run_keys, run_settings, validate_args
+from pyg_denoise.cli.validate import (OPERATIONAL, _default_root, _run_keys, explicit_dests,
+                                      run_settings, validate_args)
 
 logger = logging.getLogger('pyg_denoise')
 
 
-def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
+def run_grid(*argv: str, **options: Any) -> Dict[str, Any]:
+    r""":obj:`pyg-denoise benchmark` from Python: the same options, as command-line words
+    and / or keywords (:obj:`models=['mf', 'gmf']` for :obj:`--models mf,gmf`, :obj:`True`
+    for a switch). Returns what :obj:`GRID_OUT/results.json` holds: every run's record
+    (:obj:`'runs'`), the mean and std per rule (:obj:`'summary'`), ...; the tables are in
+    :obj:`GRID_OUT/results.md`.
+
+    Example:
+        >>> from pyg_denoise.cli import run_grid
+        >>> grid = run_grid(recipe='deca/modcloth', models=['gmf'],
+        ...                 denoisers=['none', 'dpi'], grid_out='runs/modcloth')
+    """
+    words = command_words('benchmark', argv, **options)
+    args = build_parser().parse_args(words)
+    args.explicit = explicit_dests(words)
+    args.argv = words
+    return benchmark(args)
+
+
+def benchmark(args: argparse.Namespace) -> Dict[str, Any]:
     r"""Runs the grid, skipping finished runs, and writes :obj:`results.json` (every run's
-    per-rule selections and the summary) and :obj:`results.md` into :obj:`--grid-out`."""
+    per-rule selections and the summary) and :obj:`results.md` into :obj:`--grid-out`;
+    returns what :obj:`results.json` holds."""
     if args.distributed:
         raise SystemExit("pyg-denoise: --distributed is an option of 'run' (one training "
                          "under torchrun), not of 'benchmark'")
@@ -235,11 +257,12 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     group_rows = summarize(records, args.rules, [f'{g}/{group_metric}' for g in GROUPS] +
                            [f'{g}/num_users' for g in GROUPS])
     os.makedirs(args.grid_out, exist_ok=True)
+    words = getattr(args, 'argv', None) or sys.argv[1:]  # (from Python: its words)
+    grid = {'command': ' '.join(['pyg-denoise'] + list(words)), 'rules': args.rules,
+            'metrics': metrics, 'runs': records, 'summary': rows, 'groups': group_rows,
+            'failed': failed, 'reused_cells': reused, 'stale_cells': [o for o, _ in stale]}
     with open(osp.join(args.grid_out, 'results.json'), 'w') as f:
-        json.dump({'command': ' '.join(['pyg-denoise'] + sys.argv[1:]), 'rules': args.rules,
-                   'metrics': metrics, 'runs': records, 'summary': rows,
-                   'groups': group_rows, 'failed': failed, 'reused_cells': reused,
-                   'stale_cells': [o for o, _ in stale]}, f, indent=1)
+        json.dump(grid, f, indent=1)
     report = to_markdown(rows, metrics)
     if any(f'{GROUPS[0]}/{group_metric}' in r for r in group_rows):
         report += ('\n**By user group** (training edges of the test user: with / without, '
@@ -254,7 +277,7 @@ def benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     write_report(args.grid_out, report)
     if failed:
         raise SystemExit(_failed(failed))
-    return rows
+    return grid
 
 
 def _failed(failed: Sequence[Tuple[str, str]]) -> str:

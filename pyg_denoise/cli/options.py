@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from pyg_denoise import datasets as D
 from pyg_denoise.options import add_option_groups
+from pyg_denoise.training.config import canonical_interval
 from pyg_denoise.registry import DENOISERS, MODELS, option_owners
 from pyg_denoise.metrics.ranking import COLD_START, TEST_MASKS
 from pyg_denoise.nn.loss import REGULARIZERS
@@ -52,6 +53,14 @@ def _str_list(text: str) -> List[str]:
 
 def _float_list(text: str) -> List[float]:
     return [float(x) for x in _items(text)]
+
+
+def _interval(text: str) -> Any:
+    r"""An evaluation interval of :obj:`--eval-every` (:func:`canonical_interval`)."""
+    try:
+        return canonical_interval(text if isinstance(text, str) else int(text))
+    except ValueError as e:
+        raise ListError(str(e).replace("'eval_every'", '--eval-every')) from None
 
 
 def check_list(values: Optional[Sequence[Any]], flag: str, duplicates: bool = False) -> None:
@@ -176,7 +185,14 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    help="negatives of --batch-unit users: items (one uniform draw over all "
                    "items per positive, the CDAE code) or batch (as many distinct "
                    "non-positive cells of the batch's users, DeCA's CDAE loop)")
-    g.add_argument('--eval-every', type=int, default=5)
+    g.add_argument('--val-loss-rows', default='sampled', choices=['sampled', 'matrix'],
+                   help="the validation loss of --batch-unit users: sampled (validation "
+                   "positives, one draw over all items each) or matrix (DeCA's eval_CDAE: "
+                   "BCE of the whole validation matrix fed to the CDAE as its input, and a "
+                   "check after the first iteration too)")
+    g.add_argument('--eval-every', type=_interval, default=5, metavar='N|Nit',
+                   help="evaluate every N epochs, or every N iterations (batches, counted "
+                   "over the run) with Nit, e.g. 100it (ADT's and DeCA's code); and at the end")
     g.add_argument('--ks', type=_int_list, default=[10, 20])
     g.add_argument('--select', default='auto', help="'val:recall@20', 'val_loss', 'last', "
                    "'test:recall@20' (oracle); auto: val:recall@20, or last without "

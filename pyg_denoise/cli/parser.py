@@ -1,10 +1,13 @@
 r"""The :obj:`pyg-denoise` argument parser: its subcommands and their own options.
 """
 import argparse
+import difflib
 import logging
+from typing import Any, List, Sequence
 
 from pyg_denoise.benchmark import DEFAULT_RULES
 from pyg_denoise.grid import EXECUTORS
+from pyg_denoise.settings import options_to_argv
 
 from pyg_denoise.cli.options import DATASETS, _int_list, _str_list, add_run_options
 
@@ -143,3 +146,24 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument('--root')
     info.add_argument('--cache', default=None, help='folder for the processed graph')
     return parser
+
+
+def command_words(command: str, argv: Sequence[str] = (), **options: Any) -> List[str]:
+    r"""The words of :obj:`pyg-denoise <command>` for Python keywords (see
+    :func:`~pyg_denoise.settings.options_to_argv`), a keyword that is not an option of the
+    command refused by name (where the command line would print its usage and exit).
+
+    Raises:
+        TypeError: a keyword names no option of :obj:`command`.
+    """
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    dests = {a.dest for a in sub.choices[command]._actions}
+    unknown = sorted(k for k in options if k not in dests)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(dests), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ''
+        raise TypeError(f"{unknown[0]!r} is not an option of pyg-denoise {command}{hint}; "
+                        f"the keywords are its options with '_' for '-' (drop_rate=0.1 is "
+                        f"--drop-rate 0.1)")
+    return [command] + list(argv) + options_to_argv(**options)

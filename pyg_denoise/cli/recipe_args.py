@@ -13,7 +13,8 @@ from pyg_denoise.recipes import Recipe, RecipeError, load_recipe
 from pyg_denoise.recipes.check import check_recipe
 from pyg_denoise.trainer import LOSS_RULES
 
-from pyg_denoise.cli.options import CODE_OPTIONS, _float_list, _int_list, _option_actions, _str_list, check_list
+from pyg_denoise.cli.options import (CODE_OPTIONS, _float_list, _int_list, _interval,
+                                     _option_actions, _str_list, check_list)
 from pyg_denoise.cli.validate import _default_root
 
 logger = logging.getLogger('pyg_denoise')
@@ -54,6 +55,14 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
             raise RecipeError(f"{where}: {key} ({flag}) must be a finite number (got "
                               f"{value!r})")
         value = float(value)
+    elif action.type is _interval:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise RecipeError(f"{where}: {key} ({flag}) must be a number of epochs or a "
+                              f"string like '100it' (got {value!r})")
+        try:
+            value = _interval(value)
+        except ValueError as e:
+            raise RecipeError(f"{where}: {key}: {e}") from None
     elif value is not None and not isinstance(value, str):
         raise RecipeError(f"{where}: {key} ({flag}) must be a string (got {value!r})")
     if action.choices is not None and value not in action.choices:

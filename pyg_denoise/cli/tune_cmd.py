@@ -3,12 +3,11 @@ r""":obj:`pyg-denoise tune`: one (model, denoiser) searched on validation with O
 """
 import argparse
 import copy
-import difflib
 import json
 import logging
 import os
 import os.path as osp
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List
 
 from pyg_denoise.data.graph import split_mask
 from pyg_denoise.data.negative_sampling import NegativeSampler
@@ -16,16 +15,15 @@ from pyg_denoise.registry import BASELINES, DENOISERS, MODEL_CLASSES
 from pyg_denoise.grid import set_threads
 from pyg_denoise.metrics.ranking import is_metric_name
 from pyg_denoise.recipes import Recipe
-from pyg_denoise.settings import options_to_argv
 from pyg_denoise.tune import (default_objective, default_storage, format_trials,
                                objective_of, optimize, search_space, write_best)
 
 from pyg_denoise.cli.benchmark_cmd import grid_cell
 from pyg_denoise.cli.data import load_data
 from pyg_denoise.cli.options import CODE_OPTIONS, _option_actions
-from pyg_denoise.cli.parser import build_parser
+from pyg_denoise.cli.parser import build_parser, command_words
 from pyg_denoise.cli.recipe_args import apply_recipe, load_args_recipe
-from pyg_denoise.cli.validate import explicit_dests, train_config, validate_args
+from pyg_denoise.cli.validate import MACHINE, explicit_dests, train_config, validate_args
 
 logger = logging.getLogger('pyg_denoise')
 
@@ -68,9 +66,8 @@ def tune_trial(spec: Dict[str, Any], params: Dict[str, Any], folder: str,
 
 #: Options of the tune command's line that stay out of its best-settings file: the machine's
 #: paths and resources, and what names the entry or the file itself.
-_NOT_SETTINGS = ('root', 'cache', 'threads', 'device', 'out', 'recipe', 'config', 'model',
-                 'denoiser', 'no_progress', 'quiet', 'no_resume', 'seed',
-                 'distributed') + CODE_OPTIONS
+_NOT_SETTINGS = MACHINE | {'root', 'recipe', 'config', 'model', 'denoiser', 'seed'} | set(
+    CODE_OPTIONS)
 
 
 def _fixed_settings(args: argparse.Namespace) -> Dict[str, Any]:
@@ -102,27 +99,6 @@ def _prune_from(args: argparse.Namespace) -> int:
     before the run's first eligible epoch (:obj:`--min-epoch`)."""
     epochs = args.epochs if args.epochs is not None else 100
     return max(args.min_epoch, epochs // 4)
-
-
-def command_words(command: str, argv: Sequence[str] = (), **options: Any) -> List[str]:
-    r"""The words of :obj:`pyg-denoise <command>` for Python keywords (see
-    :func:`~pyg_denoise.settings.options_to_argv`), a keyword that is not an option of the
-    command refused by name (where the command line would print its usage and exit).
-
-    Raises:
-        TypeError: a keyword names no option of :obj:`command`.
-    """
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    dests = {a.dest for a in sub.choices[command]._actions}
-    unknown = sorted(k for k in options if k not in dests)
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(dests), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ''
-        raise TypeError(f"{unknown[0]!r} is not an option of pyg-denoise {command}{hint}; "
-                        f"the keywords are its options with '_' for '-' (drop_rate=0.1 is "
-                        f"--drop-rate 0.1)")
-    return [command] + list(argv) + options_to_argv(**options)
 
 
 def tune_study(*argv: str, **options: Any) -> Dict[str, Any]:

@@ -39,12 +39,15 @@ def _default_root(name: str) -> Optional[str]:
     return osp.abspath(guess) if osp.isdir(guess) else None
 
 
+#: The options of where and how this machine runs a run, which change none of its numbers:
+#: left out of its fingerprint, of a tune study's fixed settings and of a written
+#: :obj:`--config` (:class:`~pyg_denoise.experiment.Experiment`); the one list they share.
+MACHINE = frozenset({'out', 'no_resume', 'no_progress', 'quiet', 'threads', 'device',
+                     'overwrite', 'cache', 'distributed'})
 #: Options that change where a run writes or how it shows its work, not what it computes:
 #: left out of the run fingerprint (the data files count by their content, not their path).
-OPERATIONAL = frozenset({'out', 'no_resume', 'no_progress', 'quiet', 'threads', 'device',
-                         'overwrite',
-                         'save_topk', 'export_graph', 'track_test', 'allow_cold', 'root',
-                         'cache', 'train', 'val', 'test', 'distributed'})
+OPERATIONAL = MACHINE | {'save_topk', 'export_graph', 'track_test', 'allow_cold', 'root',
+                         'train', 'val', 'test'}
 #: Options whose change extends a finished run instead of making another one (the trainer
 #: resumes a checkpoint across them too).
 EXTENDING = EXTENDING_KEYS
@@ -102,7 +105,7 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
     need(args.epochs is None or args.epochs >= 1, '--epochs', 'a positive integer')
     need(args.lr is None or (args.lr > 0 and math.isfinite(args.lr)), '--lr',
          'a positive number')
-    for flag in ('--batch-size', '--eval-every'):
+    for flag in ('--batch-size', ):
         need(getattr(args, flag[2:].replace('-', '_')) >= 1, flag, 'a positive integer')
     for flag in ('--min-epoch', '--min-interactions', '--save-topk', '--layers', '--noise',
                  '--lambda-reg', '--weight-decay'):
@@ -275,6 +278,7 @@ def train_config(args: argparse.Namespace, has_val: bool, no_arguments: bool = F
                        epoch_size=args.epoch_size, test_mask=args.test_mask,
                        batch_unit='triples' if baseline else args.batch_unit,
                        user_negatives='items' if baseline else args.user_negatives,
+                       val_loss_rows='sampled' if baseline else args.val_loss_rows,
                        eval_every=args.eval_every, ks=args.ks, select=select,
                        patience=args.patience, stop_rises=args.stop_rises,
                        min_epoch=args.min_epoch,

@@ -17,7 +17,7 @@ REPORT_KEYS = ('rule', 'row', 'note')
 #: Bounds of the training options the command line checks by hand (not declared Options):
 #: (lowest, highest, whether the lowest is excluded).
 LIMITS = {'epochs': (1, 1_000_000, False), 'dim': (1, 100_000, False),
-          'batch_size': (1, None, False), 'eval_every': (1, None, False),
+          'batch_size': (1, None, False),
           'lr': (0, None, True), 'patience': (1, None, False), 'stop_rises': (1, None, False),
           'lambda_reg': (0, None, False), 'weight_decay': (0, None, False),
           'min_epoch': (0, None, False), 'layers': (0, None, False)}

@@ -30,6 +30,7 @@ class CheckpointMixin:
             'denoiser_repr': repr(self.denoiser),
             'epoch': self.epoch,
             'iteration': self.iteration,
+            'evaluated_at': self._evaluated_at,
             'model': self.model.state_dict(),
             'optimizer': self.optimizer.state_dict(),
             'denoiser': self.denoiser.state_dict(),
@@ -99,6 +100,7 @@ class CheckpointMixin:
         self.optimizer.load_state_dict(state['optimizer'])
         self.denoiser.load_state_dict(state['denoiser'])
         self.epoch, self.iteration = state['epoch'], state['iteration']
+        self._evaluated_at = state.get('evaluated_at')
         self.history, self.best = state['history'], state['best']
         self.best_state, self.bad_evals = state['best_state'], state['bad_evals']
         self.loss_rises = state.get('loss_rises', 0)

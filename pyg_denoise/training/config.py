@@ -3,7 +3,8 @@ read a validation loss."""
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence
+import re
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from pyg_denoise.metrics.ranking import COLD_START, METRICS, TEST_MASKS, is_metric_name
 from pyg_denoise.nn.loss import REGULARIZERS
@@ -13,6 +14,40 @@ LOSS_RULES = ('val_loss', 'val_loss_revised')
 #: Settings a checkpoint resumes across: more epochs, another patience or loss-rise count
 #: extend a run (a finished one continues); every other change makes another run.
 EXTENDING_KEYS = ('epochs', 'patience', 'stop_rises')
+
+_INTERVAL = re.compile(r'^\s*(\d+)\s*(it|iters?|iterations?|ep|epochs?)?\s*$')
+
+
+def eval_interval(value: Union[int, str]) -> Tuple[int, str]:
+    r"""An evaluation interval as :obj:`(count, unit)`, the unit :obj:`'epochs'` or
+    :obj:`'iterations'`: an integer, or a string :obj:`'5'` / :obj:`'5 epochs'`, is epochs;
+    :obj:`'100it'` (or :obj:`'100 iterations'`) is iterations (batches, counted over the
+    whole run), as ADT's and DeCA's code count them: their counter starts at 0 and is
+    checked after each step (:obj:`count % N == 0 and count != 0`), so the evaluations
+    follow steps :math:`N + 1, 2N + 1, \dots` (and step 1 too for DeCA's CDAE loop, see
+    :obj:`val_loss_rows`).
+
+    Raises:
+        ValueError: not a positive count, or another unit.
+    """
+    match = None
+    if isinstance(value, str):
+        match = _INTERVAL.match(value.lower())
+    elif isinstance(value, int) and not isinstance(value, bool):
+        match = _INTERVAL.match(str(value))
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(f"'eval_every' must be a positive number of epochs (e.g. 5) or of "
+                         f"iterations (e.g. '100it') (got {value!r})")
+    unit = 'iterations' if (match.group(2) or 'ep').startswith('it') else 'epochs'
+    return int(match.group(1)), unit
+
+
+def canonical_interval(value: Union[int, str]) -> Union[int, str]:
+    r"""The one spelling of an interval that settings compare by: an :obj:`int` of epochs
+    (so that runs stored before the unit existed compare equal), :obj:`'<N>it'` for
+    iterations."""
+    count, unit = eval_interval(value)
+    return count if unit == 'epochs' else f'{count}it'
 
 
 @dataclass
@@ -57,7 +92,17 @@ class TrainConfig:
         num_negatives: Negatives per positive.
         negative_distribution: :obj:`'uniform'` or :obj:`'popularity'` (WBPR).
         negative_alpha: Popularity exponent of WBPR sampling.
-        eval_every: Evaluate every this many epochs (and at the last one).
+        eval_every: Evaluate every this many epochs (an :obj:`int`), or every this many
+            iterations (:obj:`'100it'`: inside epochs, with selection and early stopping
+            at those iterations, counted as ADT's and DeCA's code count them; see
+            :func:`eval_interval`); and at the end of training.
+        val_loss_rows: The validation loss of :obj:`batch_unit='users'` (the CDAE loops):
+            :obj:`'sampled'`, the validation positives with one draw over all items each
+            (the CDAE code's rows), or :obj:`'matrix'`, DeCA's ``eval_CDAE``: the BCE of
+            the whole validation matrix (every item of each validation user) with those
+            rows fed to the model as its input, in training mode (its dropout on), a mean
+            per 2,048 users summed over them, and a check after the first iteration too
+            (DeCA's CDAE loop counts from 0 without skipping it).
         ks: Cut-offs of the reported metrics.
         select: Model selection rule: :obj:`'val:<metric>'` (e.g. :obj:`'val:recall@20'`),
             :obj:`'val_loss'` (loss on validation positives with fresh negatives, with
@@ -112,7 +157,8 @@ class TrainConfig:
     num_negatives: int = 1
     negative_distribution: str = 'uniform'
     negative_alpha: float = 1.0
-    eval_every: int = 1
+    eval_every: Union[int, str] = 1
+    val_loss_rows: str = 'sampled'
     ks: Sequence[int] = (20, )
     select: str = 'val:recall@20'
     patience: Optional[int] = None
@@ -135,8 +181,9 @@ class TrainConfig:
         self.ks = tuple(int(k) for k in self.ks)
         if self.min_epoch < 0:
             raise ValueError(f"'min_epoch' must be non-negative (got {self.min_epoch})")
+        self.eval_every = canonical_interval(self.eval_every)
         positive = dict(epochs=self.epochs, batch_size=self.batch_size,
-                        eval_every=self.eval_every, num_negatives=self.num_negatives)
+                        num_negatives=self.num_negatives)
         for name, value in positive.items():
             if int(value) != value or value <= 0:
                 raise ValueError(f"'{name}' must be a positive integer (got {value!r})")
@@ -147,7 +194,7 @@ class TrainConfig:
         choices = dict(optimizer=('adam', 'adamw'), loss=('bpr', 'bce'), reg=REGULARIZERS,
                        sampling=('user', 'interaction'), epoch_size=('edges', 'clean'),
                        batch_unit=('triples', 'rows', 'users'),
-                       user_negatives=('items', 'batch'),
+                       user_negatives=('items', 'batch'), val_loss_rows=('sampled', 'matrix'),
                        negative_distribution=('uniform', 'popularity'), test_mask=TEST_MASKS,
                        ndcg_idcg=('truncated', 'untruncated', 'both'))
         for name, allowed in choices.items():
@@ -160,6 +207,9 @@ class TrainConfig:
         if self.batch_unit in ('rows', 'users') and (self.loss != 'bce' or self.distributed):
             raise ValueError(f"batch_unit={self.batch_unit!r} (pointwise rows) needs "
                              f"loss='bce' and one process (not distributed)")
+        if self.val_loss_rows != 'sampled' and self.batch_unit != 'users':
+            raise ValueError(f"val_loss_rows={self.val_loss_rows!r} is for batch_unit='users' "
+                             f"(got batch_unit={self.batch_unit!r})")
         if self.user_negatives != 'items' and self.batch_unit != 'users':
             raise ValueError(f"user_negatives={self.user_negatives!r} is for "
                              f"batch_unit='users' (got batch_unit={self.batch_unit!r})")
@@ -182,6 +232,11 @@ class TrainConfig:
             k = int(name.partition('@')[2])
             if k not in self.ks:
                 self.ks = tuple(sorted(set(self.ks) | {k}))
+
+    @property
+    def eval_interval(self) -> Tuple[int, str]:
+        r""":obj:`(count, unit)` of :obj:`eval_every` (see :func:`eval_interval`)."""
+        return eval_interval(self.eval_every)
 
     def to_dict(self) -> Dict[str, Any]:
         out = dataclasses.asdict(self)

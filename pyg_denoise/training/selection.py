@@ -48,7 +48,7 @@ class SelectionMixin:
                 self.optimizer is not None:  # not a candidate (SGDL's Phase I, if asked)
             return row
         if better:
-            self.best = {'value': value, 'epoch': epoch,
+            self.best = {'value': value, 'epoch': epoch, 'iteration': self.iteration,
                          'metrics': {k: v for k, v in row.items() if k.startswith('val')}}
             self.best_edge_weight = self._adj_weight
             self.best_denoiser_state = copy.deepcopy(self.denoiser.state_dict())
@@ -93,7 +93,8 @@ class SelectionMixin:
             'denoiser': repr(self.denoiser),
             'selection': {'rule': self.config.select if self.optimizer is not None
                           else 'none (no parameters: one evaluation)',
-                          'epoch': self.best['epoch'], 'value': self.best['value'],
+                          'epoch': self.best['epoch'],
+                          'iteration': self.best.get('iteration'), 'value': self.best['value'],
                           'early_stopped': stopped, 'trainable': self.optimizer is not None},
             'cold_start': self.config.cold_start,
             'val': val,

@@ -63,12 +63,12 @@ class PLD(Denoiser):
     one, which gives the same scores). Everything is vectorised over the batch.
 
     .. note::
-        Differences from the official code: the number of batches per epoch is
-        :math:`|\mathcal{D}^+|/B` of the (noisy) training set, where PLD's code counts the
-        clean interactions before injection; PLD's optimiser (AdamW with its default weight
-        decay 0.01 plus an L2 of 1e-4 on the batch's ego embeddings without the
-        :math:`\frac12`) is chosen in the trainer (:obj:`optimizer='adamw',
-        weight_decay=0.01, reg='mean'`), not here.
+        Set in the trainer, not here (the :obj:`pld/*` recipes set them): the number of
+        batches per epoch, which PLD's code counts from the interactions before the noise
+        is injected (:obj:`epoch_size='clean'`; by default the trainer counts the noisy
+        training set), and PLD's optimiser (AdamW with its default weight decay 0.01 plus an
+        L2 of 1e-4 on the batch's ego embeddings without the :math:`\frac12`:
+        :obj:`optimizer='adamw', weight_decay=0.01, reg='mean'`).
 
     Args:
         k (int, optional): Pool size. (default: :obj:`5`)
