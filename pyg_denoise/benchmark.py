@@ -38,6 +38,7 @@ def select_row(log: Sequence[Dict[str, Any]], rule: str,
             any(k.startswith('test/') for k in r)]
     if rule == 'last':
         return rows[-1] if rows else None
+    rows = [r for r in rows if r.get('candidate', True)]  # (the code's checks only)
     key = _rule_key(rule)
     rows = [r for r in rows if r.get(key) is not None and math.isfinite(r[key])]
     if not rows:
@@ -88,6 +89,11 @@ def paired_t_test(a: Sequence[float], b: Sequence[float]) -> Tuple[float, float]
     return t, student_t_sf2(t, len(d) - 1)
 
 
+def _iteration_log(results: Dict[str, Any]) -> bool:
+    r"""Whether the run evaluated every N iterations (:obj:`eval_every='Nit'`)."""
+    return str((results.get('config') or {}).get('eval_every', '')).endswith('it')
+
+
 def run_record(results: Dict[str, Any], rules: Iterable[str]) -> Dict[str, Any]:
     r"""The per-rule selections of one run's :obj:`results.json` (epoch, selection value
     and the test metrics of that evaluation)."""
@@ -102,6 +108,8 @@ def run_record(results: Dict[str, Any], rules: Iterable[str]) -> Dict[str, Any]:
             continue
         test = {k[5:]: v for k, v in row.items() if k.startswith('test/')}
         out[rule] = {'epoch': row['epoch'], 'value': row.get(_rule_key(rule)), 'test': test}
+        if 'candidate' in row or _iteration_log(results):  # evaluations inside epochs
+            out[rule]['iteration'] = row.get('iteration')
         reference = results.get('reference', {}).get('test')
         if reference and test and trained:
             out[rule]['flags'] = [f['flag'] for f in degenerate_flags(

@@ -171,6 +171,7 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
         self.epoch = 0          # the last finished epoch
         self.iteration = 0      # batches so far
         self._evaluated_at: Optional[int] = None  # the iteration of the last evaluation
+        self._stopped_within = False  # an early stop inside an epoch (eval_every='Nit')
         self.history: List[Dict[str, Any]] = []
         self.best: Dict[str, Any] = {'value': None, 'epoch': None, 'metrics': None}
         self.bad_evals = 0
@@ -466,6 +467,11 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
         self.model.train()
         # a run resumed after it stopped early trains no further epoch
         stopped = self._should_stop()
+        if self._stopped_within and not stopped:  # its epoch's other batches never ran
+            raise ValueError(f"Cannot extend the run in '{self.out_dir}': it stopped early "
+                             f"inside epoch {self.epoch} (iteration {self.iteration}), so "
+                             f"going on would skip that epoch's other batches; use another "
+                             f"out_dir or resume=False")
         bar = progress(range(self.epoch + 1, 1 if stopped else cfg.epochs + 1),
                    disable=not cfg.progress or self.rank != 0,
                    desc='train', unit='epoch', initial=self.epoch, total=cfg.epochs)
@@ -476,8 +482,10 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
                 due = epoch % every == 0 or epoch == cfg.epochs
             else:  # the end of training, unless an iteration's evaluation was the last step
                 due = epoch == cfg.epochs and self._evaluated_at != self.iteration
-            if due:
-                row.update(self._evaluate_and_select(epoch))
+            if due:  # (the end of an iteration-interval run: logged, selected only by 'last'
+                # or when no check of the code's came before, where the code would fail)
+                row.update(self._evaluate_and_select(epoch, candidate=unit == 'epochs' or (
+                    cfg.select == 'last' or self.best['epoch'] is None)))
                 self._evaluated_at = self.iteration
                 if self.callback is not None:  # e.g. a tuner's pruner (pyg_denoise.tune)
                     self.callback(epoch if unit == 'epochs' else self.iteration, row)
@@ -536,6 +544,7 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
         first = self.iteration
         every, unit = cfg.eval_interval
         every_it = every if unit == 'iterations' else None
+        t_eval = 0.0  # evaluations inside the epoch: in their rows, not in its seconds
         if cfg.batch_unit == 'users':
             batches = sampler.user_batches(cfg.batch_size, gen, cfg.user_negatives)
         else:
@@ -557,29 +566,18 @@ class Trainer(SelectionMixin, CheckpointMixin, EpochLogMixin):
             self.iteration += 1
             if every_it is not None and (self.iteration - 1) % every_it == 0 and (
                     self.iteration > 1 or cfg.val_loss_rows == 'matrix'):
-                self._evaluate_within(epoch)
+                t_eval += self._evaluate_within(epoch)
                 if self._should_stop():  # the early stop, at this iteration
+                    self._stopped_within = True
                     break
         total, count, extra = epoch_sums(steps, epoch, first)
-        seconds = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0 - t_eval
         self.train_seconds += seconds
         row = {'epoch': epoch, 'loss': total / max(count, 1), 'seconds': seconds,
                'denoiser_seconds': t_denoise, 'iteration': self.iteration}
         row.update({k: v / max(count, 1) for k, v in extra.items()})
         row.update({f'denoise/{k}': v for k, v in self.denoiser.epoch_diagnostics().items()})
         return row
-
-    def _evaluate_within(self, epoch: int) -> None:
-        r"""An evaluation inside epoch :obj:`epoch` (:attr:`TrainConfig.eval_every` in
-        iterations): its own log row (:obj:`epoch`, :obj:`iteration` and the metrics),
-        judged for selection and early stopping like an epoch's."""
-        row: Dict[str, Any] = {'epoch': epoch, 'iteration': self.iteration}
-        row.update(self._evaluate_and_select(epoch))
-        self._evaluated_at = self.iteration
-        if self.callback is not None:
-            self.callback(self.iteration, row)
-        self.history.append(row)
-        self._write_log(row)
 
     def _epoch_samples(self, pos_index: Tensor) -> Optional[int]:
         r"""The positives an epoch draws under :obj:`epoch_size` (:obj:`None`: one per

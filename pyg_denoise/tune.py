@@ -231,7 +231,7 @@ def _objective(spec: Mapping[str, Any], trial_fn: TrialFn, trial) -> float:
     def report(epoch: int, value: float) -> None:
         trial.report(float(value), int(epoch))
         if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({value:.4f})")
+            raise optuna.TrialPruned(f"pruned at step {epoch} ({value:.4f})")
 
     try:
         return float(trial_fn(spec['trial_spec'], params, folder, report))
@@ -289,7 +289,8 @@ def optimize(trial_fn: TrialFn, trial_spec: Any, space: Mapping[str, Tuple[type,
         address (str, optional): The Ray cluster to join.
         seed (int, optional): Seed of the TPE sampler (one worker: a reproducible search).
         progress (bool, optional): Show the workers' progress bar.
-        warmup (int, optional): The pruner judges a trial from this step (epoch) on: an
+        warmup (int, optional): The pruner judges a trial from this step (the epoch, or
+            the iteration under :obj:`eval_every='Nit'`) on: an
             early validation value says little about where a setting ends (a slow
             learning rate starts low). The median rule also waits for
             :obj:`max(3, trials // 5)` finished trials.

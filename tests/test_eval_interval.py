@@ -73,20 +73,24 @@ def test_the_selected_model_is_the_best_iterations(monkeypatch):
     trainer = Trainer(MF(40, 30), small_data(), config(epochs=3, eval_every='2it', lr=0.05),
                       callback=record)
     res = trainer.fit()
-    assert sorted(states) == sorted(set(code_steps(2, 3 * n)) | {3 * n})
-    best = max(values.values())
-    first = min(k for k, v in values.items() if v == best)
+    checks = code_steps(2, 3 * n)
+    assert sorted(states) == sorted(set(checks) | {3 * n})
+    # the end of training is logged, but only the code's checks are candidates
+    assert [r.get('candidate', True) for r in res['log'] if 'val/recall@5' in r][-1] is \
+        (3 * n in checks)
+    best = max(values[k] for k in checks)
+    first = min(k for k in checks if values[k] == best)
     assert res['selection']['iteration'] == first
     assert res['selection']['epoch'] == (first - 1) // n + 1
     assert torch.equal(params(trainer.model), states[first])  # restored for the test
 
 
-def test_early_stopping_stops_at_the_iteration(monkeypatch):
+def test_early_stopping_stops_at_the_iteration(monkeypatch, tmp_path):
     n = batches_per_epoch()
     every = n - 1
     torch.manual_seed(0)
     trainer = Trainer(MF(40, 30), small_data(), config(epochs=5, eval_every=f'{every}it',
-                                                       patience=2))
+                                                       patience=2), out_dir=str(tmp_path))
     flat = {'recall@5': 0.5, 'ndcg@5': 0.5}  # no evaluation improves on the first
     monkeypatch.setattr(trainer, 'evaluate', lambda split='test', **kw: dict(flat))
     res = trainer.fit()
@@ -96,6 +100,13 @@ def test_early_stopping_stops_at_the_iteration(monkeypatch):
     assert last['iteration'] == third and last['epoch'] == (third - 1) // n + 1
     assert third % n != 0  # inside the epoch, which stopped there
     assert trainer.iteration == third
+    # resumed as it is, it trains nothing more; extended, it would skip the epoch's rest
+    again = Trainer(MF(40, 30), small_data(), config(epochs=5, eval_every=f'{every}it',
+                                                     patience=2), out_dir=str(tmp_path))
+    assert again.fit()['selection']['iteration'] == every + 1
+    with pytest.raises(ValueError, match='stopped early inside epoch'):
+        Trainer(MF(40, 30), small_data(), config(epochs=5, eval_every=f'{every}it',
+                                                 patience=4), out_dir=str(tmp_path)).fit()
 
 
 def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_results(tmp_path):
@@ -131,9 +142,10 @@ def test_the_command_line_and_recipes_take_an_interval(tmp_path):
     args = build_parser().parse_args(['run', '--eval-every', '100it'])
     assert args.eval_every == '100it'
     assert build_parser().parse_args(['run', '--eval-every', '3']).eval_every == 3
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(['run', '--eval-every', '0it'])
     files = write_split_files(tmp_path)
+    with pytest.raises(SystemExit, match="--eval-every must be a positive number"):
+        main(['run', '--train', files['train'], '--val', files['val'], '--test',
+              files['test'], '--columns', 'user,item,rating', '--eval-every', '0it'])
     out = tmp_path / 'run'
     main(['run', '--train', files['train'], '--val', files['val'], '--test', files['test'],
           '--columns', 'user,item,rating', '--model', 'mf', '--dim', '8', '--epochs', '2',

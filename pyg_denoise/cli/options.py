@@ -56,11 +56,13 @@ def _float_list(text: str) -> List[float]:
 
 
 def _interval(text: str) -> Any:
-    r"""An evaluation interval of :obj:`--eval-every` (:func:`canonical_interval`)."""
+    r"""An evaluation interval of :obj:`--eval-every` in its one spelling
+    (:func:`canonical_interval`); a bad one is kept as given, for
+    :func:`~pyg_denoise.cli.validate.validate_args` to refuse in one line."""
     try:
-        return canonical_interval(text if isinstance(text, str) else int(text))
-    except ValueError as e:
-        raise ListError(str(e).replace("'eval_every'", '--eval-every')) from None
+        return canonical_interval(text)
+    except ValueError:
+        return text
 
 
 def check_list(values: Optional[Sequence[Any]], flag: str, duplicates: bool = False) -> None:
@@ -192,7 +194,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                    "check after the first iteration too)")
     g.add_argument('--eval-every', type=_interval, default=5, metavar='N|Nit',
                    help="evaluate every N epochs, or every N iterations (batches, counted "
-                   "over the run) with Nit, e.g. 100it (ADT's and DeCA's code); and at the end")
+                   "over the run) with Nit, e.g. 100it: after steps N+1, 2N+1, ..., as ADT's "
+                   "and DeCA's code count them; and at the end")
     g.add_argument('--ks', type=_int_list, default=[10, 20])
     g.add_argument('--select', default='auto', help="'val:recall@20', 'val_loss', 'last', "
                    "'test:recall@20' (oracle); auto: val:recall@20, or last without "

@@ -12,6 +12,7 @@ from pyg_denoise.metrics.ranking import is_metric_name
 from pyg_denoise.recipes import Recipe, RecipeError, load_recipe
 from pyg_denoise.recipes.check import check_recipe
 from pyg_denoise.trainer import LOSS_RULES
+from pyg_denoise.training.config import canonical_interval
 
 from pyg_denoise.cli.options import (CODE_OPTIONS, _float_list, _int_list, _interval,
                                      _option_actions, _str_list, check_list)
@@ -60,7 +61,7 @@ def _recipe_value(recipe: Recipe, key: str, value: Any,
             raise RecipeError(f"{where}: {key} ({flag}) must be a number of epochs or a "
                               f"string like '100it' (got {value!r})")
         try:
-            value = _interval(value)
+            value = canonical_interval(value)
         except ValueError as e:
             raise RecipeError(f"{where}: {key}: {e}") from None
     elif value is not None and not isinstance(value, str):

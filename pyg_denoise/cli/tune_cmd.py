@@ -60,8 +60,9 @@ def tune_trial(spec: Dict[str, Any], params: Dict[str, Any], folder: str,
         return results['selection']['value']
     if objective.startswith('val:'):  # at the epoch the run selected by its own rule
         return results['val'][objective[4:]]
-    epoch = results['selection']['epoch']
-    return next(r[objective] for r in results['log'] if r.get('epoch') == epoch)
+    sel = results['selection']  # (several evaluations an epoch: the selected iteration's)
+    return next(r[objective] for r in results['log'] if r.get('epoch') == sel['epoch'] and
+                objective in r and sel.get('iteration') in (None, r.get('iteration')))
 
 
 #: Options of the tune command's line that stay out of its best-settings file: the machine's
@@ -96,7 +97,11 @@ def _entry_options(model: str, denoiser: str) -> List[Any]:
 
 def _prune_from(args: argparse.Namespace) -> int:
     r"""The epoch from which the pruner may stop a trial: a quarter of the epochs, and not
-    before the run's first eligible epoch (:obj:`--min-epoch`)."""
+    before the run's first eligible epoch (:obj:`--min-epoch`). A run that evaluates every N
+    iterations reports iterations, whose count per epoch is not known here: its trials are
+    not pruned."""
+    if str(args.eval_every).endswith('it'):
+        return 2 ** 62
     epochs = args.epochs if args.epochs is not None else 100
     return max(args.min_epoch, epochs // 4)
 

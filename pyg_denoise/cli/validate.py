@@ -20,6 +20,7 @@ from pyg_denoise.registry import (BASELINES, BCE_MODELS, all_options, build_deno
 from pyg_denoise.outputs import check_inputs_not_run_files, check_output_file
 from pyg_denoise.settings import comparable_settings
 from pyg_denoise.trainer import EXTENDING_KEYS, TrainConfig
+from pyg_denoise.training.config import eval_interval
 from pyg_denoise.transforms.label_noise import parse_rule
 from pyg_denoise.transforms.per_user_split import check_ratios
 
@@ -105,8 +106,11 @@ def validate_args(args: argparse.Namespace, grid: bool = False) -> None:
     need(args.epochs is None or args.epochs >= 1, '--epochs', 'a positive integer')
     need(args.lr is None or (args.lr > 0 and math.isfinite(args.lr)), '--lr',
          'a positive number')
-    for flag in ('--batch-size', ):
-        need(getattr(args, flag[2:].replace('-', '_')) >= 1, flag, 'a positive integer')
+    need(args.batch_size >= 1, '--batch-size', 'a positive integer')
+    try:
+        eval_interval(args.eval_every)
+    except ValueError as e:
+        raise ValueError(str(e).replace("'eval_every'", '--eval-every')) from None
     for flag in ('--min-epoch', '--min-interactions', '--save-topk', '--layers', '--noise',
                  '--lambda-reg', '--weight-decay'):
         value = getattr(args, flag[2:].replace('-', '_'))

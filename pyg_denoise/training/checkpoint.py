@@ -31,6 +31,7 @@ class CheckpointMixin:
             'epoch': self.epoch,
             'iteration': self.iteration,
             'evaluated_at': self._evaluated_at,
+            'stopped_within': self._stopped_within,
             'model': self.model.state_dict(),
             'optimizer': self.optimizer.state_dict(),
             'denoiser': self.denoiser.state_dict(),
@@ -101,6 +102,7 @@ class CheckpointMixin:
         self.denoiser.load_state_dict(state['denoiser'])
         self.epoch, self.iteration = state['epoch'], state['iteration']
         self._evaluated_at = state.get('evaluated_at')
+        self._stopped_within = state.get('stopped_within', False)
         self.history, self.best = state['history'], state['best']
         self.best_state, self.bad_evals = state['best_state'], state['bad_evals']
         self.loss_rises = state.get('loss_rises', 0)

@@ -22,7 +22,10 @@ class SelectionMixin:
         sel = self.config.select
         return sel if sel in LOSS_RULES else sel.replace(':', '/')
 
-    def _evaluate_and_select(self, epoch: int) -> Dict[str, Any]:
+    def _evaluate_and_select(self, epoch: int, candidate: bool = True) -> Dict[str, Any]:
+        r"""An evaluation, judged for selection and stopping; one that is not a
+        :obj:`candidate` (the end of a run that evaluates every N iterations, which the
+        official code does not check) is only logged, marked :obj:`'candidate': False`."""
         cfg = self.config
         t0 = time.perf_counter()
         row: Dict[str, Any] = {}
@@ -33,6 +36,9 @@ class SelectionMixin:
         if cfg.select.startswith('test:') or cfg.track_test:
             row.update({f'test/{k}': v for k, v in self.evaluate('test').items()})
         row['eval_seconds'] = time.perf_counter() - t0
+        if not candidate:
+            row['candidate'] = False
+            return row
         if row.get('val_loss') is not None:  # DeCA's stop: rises counted, never reset
             if self.prev_val_loss is not None and row['val_loss'] > self.prev_val_loss:
                 self.loss_rises += 1
@@ -60,6 +66,19 @@ class SelectionMixin:
         else:
             self.bad_evals += 1
         return row
+
+    def _evaluate_within(self, epoch: int) -> float:
+        r"""An evaluation inside epoch :obj:`epoch` (:attr:`TrainConfig.eval_every` in
+        iterations): its own log row (:obj:`epoch`, :obj:`iteration` and the metrics),
+        judged for selection and early stopping like an epoch's. Returns its seconds."""
+        row: Dict[str, Any] = {'epoch': epoch, 'iteration': self.iteration}
+        row.update(self._evaluate_and_select(epoch))
+        self._evaluated_at = self.iteration
+        if self.callback is not None:
+            self.callback(self.iteration, row)
+        self.history.append(row)
+        self._write_log(row)
+        return row['eval_seconds']
 
     def _should_stop(self) -> bool:
         cfg = self.config

@@ -360,7 +360,7 @@ class DVAE(DPI):
             their early-stop flag). (default: :obj:`2`)
         prior_stop_rises (int, optional): The original DeCA code's pre-training stop
             (``pretrain_early_stop``, on by default there): the validation loss, evaluated
-            every :obj:`eval_every` epochs of the run, may rise this many times in all (the
+            at the run's :obj:`eval_every` (epochs or iterations), may rise this many times in all (the
             counter never reset, ``early_stop_rounds`` 2), and the last prior is kept;
             :obj:`0`: not this rule. Needs :obj:`prior_patience=0`. (default: :obj:`0`)
         **kwargs: The arguments of :class:`DPI`.
@@ -372,8 +372,8 @@ class DVAE(DPI):
         Option('prior_patience', int, 2, "early stop of the prior's pre-training, in epochs "
                "(0: none, the last epoch's prior)", low=0),
         Option('prior_stop_rises', int, 0, "stop the prior's pre-training once its "
-               "validation loss has risen this many times in all, evaluated every "
-               "--eval-every epochs, and keep the last prior (the original DeCA code: 2; "
+               "validation loss has risen this many times in all, evaluated at the "
+               "run's --eval-every, and keep the last prior (the original DeCA code: 2; "
                "0: not this rule; needs --prior-patience 0)", low=0),
     )
     def __init__(self, prior: Optional[torch.nn.Module] = None, prior_epochs: int = 50,
