@@ -108,7 +108,7 @@ def run_record(results: Dict[str, Any], rules: Iterable[str]) -> Dict[str, Any]:
             continue
         test = {k[5:]: v for k, v in row.items() if k.startswith('test/')}
         out[rule] = {'epoch': row['epoch'], 'value': row.get(_rule_key(rule)), 'test': test}
-        if 'candidate' in row or _iteration_log(results):  # evaluations inside epochs
+        if _iteration_log(results):  # evaluations inside epochs
             out[rule]['iteration'] = row.get('iteration')
         reference = results.get('reference', {}).get('test')
         if reference and test and trained:

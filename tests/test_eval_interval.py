@@ -9,7 +9,6 @@ import torch
 from pyg_denoise.cli import main
 from pyg_denoise.cli.parser import build_parser
 from pyg_denoise.nn import MF
-from pyg_denoise.recipes import load_recipe
 from pyg_denoise.trainer import Trainer, TrainConfig
 from pyg_denoise.training.config import canonical_interval, eval_interval
 from tests.test_cli import write_split_files
@@ -150,17 +149,20 @@ def test_the_command_line_and_recipes_take_an_interval(tmp_path):
     main(['run', '--train', files['train'], '--val', files['val'], '--test', files['test'],
           '--columns', 'user,item,rating', '--model', 'mf', '--dim', '8', '--epochs', '2',
           '--eval-every', '3it', '--batch-size', '64', '--out', str(out), '--no-progress',
-          '-q'])
+          '--track-test', '-q'])
     res = json.loads((out / 'results.json').read_text())
     assert res['config']['eval_every'] == '3it'
     assert [r['iteration'] for r in res['log'] if 'val/recall@20' in r][:2] == [4, 7]
+    from pyg_denoise.benchmark import run_record  # a grid's record names the iteration too
+    record = run_record(res, ['val:recall@20', 'last'])
+    assert record['val:recall@20']['iteration'] == res['selection']['iteration']
+    assert record['last']['iteration'] == res['log'][-1]['iteration']
     for bad, message in (('"0it"', 'positive number'), ('true', 'number of epochs'),
                          ('"5 batches"', 'positive number')):
         path = tmp_path / f'bad{len(message)}{len(bad)}.toml'
         path.write_text(f'[settings]\neval_every = {bad}\n[models.mf]\n[denoisers.none]\n')
         with pytest.raises(SystemExit, match=f'eval_every.*{message}'):
             main(['recipes', '--check', str(path)])
-    assert load_recipe  # (the shipped recipes are checked in tests/test_recipes.py)
 
 
 def deca_eval_cdae(model, val, num_users, num_items, batch=2048):
