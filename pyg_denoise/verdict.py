@@ -11,7 +11,9 @@ reference or protocol, and writes one table with a row per (method, source):
   spec's :obj:`metric` is the reference's sign (the claim a paper makes is a gain);
 * **effect**: our relative change of :obj:`metric` against normal training per backbone,
   over the seeds both have, with the paired two-sided t-test's p, under the source's
-  selection rule (a recipe's rule per entry).
+  selection rule (a recipe's rule per entry). A recipe entry evaluated otherwise than its
+  normal training (another :obj:`test_mask` or :obj:`cold_start`, e.g. a study's unmasked
+  ranking) is marked *not compared*, with neither effect nor sign.
 
 Under it, every reference figure outside the tolerance and every sign that differs, each
 with the spec's explanation for that cell (:obj:`[source.why]`) or "not explained yet".
@@ -135,6 +137,20 @@ def _sign(x: float) -> int:
     return (x > 0) - (x < 0)
 
 
+#: The settings that decide what a test figure measures, with their defaults: a method and
+#: normal training evaluated under different ones are not compared.
+EVALUATION = {'test_mask': 'seen', 'cold_start': None}
+
+
+def evaluation_difference(recipe: Any, model: str, denoiser: str, baseline: str) -> str:
+    r"""How the recipe's entries :obj:`model/denoiser` and :obj:`model/baseline` evaluate
+    differently (e.g. :obj:`"test_mask 'none' against 'seen'"`), or :obj:`''` when they
+    evaluate alike: their test figures then measure the same thing."""
+    mine, base = recipe.resolve(model, denoiser), recipe.resolve(model, baseline)
+    return '; '.join(f"{k} {mine.get(k, d)!r} against {base.get(k, d)!r}"
+                     for k, d in EVALUATION.items() if mine.get(k, d) != base.get(k, d))
+
+
 def recipe_source(src: Dict[str, Any], runs: Sequence[Dict[str, Any]], metric: str,
                   tolerance: float) -> List[Dict[str, Any]]:
     r"""The verdict rows of a source with a recipe: per method (denoiser), parity over all
@@ -187,6 +203,11 @@ def recipe_source(src: Dict[str, Any], runs: Sequence[Dict[str, Any]], metric: s
         mine, theirs = r['metrics'][metric], b['metrics'].get(metric)
         if theirs is None or mine['mean'] is None or theirs['mean'] is None:
             continue
+        apart = evaluation_difference(recipe, model, denoiser, baseline)
+        if apart:  # e.g. an unmasked ranking against a masked one: no effect, no sign
+            v['effects'].append({'model': model, 'rel': None, 'p': None, 'n': 0,
+                                 'rule': r['rule'], 'row': r['row'], 'apart': apart})
+            continue
         rel, p, n = _rel_p(mine['by_seed'], theirs['by_seed'])
         v['effects'].append({'model': model, 'rel': rel, 'p': p, 'n': n, 'rule': r['rule'],
                              'row': r['row']})
@@ -228,6 +249,8 @@ def _effect_text(e: Dict[str, Any], rows: int) -> str:
     name = NAMES.get(e['model'], e['model'])
     if rows > 1 and e['row']:
         name += f" {e['row']}"
+    if e.get('apart'):
+        return f"{name} not compared (evaluated otherwise: {e['apart']})"
     if e['rel'] is None:
         return f'{name} -'
     p = ('one seed' if e['p'] is None else 'p < 0.01' if e['p'] < 0.005 else

@@ -111,6 +111,37 @@ def test_verdict_counts_parity_signs_and_paired_effects(tmp_path):
         '1 of 1 (reference +) |' in table and 'LightGCN' not in table
 
 
+def test_an_entry_evaluated_otherwise_than_normal_training_is_not_compared(tmp_path):
+    # evaldenoisingrec/ml100k: cdae/deca ranks with test_mask 'none' (the study's unmasked
+    # CDAE test), cdae/none with the library's masked ranking; gmf/deca and gmf/none alike
+    from pyg_denoise.recipes import load_recipe
+    from pyg_denoise.verdict import evaluation_difference
+    recipe = load_recipe('evaldenoisingrec/ml100k')
+    assert evaluation_difference(recipe, 'cdae', 'deca', 'none') == \
+        "test_mask 'none' against 'seen'"
+    assert evaluation_difference(recipe, 'gmf', 'deca', 'none') == ''
+    runs = []
+    for model in ('gmf', 'cdae'):
+        for denoiser, vals in (('none', [0.10, 0.11, 0.12]), ('deca', [0.20, 0.21, 0.23])):
+            for seed, v in zip(SEEDS, vals):
+                run = _run(model, denoiser, seed, v, {'test/recall@50': v, 'test/ndcg@50': v,
+                                                      'val_loss_revised': 0.4})
+                run['results']['recipe']['name'] = 'evaldenoisingrec/ml100k'
+                run['results']['config']['ks'] = [20, 50]
+                runs.append(run)
+    write_records(runs, str(tmp_path / 'edr.jsonl'))
+    path = tmp_path / 'verdict.toml'
+    path.write_text('[[source]]\nruns = ["edr.jsonl"]\nrecipe = "evaldenoisingrec/ml100k"\n'
+                    'reference = "the study"\ndata = "ML-100K"\n')
+    rows = {r['method']: r for r in verdict(load_spec(str(path)))['rows']}
+    effects = {e['model']: e for e in rows['deca']['effects']}
+    assert effects['cdae']['rel'] is None and 'test_mask' in effects['cdae']['apart']
+    assert effects['gmf']['rel'] == pytest.approx(0.64 / 0.33 - 1)
+    assert [s['model'] for s in rows['deca']['signs']] == ['gmf']  # no CDAE sign either
+    table = verdict_to_markdown(verdict(load_spec(str(path))))
+    assert "CDAE not compared (evaluated otherwise: test_mask 'none' against 'seen')" in table
+
+
 def test_summary_and_report_read_records_from_the_command_line(tmp_path, capsys):
     records = str(tmp_path / 'modcloth.jsonl')
     write_records(_runs(), records)
