@@ -12,6 +12,12 @@ their ratio are printed (a Markdown table).
     python benchmarks/pld_overhead.py --recipe pld/gowalla --model mf -- --dataset ml-100k \
         --root ../shared/datasets/ml-100k --min-interactions 0
     python benchmarks/pld_overhead.py ... --profile   # then a cProfile of one PLD epoch
+    python benchmarks/pld_overhead.py ... --ops       # then where PLD's extra time goes
+
+``--ops`` profiles one more epoch of each trainer with ``torch.profiler`` (interleaved,
+``--epochs`` times) and prints the operators whose time PLD's epoch adds, per step: the
+floor that a bit-identical PLD cannot go under is the pool's batched product
+(``aten::bmm``, which the plain step does not run).
 """
 import argparse
 import cProfile
@@ -36,6 +42,44 @@ def trainer_for(recipe: str, model: str, denoiser: str, extra, data=None):
     return Trainer(net, data, cfg, denoiser=den), data, args
 
 
+def op_times(trainer, epoch: int) -> dict:
+    r"""Self CPU milliseconds per operator in one epoch of :obj:`trainer`."""
+    from torch.profiler import ProfilerActivity, profile
+    before = trainer.iteration
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        trainer.train_epoch(epoch)
+    out = {e.key: e.self_cpu_time_total / 1e3 for e in prof.key_averages()}
+    out['steps'] = trainer.iteration - before
+    return out
+
+
+def op_table(trainers, first: int, repeats: int) -> None:
+    r"""The operators PLD's epochs spend more time in than plain ones (medians over
+    :obj:`repeats` interleaved profiled epochs), in ms per step."""
+    runs = {name: [] for name in trainers}
+    for i in range(repeats):
+        order = list(trainers.items())
+        for name, trainer in order if i % 2 == 0 else order[::-1]:
+            runs[name].append(op_times(trainer, first + i))
+    steps = runs['pld'][0].pop('steps')
+    for rs in runs.values():
+        for r in rs:
+            r.pop('steps', None)
+    med = {name: {k: statistics.median(r.get(k, 0.0) for r in rs)
+                  for k in set().union(*rs)} for name, rs in runs.items()}
+    total = {name: sum(m.values()) for name, m in med.items()}
+    extra = sorted(((med['pld'].get(k, 0.0) - med['none'].get(k, 0.0), k)
+                    for k in med['pld']), reverse=True)
+    print(f"\nProfiled (median of {repeats}): plain {total['none'] / steps:.3f} ms/step, PLD "
+          f"{total['pld'] / steps:.3f} ms/step, {steps} steps an epoch")
+    print('| operator | PLD ms/step | plain ms/step | added, x plain step |')
+    print('|---|---|---|---|')
+    for delta, key in extra[:12]:
+        print(f"| {key} | {med['pld'][key] / steps:.3f} | "
+              f"{med['none'].get(key, 0.0) / steps:.3f} | "
+              f"{delta / total['none']:+.3f} |")
+
+
 def main() -> None:
     argv = sys.argv[1:]
     extra = argv[argv.index('--') + 1:] if '--' in argv else []
@@ -45,6 +89,7 @@ def main() -> None:
     parser.add_argument('--model', default='lightgcn')
     parser.add_argument('--epochs', type=int, default=6)
     parser.add_argument('--profile', action='store_true')
+    parser.add_argument('--ops', action='store_true')
     args = parser.parse_args(argv)
     pld, data, run_args = trainer_for(args.recipe, args.model, 'pld', extra)
     plain, _, _ = trainer_for(args.recipe, args.model, 'none', extra, data)
@@ -68,6 +113,8 @@ def main() -> None:
     for name, t in times.items():
         med = statistics.median(t)
         print(f'| {name} | {med:.3f} | {min(t):.3f} | {max(t):.3f} | {med / ref:.2f} |')
+    if args.ops:
+        op_table(trainers, warmup + 1 + args.epochs, args.epochs)
     if args.profile:
         with cProfile.Profile() as prof:
             pld.train_epoch(warmup + 1 + args.epochs)
