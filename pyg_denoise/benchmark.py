@@ -19,6 +19,7 @@ from pyg_denoise.metrics.reference import (POPULARITY_FRACTION, RANDOM_FACTOR,
                                            degenerate_flags)
 from pyg_denoise.settings import comparable_settings
 from pyg_denoise.trainer import LOSS_RULES
+from pyg_denoise.training.config import eval_interval
 
 #: The rules a benchmark reports by default (the first one also restores the model).
 DEFAULT_RULES = ('val:recall@20', 'val_loss', 'val_loss_revised', 'test:recall@20')
@@ -91,7 +92,8 @@ def paired_t_test(a: Sequence[float], b: Sequence[float]) -> Tuple[float, float]
 
 def _iteration_log(results: Dict[str, Any]) -> bool:
     r"""Whether the run evaluated every N iterations (:obj:`eval_every='Nit'`)."""
-    return str((results.get('config') or {}).get('eval_every', '')).endswith('it')
+    value = (results.get('config') or {}).get('eval_every', 1)
+    return eval_interval(value)[1] == 'iterations'
 
 
 def run_record(results: Dict[str, Any], rules: Iterable[str]) -> Dict[str, Any]:

@@ -157,6 +157,8 @@ def test_the_command_line_and_recipes_take_an_interval(tmp_path):
     record = run_record(res, ['val:recall@20', 'last'])
     assert record['val:recall@20']['iteration'] == res['selection']['iteration']
     assert record['last']['iteration'] == res['log'][-1]['iteration']
+    spelled = {**res, 'config': {**res['config'], 'eval_every': '2 iterations'}}  # (Python's)
+    assert run_record(spelled, ['last'])['last']['iteration'] == res['log'][-1]['iteration']
     for bad, message in (('"0it"', 'positive number'), ('true', 'number of epochs'),
                          ('"5 batches"', 'positive number')):
         path = tmp_path / f'bad{len(message)}{len(bad)}.toml'

@@ -15,6 +15,7 @@ from pyg_denoise.registry import BASELINES, DENOISERS, MODEL_CLASSES
 from pyg_denoise.grid import set_threads
 from pyg_denoise.metrics.ranking import is_metric_name
 from pyg_denoise.recipes import Recipe
+from pyg_denoise.training.config import eval_interval
 from pyg_denoise.tune import (default_objective, default_storage, format_trials,
                                objective_of, optimize, search_space, write_best)
 
@@ -100,7 +101,7 @@ def _prune_from(args: argparse.Namespace) -> int:
     before the run's first eligible epoch (:obj:`--min-epoch`). A run that evaluates every N
     iterations reports iterations, whose count per epoch is not known here: its trials are
     not pruned."""
-    if str(args.eval_every).endswith('it'):
+    if eval_interval(args.eval_every)[1] == 'iterations':
         return 2 ** 62
     epochs = args.epochs if args.epochs is not None else 100
     return max(args.min_epoch, epochs // 4)
