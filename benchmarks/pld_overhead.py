@@ -13,6 +13,7 @@ their ratio are printed (a Markdown table).
         --root ../shared/datasets/ml-100k --min-interactions 0
     python benchmarks/pld_overhead.py ... --profile   # then a cProfile of one PLD epoch
     python benchmarks/pld_overhead.py ... --ops       # then where PLD's extra time goes
+    python benchmarks/pld_overhead.py ... --product   # then the pool's product two ways
 
 ``--ops`` profiles one more epoch of each trainer with ``torch.profiler`` (interleaved,
 ``--epochs`` times) and prints the operators whose time PLD's epoch adds, per step: the
@@ -80,6 +81,46 @@ def op_table(trainers, first: int, repeats: int) -> None:
               f"{delta / total['none']:+.3f} |")
 
 
+def product_variants(pld, plain, first: int, repeats: int) -> None:
+    r"""The pool's scoring two other ways: (1) in a hot loop on one batch's shapes, ATen's
+    :obj:`bmm` against :obj:`(rows * user).sum(-1)` (another summation order, so other
+    bits); (2) PLD's epochs with the pool scored in chunks of 256 users (the same bits:
+    each row's product is computed alone), interleaved with plain epochs."""
+    import time
+    model, (users, items) = pld.model, (pld.num_users, pld.num_items)
+    gen = torch.Generator().manual_seed(0)
+    user = torch.randint(0, users, (2048, ), generator=gen)
+    pool = torch.randint(0, items, (2048, pld.denoiser.k + 1), generator=gen)
+    reps = tuple(r.detach() for r in pld.embed())
+    rows = reps[1].index_select(0, pool.view(-1)).view(*pool.shape, -1)
+    u = reps[0].index_select(0, user)
+
+    def best(fn, n=200):
+        out = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out.append((time.perf_counter() - t0) / n * 1e3)
+        return min(out)
+    print(f"\nThe pool's product on [2048, {pool.size(1)}, {rows.size(-1)}], best of 5 x 200: "
+          f"bmm {best(lambda: torch.bmm(rows, u.unsqueeze(-1))):.3f} ms, (rows * user).sum(-1) "
+          f"{best(lambda: (rows * u.unsqueeze(1)).sum(-1)):.3f} ms")
+    whole = model.score_many
+    model.score_many = lambda r, us, it: torch.cat([whole(r, us[i:i + 256], it[i:i + 256])
+                                                    for i in range(0, us.numel(), 256)])
+    times = {'none': [], 'pld, chunks of 256': []}
+    for i in range(repeats):
+        pair = [('none', plain), ('pld, chunks of 256', pld)]
+        for name, trainer in pair if i % 2 == 0 else pair[::-1]:
+            times[name].append(trainer.train_epoch(first + i)['seconds'])
+    model.score_many = whole
+    ref = statistics.median(times['none'])
+    print(f"PLD scoring its pools in chunks of 256 users: "
+          f"{statistics.median(times['pld, chunks of 256']) / ref:.2f}x plain (median of "
+          f"{repeats} epochs)")
+
+
 def main() -> None:
     argv = sys.argv[1:]
     extra = argv[argv.index('--') + 1:] if '--' in argv else []
@@ -90,6 +131,7 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=6)
     parser.add_argument('--profile', action='store_true')
     parser.add_argument('--ops', action='store_true')
+    parser.add_argument('--product', action='store_true')
     args = parser.parse_args(argv)
     pld, data, run_args = trainer_for(args.recipe, args.model, 'pld', extra)
     plain, _, _ = trainer_for(args.recipe, args.model, 'none', extra, data)
@@ -115,6 +157,8 @@ def main() -> None:
         print(f'| {name} | {med:.3f} | {min(t):.3f} | {max(t):.3f} | {med / ref:.2f} |')
     if args.ops:
         op_table(trainers, warmup + 1 + args.epochs, args.epochs)
+    if args.product:
+        product_variants(pld, plain, warmup + 1 + 3 * args.epochs, args.epochs)
     if args.profile:
         with cProfile.Profile() as prof:
             pld.train_epoch(warmup + 1 + args.epochs)
