@@ -5,7 +5,9 @@ The data and settings are exactly those of ``pyg-denoise run --recipe RECIPE --m
 of Gowalla, or another dataset); the plain trainer is the same command with ``--denoiser
 none``. After one untimed epoch each, both train one epoch in turn past PLD's warm-up,
 in alternating order, so that machine drift hits both alike; the median epoch of each and
-their ratio are printed (a Markdown table).
+their ratio are printed (a Markdown table). With Numba installed, PLD runs twice: with its
+compiled pool pass (``pld``, the default) and with tensor operations only (``pld, tensor
+path``); the two train bit for bit alike, which the script checks at the end.
 
     python benchmarks/pld_overhead.py --recipe pld/gowalla --model lightgcn --epochs 6 \
         -- --user-fraction 0.05
@@ -16,13 +18,14 @@ their ratio are printed (a Markdown table).
     python benchmarks/pld_overhead.py ... --product   # then the pool's product two ways
 
 ``--ops`` profiles one more epoch of each trainer with ``torch.profiler`` (interleaved,
-``--epochs`` times) and prints the operators whose time PLD's epoch adds, per step: the
-floor that a bit-identical PLD cannot go under is the pool's batched product
-(``aten::bmm``, which the plain step does not run).
+``--epochs`` times) and prints the operators whose time PLD's epoch adds, per step, for PLD's
+tensor path (``--ops`` and ``--product`` set ``backend='torch'``: the compiled passes are not
+torch operators, and the pool's batched product ``aten::bmm`` is what they replace).
 """
 import argparse
 import cProfile
 import pstats
+import resource
 import statistics
 import sys
 
@@ -31,6 +34,7 @@ import torch
 from pyg_denoise.cli import (apply_recipe, build_parser, build_training, explicit_dests,
                              load_args_recipe, load_data)
 from pyg_denoise.trainer import Trainer
+from pyg_denoise.transforms.pld import _load_kernel
 
 
 def trainer_for(recipe: str, model: str, denoiser: str, extra, data=None):
@@ -106,6 +110,28 @@ def product_variants(pld, plain, first: int, repeats: int) -> None:
     print(f"\nThe pool's product on [2048, {pool.size(1)}, {rows.size(-1)}], best of 5 x 200: "
           f"bmm {best(lambda: torch.bmm(rows, u.unsqueeze(-1))):.3f} ms, (rows * user).sum(-1) "
           f"{best(lambda: (rows * u.unsqueeze(1)).sum(-1)):.3f} ms")
+    kernel = _load_kernel()
+    if kernel is not None and pld.denoiser._all_k:
+        from pyg_denoise.transforms.pld import sample_pools
+        rowptr, col, _ = pld.denoiser._csr
+        user = torch.repeat_interleave(torch.arange(users), rowptr.diff())[
+            torch.randint(0, col.numel(), (2048, ), generator=gen)]  # users with positives
+        neg, k = pool[:, -1], pld.denoiser.k
+
+        def tensor_path():
+            start = rowptr[user]
+            slot = start.view(-1, 1) + sample_pools(rowptr[user + 1] - start, k, gen)
+            items = col.index_select(0, slot.view(-1)).view(slot.shape)
+            s = model.score_many(reps, user, torch.cat([items, neg.view(-1, 1)], 1))
+            return s[:, -1:] - s[:, :-1]
+
+        def compiled():
+            r = torch.rand(2 * 2048 * k, generator=gen)
+            return kernel.draw_and_score(rowptr, user, r[:2048 * k].view(-1, k),
+                                         r[2048 * k:].view(-1, k), col, neg, reps[0], reps[1],
+                                         k)[2]
+        print(f"The pools' draw, gathers and scores (margins) of a batch, best of 5 x 200: "
+              f"tensor path {best(tensor_path):.3f} ms, compiled pass {best(compiled):.3f} ms")
     whole = model.score_many
     model.score_many = lambda r, us, it: torch.cat([whole(r, us[i:i + 256], it[i:i + 256])
                                                     for i in range(0, us.numel(), 256)])
@@ -137,24 +163,39 @@ def main() -> None:
     plain, _, _ = trainer_for(args.recipe, args.model, 'none', extra, data)
     warmup = pld.denoiser.warmup
     trainers = {'none': plain, 'pld': pld}
+    if pld.denoiser._fused(pld.model, pld.embed()):
+        tensor_path, _, _ = trainer_for(args.recipe, args.model, 'pld', extra, data)
+        tensor_path.denoiser.backend = 'torch'
+        trainers['pld, tensor path'] = tensor_path
     for trainer in trainers.values():
         trainer.train_epoch(1)
     times = {name: [] for name in trainers}
+    faults = {name: [] for name in trainers}  # minor page faults: the allocator's share
     for i, epoch in enumerate(range(warmup + 1, warmup + 1 + args.epochs)):
         order = list(trainers.items())
         for name, trainer in order if i % 2 == 0 else order[::-1]:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             times[name].append(trainer.train_epoch(epoch)['seconds'])
+            faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     store = data['user', 'rates', 'item']
     print(f"{args.recipe} [{args.model}] {' '.join(extra)}: {data['user'].num_nodes} users, "
           f"{data['item'].num_nodes} items, {int(store.train_mask.sum())} training edges, "
           f"batch {run_args.batch_size}; {torch.__version__}, {torch.get_num_threads()} "
           f"threads; median of {args.epochs} epochs past PLD's warm-up of {warmup}")
-    print('| method | s/epoch (median) | min | max | x plain |')
-    print('|---|---|---|---|---|')
+    print('| method | s/epoch (median) | min | max | x plain | page faults/epoch (median) |')
+    print('|---|---|---|---|---|---|')
     ref = statistics.median(times['none'])
     for name, t in times.items():
         med = statistics.median(t)
-        print(f'| {name} | {med:.3f} | {min(t):.3f} | {max(t):.3f} | {med / ref:.2f} |')
+        print(f'| {name} | {med:.3f} | {min(t):.3f} | {max(t):.3f} | {med / ref:.2f} | '
+              f'{statistics.median(faults[name]):.0f} |')
+    if 'pld, tensor path' in trainers:
+        same = all(torch.equal(a, b) for a, b in zip(
+            pld.model.parameters(), trainers.pop('pld, tensor path').model.parameters()))
+        print(f"Compiled pass and tensor path, parameters after {1 + args.epochs} epochs: "
+              f"{'bit for bit equal' if same else 'DIFFERENT'}")
+    if args.ops or args.product:  # they study the tensor path (the compiled passes are not
+        pld.denoiser.backend = 'torch'  # torch operators: a profile would not list them)
     if args.ops:
         op_table(trainers, warmup + 1 + args.epochs, args.epochs)
     if args.product:

@@ -39,7 +39,7 @@ autodoc_typehints_description_target = 'documented'
 # names it re-exports).
 autodoc_default_options = {'members': True, 'show-inheritance': True,
                            'ignore-module-all': True}
-autodoc_mock_imports = ['ray', 'optuna', 'torch_scatter']
+autodoc_mock_imports = ['ray', 'optuna', 'torch_scatter', 'numba']
 autodoc_inherit_docstrings = False  # torch's and PyG's docstrings are not ours to build
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

@@ -1,3 +1,4 @@
+import functools
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -11,29 +12,55 @@ from pyg_denoise.typing import EDGE_TYPE
 from pyg_denoise.options import Option, Space
 
 
+@functools.lru_cache(maxsize=None)
+def _load_kernel(required: bool = False):
+    r"""The compiled pool kernel's module, or :obj:`None` without Numba (imported once, on
+    PLD's first use: Numba takes a second to import)."""
+    try:
+        from pyg_denoise.transforms import pld_kernel
+    except ImportError as e:
+        if required:
+            raise ImportError("PLD(backend='numba') needs Numba: pip install "
+                              "'pyg-denoise[fast]' (or numba)") from e
+        return None
+    return pld_kernel
+
+
+def pool_uniforms(deg: Tensor, k: int, generator: Optional[torch.Generator] = None
+                  ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
+    r"""The uniform numbers of :func:`sample_pools`, in the order it draws them:
+    :obj:`(u, u2, big)` with :obj:`u` :obj:`[B, k]` (for rows with fewer than :math:`k` items),
+    :obj:`u2` one row per row with at least :math:`k` items (Floyd's draws; :obj:`None` if
+    there is none) and :obj:`big` the mask of those rows (:obj:`None` when it is every row)."""
+    lowest = int(deg.min()) if deg.numel() else k  # one read-back in the usual case
+    if lowest < 1:
+        raise ValueError("Every row needs at least one item")
+    u = torch.rand(deg.numel(), k, generator=generator, device=deg.device)
+    if lowest >= k:  # the usual case: every row has at least k items
+        return u, torch.rand(deg.numel(), k, generator=generator, device=deg.device), None
+    big = deg >= k
+    if not bool(big.any()):
+        return u, None, big
+    return u, torch.rand(int(big.sum()), k, generator=generator, device=deg.device), big
+
+
 def sample_pools(deg: Tensor, k: int, generator: Optional[torch.Generator] = None) -> Tensor:
     r"""For each row with :obj:`deg[b]` items, :math:`k` offsets in :obj:`[0, deg[b])`: a
     uniformly random :math:`k`-subset (Floyd's algorithm, vectorised over rows) where
     :obj:`deg[b] >= k`, :math:`k` draws with replacement otherwise (as PLD's code does).
     Rows must have :obj:`deg >= 1`. Returns :obj:`[B, k]`."""
     device = deg.device
-    lowest = int(deg.min()) if deg.numel() else k  # one read-back in the usual case
-    if lowest < 1:
-        raise ValueError("Every row needs at least one item")
-    u = torch.rand(deg.numel(), k, generator=generator, device=device)
-    some_small = lowest < k
-    big = deg >= k
-    if some_small and not bool(big.any()):
+    u, u2, big = pool_uniforms(deg, k, generator)
+    if u2 is None:
         return (u * deg.view(-1, 1)).long()
-    d = deg[big] if some_small else deg
-    u2 = torch.rand(d.numel(), k, generator=generator, device=device)
+    d = deg if big is None else deg[big]
     # step s draws t_s in [0, j_s], j_s = d - k + s, and takes j_s if t_s is already chosen
     j = d.view(-1, 1) + torch.arange(-k, 0, device=device)           # [B, k]
     chosen = (u2 * (j + 1)).long()                                   # every t_s at once
     for step in range(1, k):  # k - 1 (= 4) steps, each vectorised over all rows
         dup = (chosen[:, :step] == chosen[:, step:step + 1]).any(dim=1)
         chosen[:, step] = torch.where(dup, j[:, step], chosen[:, step])
-    if not some_small:  # the usual case: every row has at least k items
+    if big is None:
         return chosen
     out = (u * deg.view(-1, 1)).long()
     out[big] = chosen
@@ -60,7 +87,11 @@ class PLD(Denoiser):
 
     The pool is scored under :obj:`no_grad` from the **same** propagation that the update
     uses (one graph propagation per step; the official code runs a second, gradient-free
-    one, which gives the same scores). Everything is vectorised over the batch.
+    one, which gives the same scores). Everything is vectorised over the batch; on the CPU,
+    with `Numba <https://numba.pydata.org>`_ installed (``pip install pyg-denoise[fast]``),
+    the pool's draw and scoring run as one compiled pass instead
+    (:mod:`pyg_denoise.transforms.pld_kernel`), from the same random numbers and with the same
+    bits, where the model scores by inner products and :math:`(k + 1) d < 400`.
 
     .. note::
         Set in the trainer, not here (the :obj:`pld/*` recipes set them): the number of
@@ -74,6 +105,10 @@ class PLD(Denoiser):
         k (int, optional): Pool size. (default: :obj:`5`)
         tau (float, optional): Temperature. (default: :obj:`0.1`)
         warmup (int, optional): Epochs of normal training first. (default: :obj:`5`)
+        backend (str, optional): How the pools are drawn and scored: :obj:`'auto'` (the
+            compiled pass where it applies, see above), :obj:`'torch'` (tensor operations
+            only) or :obj:`'numba'` (as :obj:`'auto'`, but an error if Numba is missing).
+            The results are the same. (default: :obj:`'auto'`)
     """
     options = (
         Option('pld_k', int, 5, 'pool size', arg='k', low=1, search=Space(2, 10)),
@@ -81,19 +116,29 @@ class PLD(Denoiser):
                search=Space(0.02, 1.0, log=True)),
         Option('pld_warmup', int, 5, 'epochs of normal training', arg='warmup', low=0),
     )
-    def __init__(self, k: int = 5, tau: float = 0.1, warmup: int = 5) -> None:
+    def __init__(self, k: int = 5, tau: float = 0.1, warmup: int = 5,
+                 backend: str = 'auto') -> None:
         if int(k) != k or k < 1:
             raise ValueError(f"'k' must be a positive integer (got {k})")
         if not tau > 0:
             raise ValueError(f"'tau' must be positive (got {tau})")
         if int(warmup) != warmup or warmup < 0:
             raise ValueError(f"'warmup' must be a non-negative integer (got {warmup})")
+        if backend not in ('auto', 'torch', 'numba'):
+            raise ValueError(f"'backend' must be 'auto', 'torch' or 'numba' (got {backend!r})")
         self.k, self.tau, self.warmup = int(k), float(tau), int(warmup)
+        self.backend = backend
+        if backend == 'numba':
+            _load_kernel(required=True)
         self.epoch = 0
         self._csr = None
         self._key = None
         self._noisy: Optional[Tensor] = None
         self._gen: Optional[torch.Generator] = None
+        self._all_k = False  # whether every user with positives has at least k of them
+        self._fused_key: Optional[tuple] = None
+        self._scratch: Dict[int, Tuple[Tensor, ...]] = {}  # compiled path's buffers, by batch
+        self._fused_ok = False
         self._stats = torch.zeros(4, dtype=torch.float64)  # chosen noisy, chosen, pool noisy, pool
         self._pending: List[Tuple[Tensor, Tensor]] = []  # (drawn edge ids, pool slots) per batch
 
@@ -128,31 +173,74 @@ class PLD(Denoiser):
             rowptr, col, perm = to_csr(edge_index[0], edge_index[1], num_users)
             self._csr = (rowptr.to(device), col.to(device), perm.to(device))
             self._key = edge_index
+            deg = rowptr.diff()
+            self._all_k = bool((deg[deg > 0] >= self.k).all())
         self._noisy = None if noisy is None else noisy.to(device)
         self._gen = generator
 
     def resample(self, model, reps, batch: Triples) -> Triples:
         r"""The batch with each positive replaced by the one drawn from the user's pool."""
         rowptr, col, perm = self._csr
-        user = batch.user
-        start = rowptr.index_select(0, user)
-        offset = sample_pools(rowptr.index_select(0, user + 1) - start, self.k, self._gen)
-        pos_slot = start.view(-1, 1) + offset                          # [B, k]
-        items = col.index_select(0, pos_slot.view(-1)).view(pos_slot.shape)
+        user, k, gen = batch.user, self.k, self._gen
         with torch.no_grad():  # the pool and the shared negative in one scoring
             detached = (reps[0].detach(), reps[1].detach())
-            s = model.score_many(detached, user, torch.cat([items, batch.neg.view(-1, 1)], 1))
-            loss = F.softplus(s[:, -1:] - s[:, :-1])
-            prob = torch.softmax(-loss / self.tau, dim=1)
-            # inverse-CDF draw of one pool slot per row (cheaper than torch.multinomial)
-            u = torch.rand(user.numel(), 1, generator=self._gen, device=user.device)
-            pick = (prob.cumsum(1) < u).sum(1, keepdim=True).clamp_max(self.k - 1)
-        edge_id = perm.index_select(0, pos_slot.gather(1, pick).view(-1))
+            if self._fused(model, detached):  # the same draws, bits and order of draws
+                kernel = _load_kernel()
+                n = user.numel()
+                scratch = self._scratch.get(n)
+                if scratch is None:  # reused across batches: the allocator is spared
+                    scratch = (torch.empty(2 * n * k + n),
+                               torch.empty(n, k, dtype=torch.long), torch.empty(n, k))
+                    self._scratch = {n: scratch}
+                if self._all_k:  # every user has k items: the three draws below in one
+                    u = torch.rand(2 * n * k + n, generator=gen, out=scratch[0])
+                    u, u2, u_pick = u[:n * k].view(n, k), u[n * k:-n].view(n, k), u[-n:]
+                else:
+                    start = rowptr.index_select(0, user)
+                    u, u2, _ = pool_uniforms(rowptr.index_select(0, user + 1) - start, k, gen)
+                    u_pick = None
+                pos_slot, items, diff = kernel.draw_and_score(
+                    rowptr, user, u, u[:0] if u2 is None else u2, col, batch.neg,
+                    detached[0], detached[1], k, out=scratch[1:])
+                prob = torch.softmax(F.softplus(diff) / -self.tau, dim=1)
+                if u_pick is None:
+                    u_pick = torch.rand(n, 1, generator=gen)
+                pos, edge_id = kernel.pick(prob, u_pick.view(n, 1), pos_slot, items, perm)
+            else:
+                start = rowptr.index_select(0, user)
+                deg = rowptr.index_select(0, user + 1) - start
+                pos_slot = start.view(-1, 1) + sample_pools(deg, k, gen)     # [B, k]
+                items = col.index_select(0, pos_slot.view(-1)).view(pos_slot.shape)
+                s = model.score_many(detached, user,
+                                     torch.cat([items, batch.neg.view(-1, 1)], 1))
+                # softmax(-loss / tau), with loss the pool's BPR loss against the negative
+                prob = torch.softmax(F.softplus(s[:, -1:] - s[:, :-1]) / -self.tau, dim=1)
+                # inverse-CDF draw of one pool slot per row (cheaper than torch.multinomial)
+                u = torch.rand(user.numel(), 1, generator=gen, device=user.device)
+                pick = (prob.cumsum(1) < u).sum(1, keepdim=True).clamp_max(k - 1)
+                edge_id = perm.index_select(0, pos_slot.gather(1, pick).view(-1))
+                pos = items.gather(1, pick).view(-1)
         if self._noisy is not None:  # counted in bulk (no work, no synchronisation per batch)
             self._pending.append((edge_id, pos_slot))
             if len(self._pending) >= 64:
                 self._count_pending()
-        return Triples(user, items.gather(1, pick).view(-1), batch.neg, edge_id)
+        return Triples(user, pos, batch.neg, edge_id)
+
+    def _fused(self, model, reps: Tuple[Tensor, Tensor]) -> bool:
+        r"""Whether this batch's pools go through the compiled kernel: only where it gives the
+        tensor path's bits (CPU, float32, inner-product scores through the base
+        :meth:`score_many`, whose ``bmm`` sums sequentially for these shapes)."""
+        key = (type(model), getattr(model, 'dot_product', False), reps[1].device,
+               reps[0].dtype, reps[1].dtype, reps[1].size(1), self.backend)
+        if key != self._fused_key:  # decided once per model and representation layout
+            from pyg_denoise.nn.models.base import Recommender
+            kernel = _load_kernel() if self.backend != 'torch' else None
+            self._fused_key, self._fused_ok = key, (
+                kernel is not None and reps[1].device.type == 'cpu'
+                and reps[0].dtype == reps[1].dtype == torch.float32
+                and key[1] and type(model).score_many is Recommender.score_many
+                and (self.k + 1) * reps[1].size(1) < kernel.BMM_SEQUENTIAL_BELOW)
+        return self._fused_ok
 
     def _count_pending(self) -> None:
         r"""Adds the noise labels of the drawn positives and of their pools since the last
