@@ -111,7 +111,7 @@ def product_variants(pld, plain, first: int, repeats: int) -> None:
           f"bmm {best(lambda: torch.bmm(rows, u.unsqueeze(-1))):.3f} ms, (rows * user).sum(-1) "
           f"{best(lambda: (rows * u.unsqueeze(1)).sum(-1)):.3f} ms")
     kernel = _load_kernel()
-    if kernel is not None and pld.denoiser._all_k:
+    if kernel is not None and pld.denoiser._min_deg >= pld.denoiser.k:
         from pyg_denoise.transforms.pld import sample_pools
         rowptr, col, _ = pld.denoiser._csr
         user = torch.repeat_interleave(torch.arange(users), rowptr.diff())[

@@ -18,10 +18,10 @@ def _load_kernel(required: bool = False):
     PLD's first use: Numba takes a second to import)."""
     try:
         from pyg_denoise.transforms import pld_kernel
-    except ImportError as e:
+    except Exception as e:  # not installed, or unusable (e.g. no writable cache folder)
         if required:
-            raise ImportError("PLD(backend='numba') needs Numba: pip install "
-                              "'pyg-denoise[fast]' (or numba)") from e
+            raise ImportError(f"PLD(backend='numba') needs a working Numba: pip install "
+                              f"'pyg-denoise[fast]' (or numba) ({type(e).__name__}: {e})") from e
         return None
     return pld_kernel
 
@@ -87,11 +87,12 @@ class PLD(Denoiser):
 
     The pool is scored under :obj:`no_grad` from the **same** propagation that the update
     uses (one graph propagation per step; the official code runs a second, gradient-free
-    one, which gives the same scores). Everything is vectorised over the batch; on the CPU,
-    with `Numba <https://numba.pydata.org>`_ installed (``pip install pyg-denoise[fast]``),
-    the pool's draw and scoring run as one compiled pass instead
-    (:mod:`pyg_denoise.transforms.pld_kernel`), from the same random numbers and with the same
-    bits, where the model scores by inner products and :math:`(k + 1) d < 400`.
+    one, which gives the same scores). Everything is vectorised over the batch; on an x86-64
+    CPU with `Numba <https://numba.pydata.org>`_ installed (``pip install pyg-denoise[fast]``),
+    the pool's draw and scoring and the final draw run as two compiled passes around
+    ``torch.softmax`` instead (:mod:`pyg_denoise.transforms.pld_kernel`), from the same random
+    numbers and with the same bits, where the model scores by inner products of float32
+    representations and :math:`(k + 1) d < 400`.
 
     .. note::
         Set in the trainer, not here (the :obj:`pld/*` recipes set them): the number of
@@ -108,7 +109,9 @@ class PLD(Denoiser):
         backend (str, optional): How the pools are drawn and scored: :obj:`'auto'` (the
             compiled pass where it applies, see above), :obj:`'torch'` (tensor operations
             only) or :obj:`'numba'` (as :obj:`'auto'`, but an error if Numba is missing).
-            The results are the same. (default: :obj:`'auto'`)
+            Valid batches train bit for bit alike either way (after an error, e.g. an
+            out-of-range id, the generator may have advanced differently).
+            (default: :obj:`'auto'`)
     """
     options = (
         Option('pld_k', int, 5, 'pool size', arg='k', low=1, search=Space(2, 10)),
@@ -135,10 +138,10 @@ class PLD(Denoiser):
         self._key = None
         self._noisy: Optional[Tensor] = None
         self._gen: Optional[torch.Generator] = None
-        self._all_k = False  # whether every user with positives has at least k of them
+        self._min_deg = 0  # the fewest positives of a user with any
         self._fused_key: Optional[tuple] = None
-        self._scratch: Dict[int, Tuple[Tensor, ...]] = {}  # compiled path's buffers, by batch
         self._fused_ok = False
+        self._scratch: Dict[tuple, Tuple[Tensor, ...]] = {}  # compiled path's buffers (one set)
         self._stats = torch.zeros(4, dtype=torch.float64)  # chosen noisy, chosen, pool noisy, pool
         self._pending: List[Tuple[Tensor, Tensor]] = []  # (drawn edge ids, pool slots) per batch
 
@@ -174,7 +177,7 @@ class PLD(Denoiser):
             self._csr = (rowptr.to(device), col.to(device), perm.to(device))
             self._key = edge_index
             deg = rowptr.diff()
-            self._all_k = bool((deg[deg > 0] >= self.k).all())
+            self._min_deg = int(deg[deg > 0].min()) if bool((deg > 0).any()) else 0
         self._noisy = None if noisy is None else noisy.to(device)
         self._gen = generator
 
@@ -182,17 +185,21 @@ class PLD(Denoiser):
         r"""The batch with each positive replaced by the one drawn from the user's pool."""
         rowptr, col, perm = self._csr
         user, k, gen = batch.user, self.k, self._gen
+        if user.numel() == 0:
+            return batch
         with torch.no_grad():  # the pool and the shared negative in one scoring
             detached = (reps[0].detach(), reps[1].detach())
             if self._fused(model, detached):  # the same draws, bits and order of draws
                 kernel = _load_kernel()
                 n = user.numel()
-                scratch = self._scratch.get(n)
+                kernel.check_batch(rowptr, user, batch.neg, detached[1].size(0))
+                key = (n, k, torch.get_default_dtype(), col.dtype)
+                scratch = self._scratch.get(key)
                 if scratch is None:  # reused across batches: the allocator is spared
-                    scratch = (torch.empty(2 * n * k + n),
-                               torch.empty(n, k, dtype=torch.long), torch.empty(n, k))
-                    self._scratch = {n: scratch}
-                if self._all_k:  # every user has k items: the three draws below in one
+                    scratch = (torch.empty(2 * n * k + n), torch.empty(n, k, dtype=col.dtype),
+                               torch.empty(n, k, dtype=torch.float32))
+                    self._scratch = {key: scratch}
+                if self._min_deg >= k:  # every user has k items: the three draws below in one
                     u = torch.rand(2 * n * k + n, generator=gen, out=scratch[0])
                     u, u2, u_pick = u[:n * k].view(n, k), u[n * k:-n].view(n, k), u[-n:]
                 else:
@@ -231,12 +238,12 @@ class PLD(Denoiser):
         tensor path's bits (CPU, float32, inner-product scores through the base
         :meth:`score_many`, whose ``bmm`` sums sequentially for these shapes)."""
         key = (type(model), getattr(model, 'dot_product', False), reps[1].device,
-               reps[0].dtype, reps[1].dtype, reps[1].size(1), self.backend)
+               reps[0].dtype, reps[1].dtype, reps[1].size(1), self.backend, self.k)
         if key != self._fused_key:  # decided once per model and representation layout
             from pyg_denoise.nn.models.base import Recommender
             kernel = _load_kernel() if self.backend != 'torch' else None
             self._fused_key, self._fused_ok = key, (
-                kernel is not None and reps[1].device.type == 'cpu'
+                kernel is not None and kernel.SUPPORTED and reps[1].device.type == 'cpu'
                 and reps[0].dtype == reps[1].dtype == torch.float32
                 and key[1] and type(model).score_many is Recommender.score_many
                 and (self.k + 1) * reps[1].size(1) < kernel.BMM_SEQUENTIAL_BELOW)

@@ -28,6 +28,7 @@ The softmax between the two stays ``torch.softmax``: its vectorised exponential 
 reproduced here. ``tests/transforms/test_pld_kernel.py`` checks the equality, pass by pass
 and over whole training runs, and ``benchmarks/pld_overhead.py`` times both paths in one run.
 """
+import platform
 from typing import Optional, Tuple
 
 import numba
@@ -36,6 +37,22 @@ import torch
 from torch import Tensor
 
 BMM_SEQUENTIAL_BELOW = 400  # ATen's bmm: a plain sequential sum when m * d (* 1) is below it
+# Where ATen's small-matrix bmm is known to add each product separately (x86-64 builds do not
+# fuse the multiply-add; aarch64 compilers may, and the kernel's sums would then differ).
+SUPPORTED = platform.machine().lower() in ('x86_64', 'amd64')
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _check(rowptr, user, neg, num_items):  # pragma: no cover (compiled)
+    num_users = rowptr.shape[0] - 1
+    for b in range(user.shape[0]):
+        if user[b] < 0 or user[b] >= num_users:
+            return 1, b
+        if neg[b] < 0 or neg[b] >= num_items:
+            return 2, b
+        if rowptr[user[b] + 1] <= rowptr[user[b]]:
+            return 3, b
+    return 0, 0
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
@@ -46,8 +63,6 @@ def _draw_and_score(rowptr, user, u, u2, col, neg, user_rows, item_rows, k,
     big = 0
     for b in range(n):  # the offsets (three passes: each one's memory reads independent)
         start, d = rowptr[user[b]], rowptr[user[b] + 1] - rowptr[user[b]]
-        if d < 1:
-            return b  # a row without items: the caller raises
         if d >= k:  # Floyd: step s draws t in [0, j], j = d - k + s, and takes j if t is taken
             for s in range(k):
                 j = d - k + s
@@ -93,9 +108,7 @@ def _draw_and_score(rowptr, user, u, u2, col, neg, user_rows, item_rows, k,
             score[g + 3], score[g + 4], score[g + 5] = a3, a4, a5
         for s in range(k):
             diff[b, s] = score[k] - score[s]
-    if touched == np.float32(0.5):  # (a use of the reads above, so that they are kept:
-        return -2                    # the caller treats -2 as -1)
-    return -1
+    return touched  # (a use of the reads above, so that they are kept)
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
@@ -113,11 +126,27 @@ def _pick(prob, u, slot, items, perm, pos, edge_id):  # pragma: no cover (compil
         edge_id[b] = perm[slot[b, n]]
 
 
+def check_batch(rowptr: Tensor, user: Tensor, neg: Tensor, num_items: int) -> None:
+    r"""Raises unless every user id of the batch is a row of :obj:`rowptr` with at least one
+    item and every negative an item id below :obj:`num_items` (the kernels do not check
+    their indices: call this first, before any random number is drawn)."""
+    kind, b = _check(rowptr.numpy(), user.numpy(), neg.numpy(), int(num_items))
+    if kind == 1:
+        raise IndexError(f"User id {int(user[b])} is out of range for the "
+                         f"{rowptr.numel() - 1} users of PLD's training positives")
+    if kind == 2:
+        raise IndexError(f"Negative item id {int(neg[b])} is out of range for the "
+                         f"{num_items} items")
+    if kind == 3:
+        raise ValueError(f"Every row needs at least one item (user {int(user[b])} has none)")
+
+
 def draw_and_score(rowptr: Tensor, user: Tensor, u: Tensor, u2: Tensor, col: Tensor,
                    neg: Tensor, user_rows: Tensor, item_rows: Tensor, k: int,
                    out: Optional[Tuple[Tensor, Tensor]] = None
                    ) -> Tuple[Tensor, Tensor, Tensor]:
-    r"""PLD's pools and their BPR margins for one batch, in one pass.
+    r"""PLD's pools and their BPR margins for one batch, in one pass (the indices must have
+    passed :func:`check_batch`).
 
     Args:
         rowptr (torch.Tensor): CSR row pointers of the users' items.
@@ -131,9 +160,9 @@ def draw_and_score(rowptr: Tensor, user: Tensor, u: Tensor, u2: Tensor, col: Ten
         user_rows (torch.Tensor): User representations, float32, :obj:`[N_u, d]`.
         item_rows (torch.Tensor): Item representations, float32, :obj:`[N_i, d]`.
         k (int): Pool size.
-        out (tuple, optional): :obj:`(items, diff)` buffers of the right shapes to fill
-            instead of new ones (a caller that reuses them across batches spares the
-            allocator).
+        out (tuple, optional): :obj:`(items, diff)` buffers to fill instead of new ones,
+            :obj:`[B, k]` each, of :obj:`col`'s and :obj:`item_rows`' dtypes (a caller that
+            reuses them across batches spares the allocator).
 
     Returns:
         :obj:`(slot, items, diff)`: positions in :obj:`col` :obj:`[B, k]`, the pooled
@@ -141,29 +170,33 @@ def draw_and_score(rowptr: Tensor, user: Tensor, u: Tensor, u2: Tensor, col: Ten
     """
     n = user.numel()
     slot = torch.empty(n, k, dtype=torch.long)
-    items, diff = out if out is not None else (torch.empty(n, k, dtype=torch.long),
+    if item_rows.dtype != torch.float32 or user_rows.dtype != torch.float32:
+        raise TypeError("draw_and_score reproduces float32 scores only")
+    items, diff = out if out is not None else (torch.empty(n, k, dtype=col.dtype),
                                                torch.empty(n, k, dtype=item_rows.dtype))
-    bad = _draw_and_score(rowptr.numpy(), user.numpy(), u.numpy(), u2.numpy(), col.numpy(),
-                          neg.numpy(), user_rows.contiguous().numpy(),
-                          item_rows.contiguous().numpy(), int(k), slot.numpy(),
-                          items.numpy(), diff.numpy(), np.empty(k + 6, np.int64),
-                          np.empty(k + 6, np.float32))  # each padded to whole groups of six
-    if bad >= 0:
-        raise ValueError(f"Every row needs at least one item (user {int(user[bad])} has "
-                         f"none)")
+    if items.dtype != col.dtype or diff.dtype != item_rows.dtype:
+        raise TypeError("draw_and_score: 'out' must have the dtypes of 'col' and 'item_rows'")
+    _draw_and_score(rowptr.numpy(), user.numpy(), u.numpy(), u2.numpy(), col.numpy(),
+                    neg.numpy(), user_rows.contiguous().numpy(),
+                    item_rows.contiguous().numpy(), int(k), slot.numpy(), items.numpy(),
+                    diff.numpy(), np.empty(k + 6, np.int64),
+                    np.empty(k + 6, np.float32))  # each padded to whole groups of six
     return slot, items, diff
 
 
 def pick(prob: Tensor, u: Tensor, slot: Tensor, items: Tensor,
          perm: Tensor) -> Tuple[Tensor, Tensor]:
     r"""The inverse-CDF draw of one pool slot per row, as the tensor path's
-    :obj:`(prob.cumsum(1) < u).sum(1).clamp_max(k - 1)`, and the drawn item and edge id."""
+    :obj:`(prob.cumsum(1) < u).sum(1).clamp_max(k - 1)` for float32 :obj:`prob`, and the
+    drawn item and edge id (of :obj:`items`' and :obj:`perm`'s dtypes)."""
+    if prob.dtype != torch.float32:
+        raise TypeError("pick reproduces torch.cumsum of float32 probabilities only")
     n = prob.size(0)
-    pos = torch.empty(n, dtype=torch.long)
-    edge_id = torch.empty(n, dtype=torch.long)
+    pos = torch.empty(n, dtype=items.dtype)
+    edge_id = torch.empty(n, dtype=perm.dtype)
     _pick(prob.contiguous().numpy(), u.numpy(), slot.numpy(), items.numpy(), perm.numpy(),
           pos.numpy(), edge_id.numpy())
     return pos, edge_id
 
 
-__all__ = ['draw_and_score', 'pick', 'BMM_SEQUENTIAL_BELOW']
+__all__ = ['check_batch', 'draw_and_score', 'pick', 'BMM_SEQUENTIAL_BELOW', 'SUPPORTED']

@@ -71,27 +71,15 @@ def test_pick_rounds_its_running_sum_as_torch_cumsum_does():
     assert torch.equal(pos, (cum < r).sum(1).clamp_max(4))
 
 
-def test_kernel_rejects_users_without_items():
+def test_check_batch_rejects_what_the_kernels_would_read_out_of_bounds():
     rowptr = torch.tensor([0, 3, 3])  # user 1 has no items
     with pytest.raises(ValueError, match='user 1 has none'):
-        kernel.draw_and_score(rowptr, torch.tensor([0, 1]), torch.rand(2, 2), torch.rand(2, 2),
-                              torch.arange(3), torch.tensor([4, 4]), torch.randn(2, 4),
-                              torch.randn(5, 4), 2)
-
-
-def test_kernel_sums_as_bmm_does_only_below_its_threshold():
-    # the shape rule the kernel relies on: at (k + 1) d >= 400 ATen's bmm sums otherwise
-    # (blocked), and PLD keeps the tensor path there
-    g = torch.Generator().manual_seed(0)
-    pld = PLD(k=7)
-    model = MF(4, 4, embedding_dim=64)
-    assert not pld._fused(model, (torch.randn(4, 64, generator=g),
-                                  torch.randn(4, 64, generator=g)))
-    assert PLD(k=5)._fused(model, (torch.randn(4, 64), torch.randn(4, 64)))
-    assert not PLD(k=5)._fused(model, (torch.randn(4, 64).double(),
-                                       torch.randn(4, 64).double()))
-    assert not PLD(k=5, backend='torch')._fused(model, (torch.randn(4, 64),
-                                                        torch.randn(4, 64)))
+        kernel.check_batch(rowptr, torch.tensor([0, 1]), torch.tensor([4, 4]), 5)
+    with pytest.raises(IndexError, match='User id 2'):
+        kernel.check_batch(rowptr, torch.tensor([0, 2]), torch.tensor([4, 4]), 5)
+    with pytest.raises(IndexError, match='Negative item id 5'):
+        kernel.check_batch(rowptr, torch.tensor([0, 0]), torch.tensor([4, 5]), 5)
+    kernel.check_batch(rowptr, torch.tensor([0, 0]), torch.tensor([4, 0]), 5)
 
 
 @pytest.mark.parametrize('make_model', [lambda nu, ni: MF(nu, ni, embedding_dim=64),
@@ -146,3 +134,104 @@ def test_resample_with_the_kernel_keeps_edge_ids_aligned():
     out = pld.resample(model, model.get_embedding(), Triples(user, user, neg, user))
     assert torch.equal(edge_index[0][out.edge_id], user)
     assert torch.equal(edge_index[1][out.edge_id], out.pos)
+
+
+def resample_both(edge_index, num_users, model, batch, k=5, change_k=None):
+    r"""The batch resampled by the tensor path and by the compiled pass, from generators in
+    the same state (optionally with :obj:`k` changed after a first batch)."""
+    out = []
+    for backend in ('torch', 'numba'):
+        pld = PLD(k=k, backend=backend)
+        pld.setup(edge_index, num_users, generator=torch.Generator().manual_seed(0))
+        reps = model.get_embedding()
+        first = pld.resample(model, reps, batch)
+        if change_k is not None:
+            pld.k = change_k
+        out.append((first, pld.resample(model, reps, batch)))
+    return out
+
+
+@pytest.mark.parametrize('new_k', [3, 7, 9])
+def test_changing_k_after_a_batch_keeps_the_paths_equal(new_k):
+    rowptr, col, user, neg = csr_batch(4, low=2, high=12)
+    edge_index = torch.stack([torch.repeat_interleave(torch.arange(30), rowptr.diff()), col])
+    model = MF(30, 50, embedding_dim=32)
+    (t1, t2), (n1, n2) = resample_both(edge_index, 30, model, Triples(user, user, neg, user),
+                                       change_k=new_k)
+    for a, b in ((t1, n1), (t2, n2)):
+        assert torch.equal(a.pos, b.pos) and torch.equal(a.edge_id, b.edge_id)
+
+
+def test_int32_indices_come_back_in_their_dtype():
+    rowptr, col, user, neg = csr_batch(5, low=1, high=9)
+    edge_index = torch.stack([torch.repeat_interleave(torch.arange(30), rowptr.diff()),
+                              col]).int()
+    model = MF(30, 50, embedding_dim=16)
+    (t, _), (n, _) = resample_both(edge_index, 30, model, Triples(user, user, neg, user))
+    assert t.pos.dtype == n.pos.dtype and t.edge_id.dtype == n.edge_id.dtype
+    assert torch.equal(t.pos, n.pos) and torch.equal(t.edge_id, n.edge_id)
+
+
+@pytest.mark.parametrize('field,value', [('user', 30), ('user', 10 ** 6), ('user', -1),
+                                         ('neg', 50), ('neg', 10 ** 6), ('neg', -1)])
+def test_out_of_range_ids_raise_on_both_paths(field, value):
+    # the kernels do not check their indices: the compiled pass checks them first
+    rowptr, col, user, neg = csr_batch(6, low=5, high=9)
+    edge_index = torch.stack([torch.repeat_interleave(torch.arange(30), rowptr.diff()), col])
+    model = MF(30, 50, embedding_dim=16)
+    bad = {'user': user.clone(), 'neg': neg.clone()}
+    bad[field][3] = value
+    for backend in ('torch', 'numba'):
+        pld = PLD(backend=backend)
+        pld.setup(edge_index, 30, generator=torch.Generator().manual_seed(0))
+        with pytest.raises(IndexError):
+            pld.resample(model, model.get_embedding(),
+                         Triples(bad['user'], bad['user'], bad['neg'], bad['user']))
+
+
+def test_empty_batch_is_returned_as_is():
+    rowptr, col, _, _ = csr_batch(7)
+    edge_index = torch.stack([torch.repeat_interleave(torch.arange(30), rowptr.diff()), col])
+    empty = torch.empty(0, dtype=torch.long)
+    for backend in ('torch', 'numba'):
+        pld = PLD(backend=backend)
+        pld.setup(edge_index, 30)
+        model = MF(30, 50, embedding_dim=16)
+        out = pld.resample(model, model.get_embedding(), Triples(empty, empty, empty, empty))
+        assert out.pos.numel() == 0
+
+
+def test_an_unusable_numba_falls_back_or_errors(monkeypatch):
+    import builtins
+    import pyg_denoise.transforms.pld as pld_module
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kwargs):
+        if name.endswith('pld_kernel') or (args and args[2] and 'pld_kernel' in args[2]):
+            raise RuntimeError('cannot cache function: no locator available')
+        return real_import(name, *args, **kwargs)
+    pld_module._load_kernel.cache_clear()
+    monkeypatch.setattr(builtins, '__import__', failing)
+    monkeypatch.delitem(__import__('sys').modules, 'pyg_denoise.transforms.pld_kernel')
+    try:
+        assert pld_module._load_kernel() is None  # 'auto': the tensor path
+        with pytest.raises(ImportError, match='working Numba'):
+            PLD(backend='numba')
+    finally:
+        pld_module._load_kernel.cache_clear()
+
+
+def test_a_float64_default_dtype_keeps_the_paths_equal():
+    # the uniform numbers follow the default dtype on both paths; the scores stay float32
+    rowptr, col, user, neg = csr_batch(8, low=1, high=12)
+    edge_index = torch.stack([torch.repeat_interleave(torch.arange(30), rowptr.diff()), col])
+    model = MF(30, 50, embedding_dim=32)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        (t1, t2), (n1, n2) = resample_both(edge_index, 30, model.float(),
+                                           Triples(user, user, neg, user))
+    finally:
+        torch.set_default_dtype(before)
+    for a, b in ((t1, n1), (t2, n2)):
+        assert torch.equal(a.pos, b.pos) and torch.equal(a.edge_id, b.edge_id)
