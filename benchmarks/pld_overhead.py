@@ -118,14 +118,16 @@ def product_variants(pld, plain, first: int, repeats: int) -> None:
             torch.randint(0, col.numel(), (2048, ), generator=gen)]  # users with positives
         neg, k = pool[:, -1], pld.denoiser.k
 
-        def tensor_path():
-            start = rowptr[user]
-            slot = start.view(-1, 1) + sample_pools(rowptr[user + 1] - start, k, gen)
+        def tensor_path():  # as PLD's tensor path runs them
+            start = rowptr.index_select(0, user)
+            deg = rowptr.index_select(0, user + 1) - start
+            slot = start.view(-1, 1) + sample_pools(deg, k, gen)
             items = col.index_select(0, slot.view(-1)).view(slot.shape)
             s = model.score_many(reps, user, torch.cat([items, neg.view(-1, 1)], 1))
             return s[:, -1:] - s[:, :-1]
 
-        def compiled():
+        def compiled():  # as PLD's compiled path runs them, its id checks included
+            kernel.check_batch(rowptr, user, neg, reps[1].size(0))
             r = torch.rand(2 * 2048 * k, generator=gen)
             return kernel.draw_and_score(rowptr, user, r[:2048 * k].view(-1, k),
                                          r[2048 * k:].view(-1, k), col, neg, reps[0], reps[1],

@@ -183,55 +183,66 @@ class PLD(Denoiser):
 
     def resample(self, model, reps, batch: Triples) -> Triples:
         r"""The batch with each positive replaced by the one drawn from the user's pool."""
-        rowptr, col, perm = self._csr
-        user, k, gen = batch.user, self.k, self._gen
-        if user.numel() == 0:
+        if batch.user.numel() == 0:
             return batch
         with torch.no_grad():  # the pool and the shared negative in one scoring
             detached = (reps[0].detach(), reps[1].detach())
-            if self._fused(model, detached):  # the same draws, bits and order of draws
-                kernel = _load_kernel()
-                n = user.numel()
-                kernel.check_batch(rowptr, user, batch.neg, detached[1].size(0))
-                key = (n, k, torch.get_default_dtype(), col.dtype)
-                scratch = self._scratch.get(key)
-                if scratch is None:  # reused across batches: the allocator is spared
-                    scratch = (torch.empty(2 * n * k + n), torch.empty(n, k, dtype=col.dtype),
-                               torch.empty(n, k, dtype=torch.float32))
-                    self._scratch = {key: scratch}
-                if self._min_deg >= k:  # every user has k items: the three draws below in one
-                    u = torch.rand(2 * n * k + n, generator=gen, out=scratch[0])
-                    u, u2, u_pick = u[:n * k].view(n, k), u[n * k:-n].view(n, k), u[-n:]
-                else:
-                    start = rowptr.index_select(0, user)
-                    u, u2, _ = pool_uniforms(rowptr.index_select(0, user + 1) - start, k, gen)
-                    u_pick = None
-                pos_slot, items, diff = kernel.draw_and_score(
-                    rowptr, user, u, u[:0] if u2 is None else u2, col, batch.neg,
-                    detached[0], detached[1], k, out=scratch[1:])
-                prob = torch.softmax(F.softplus(diff) / -self.tau, dim=1)
-                if u_pick is None:
-                    u_pick = torch.rand(n, 1, generator=gen)
-                pos, edge_id = kernel.pick(prob, u_pick.view(n, 1), pos_slot, items, perm)
-            else:
-                start = rowptr.index_select(0, user)
-                deg = rowptr.index_select(0, user + 1) - start
-                pos_slot = start.view(-1, 1) + sample_pools(deg, k, gen)     # [B, k]
-                items = col.index_select(0, pos_slot.view(-1)).view(pos_slot.shape)
-                s = model.score_many(detached, user,
-                                     torch.cat([items, batch.neg.view(-1, 1)], 1))
-                # softmax(-loss / tau), with loss the pool's BPR loss against the negative
-                prob = torch.softmax(F.softplus(s[:, -1:] - s[:, :-1]) / -self.tau, dim=1)
-                # inverse-CDF draw of one pool slot per row (cheaper than torch.multinomial)
-                u = torch.rand(user.numel(), 1, generator=gen, device=user.device)
-                pick = (prob.cumsum(1) < u).sum(1, keepdim=True).clamp_max(k - 1)
-                edge_id = perm.index_select(0, pos_slot.gather(1, pick).view(-1))
-                pos = items.gather(1, pick).view(-1)
+            path = self._compiled_draw if self._fused(model, detached) else self._tensor_draw
+            pos_slot, pos, edge_id = path(model, detached, batch)
         if self._noisy is not None:  # counted in bulk (no work, no synchronisation per batch)
             self._pending.append((edge_id, pos_slot))
             if len(self._pending) >= 64:
                 self._count_pending()
-        return Triples(user, pos, batch.neg, edge_id)
+        return Triples(batch.user, pos, batch.neg, edge_id)
+
+    def _tensor_draw(self, model, reps: Tuple[Tensor, Tensor],
+                     batch: Triples) -> Tuple[Tensor, Tensor, Tensor]:
+        r"""The pools, their scores and the draw in tensor operations: :obj:`(pool slots in
+        the CSR, drawn items, drawn edge ids)`."""
+        rowptr, col, perm = self._csr
+        user, k, gen = batch.user, self.k, self._gen
+        start = rowptr.index_select(0, user)
+        deg = rowptr.index_select(0, user + 1) - start
+        pos_slot = start.view(-1, 1) + sample_pools(deg, k, gen)     # [B, k]
+        items = col.index_select(0, pos_slot.view(-1)).view(pos_slot.shape)
+        s = model.score_many(reps, user, torch.cat([items, batch.neg.view(-1, 1)], 1))
+        # softmax(-loss / tau), with loss the pool's BPR loss against the negative
+        prob = torch.softmax(F.softplus(s[:, -1:] - s[:, :-1]) / -self.tau, dim=1)
+        # inverse-CDF draw of one pool slot per row (cheaper than torch.multinomial)
+        u = torch.rand(user.numel(), 1, generator=gen, device=user.device)
+        pick = (prob.cumsum(1) < u).sum(1, keepdim=True).clamp_max(k - 1)
+        edge_id = perm.index_select(0, pos_slot.gather(1, pick).view(-1))
+        return pos_slot, items.gather(1, pick).view(-1), edge_id
+
+    def _compiled_draw(self, model, reps: Tuple[Tensor, Tensor],
+                       batch: Triples) -> Tuple[Tensor, Tensor, Tensor]:
+        r""":meth:`_tensor_draw` as two compiled passes around ``torch.softmax``, from the
+        same random numbers in the same order, with the same bits."""
+        rowptr, col, perm = self._csr
+        user, k, gen = batch.user, self.k, self._gen
+        kernel, n = _load_kernel(), user.numel()
+        kernel.check_batch(rowptr, user, batch.neg, reps[1].size(0))  # before any draw
+        key = (n, k, torch.get_default_dtype(), col.dtype)
+        scratch = self._scratch.get(key)
+        if scratch is None:  # reused across batches: the allocator is spared
+            scratch = (torch.empty(2 * n * k + n), torch.empty(n, k, dtype=col.dtype),
+                       torch.empty(n, k, dtype=torch.float32))
+            self._scratch = {key: scratch}
+        if self._min_deg >= k:  # every user has k items: the three draws below in one
+            u = torch.rand(2 * n * k + n, generator=gen, out=scratch[0])
+            u, u2, u_pick = u[:n * k].view(n, k), u[n * k:-n].view(n, k), u[-n:]
+        else:
+            start = rowptr.index_select(0, user)
+            u, u2, _ = pool_uniforms(rowptr.index_select(0, user + 1) - start, k, gen)
+            u_pick = None
+        pos_slot, items, diff = kernel.draw_and_score(
+            rowptr, user, u, u[:0] if u2 is None else u2, col, batch.neg, reps[0], reps[1],
+            k, out=scratch[1:])
+        prob = torch.softmax(F.softplus(diff) / -self.tau, dim=1)
+        if u_pick is None:
+            u_pick = torch.rand(n, 1, generator=gen)
+        pos, edge_id = kernel.pick(prob, u_pick.view(n, 1), pos_slot, items, perm)
+        return pos_slot, pos, edge_id
 
     def _fused(self, model, reps: Tuple[Tensor, Tensor]) -> bool:
         r"""Whether this batch's pools go through the compiled kernel: only where it gives the
